@@ -1,0 +1,46 @@
+"""Backends by URL scheme (DESIGN §5). Factories import lazily so startup stays fast."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from reconciler.backends.base import Backend
+from reconciler.errors import UsageError
+
+BackendFactory = Callable[[str, Any], Backend]
+
+
+def _memory(url: str, settings: Any) -> Backend:
+    from reconciler.backends.memory import MemoryBackend
+
+    return MemoryBackend(url)
+
+
+def _local(url: str, settings: Any) -> Backend:
+    from reconciler.backends.local import open_local
+
+    return open_local(url, settings)
+
+
+BACKENDS: dict[str, BackendFactory] = {
+    "memory": _memory,
+    "local": _local,
+}
+
+
+def scheme_of(url: str) -> str:
+    return url.split(":", 1)[0].lower() if ":" in url else url.lower()
+
+
+def open_backend(url: str, settings: Any = None) -> Backend:
+    """The backend for ``url``; ``settings`` carries config such as the config folder."""
+    scheme = scheme_of(url)
+    factory = BACKENDS.get(scheme)
+    if factory is None:
+        known = ", ".join(sorted(BACKENDS))
+        raise UsageError(
+            f"unknown backend URL {url!r}",
+            hint=f"use one of the schemes: {known} (see README, 'Backends')",
+        )
+    return factory(url, settings)

@@ -1,0 +1,99 @@
+"""The backend protocol (DESIGN §5): list, get, create, replace, delete, capabilities.
+
+Every backend speaks canonical ``RouteSpec`` / ``LiveRoute`` values and raises only the
+errors of ``reconciler.errors`` (translated at its own edge):
+
+- ``create_route`` raises ``ConflictError`` when the route exists already;
+- ``replace_route`` / ``delete_route`` raise ``NotFoundError`` when it does not exist and
+  ``ConflictError`` when ``expected_version`` is given and does not match;
+- ``TransientBackendError`` for failures worth retrying (the applier retries them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from reconciler.model import LiveRoute, RouteSpec
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    labels: bool = True  # stores labels and annotations (else ownership comes from scope)
+    conditional_writes: bool = True  # honours expected_version atomically
+    granular_paths: bool = False  # can add/remove single paths without a full replace
+
+
+@runtime_checkable
+class Backend(Protocol):
+    url: str
+    capabilities: Capabilities
+
+    def list_routes(self) -> list[LiveRoute]:
+        """Every live route, sorted by name."""
+        ...
+
+    def get_route(self, name: str) -> LiveRoute | None:
+        """One live route, or None when it does not exist."""
+        ...
+
+    def get_routes(self, names: Iterable[str]) -> dict[str, LiveRoute]:
+        """The named routes that exist (batched where the backend can)."""
+        ...
+
+    def create_route(
+        self,
+        name: str,
+        spec: RouteSpec,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, str],
+    ) -> LiveRoute:
+        """Create a route that must not exist yet."""
+        ...
+
+    def replace_route(
+        self,
+        name: str,
+        spec: RouteSpec,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, str],
+        expected_version: str | None,
+    ) -> LiveRoute:
+        """Replace a route's spec, labels and annotations, if its version is as expected."""
+        ...
+
+    def delete_route(self, name: str, expected_version: str | None) -> None:
+        """Delete a route, if its version is as expected."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and files."""
+        ...
+
+
+class BaseBackend:
+    """Shared defaults: ``get_routes`` over ``get_route`` and a no-op ``close``."""
+
+    url: str = ""
+    capabilities: Capabilities = Capabilities()
+
+    def get_route(self, name: str) -> LiveRoute | None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def get_routes(self, names: Iterable[str]) -> dict[str, LiveRoute]:
+        found: dict[str, LiveRoute] = {}
+        for name in names:
+            route = self.get_route(name)
+            if route is not None:
+                found[name] = route
+        return found
+
+    def close(self) -> None:
+        return None
+
+    def __enter__(self) -> BaseBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,323 @@
+"""The canonical route model (DESIGN §3). Pure: no I/O, no backend, no YAML.
+
+Both sides of a diff become a ``RouteSpec`` before they are compared, so two specs the
+platform treats the same compare equal and fingerprint the same.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import idna
+
+SENSITIVE = "(sensitive value)"
+
+# Ownership labels and provenance annotations (DESIGN §5).
+LABEL_MANAGED_BY = "managed-by"
+LABEL_MANAGED_BY_VALUE = "routes"
+LABEL_OWNER = "routes/owner"
+ANNOTATION_COMMIT = "routes/source-commit"
+ANNOTATION_PATH = "routes/source-path"
+ANNOTATION_DIGEST = "routes/spec-digest"
+
+
+def canonical_host(host: str) -> str:
+    """Lower case, no trailing dot, IDNA (punycode) form; unencodable hosts stay lowered."""
+    lowered = host.strip().rstrip(".").lower()
+    if lowered.isascii():
+        return lowered
+    try:
+        return idna.encode(lowered, uts46=True).decode("ascii")
+    except idna.IDNAError:
+        return lowered
+
+
+def canonical_origin(origin: str) -> str:
+    """Origins compare case-insensitively in scheme and host; a trailing slash means nothing."""
+    return origin.strip().rstrip("/").lower() if origin.strip() != "*" else "*"
+
+
+@dataclass(frozen=True, order=True)
+class PathRule:
+    """One path prefix mapped to a service. Prefixes are literal: ``/a`` and ``/a/`` differ."""
+
+    prefix: str
+    service: str
+    name: str | None = None
+    websockets: bool = False
+
+    def options(self) -> dict[str, Any]:
+        """The per-path options other than the service, in descriptor field names."""
+        opts: dict[str, Any] = {}
+        if self.name:
+            opts["name"] = self.name
+        if self.websockets:
+            opts["enableWebsockets"] = True
+        return opts
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"prefix": self.prefix, "route": {"service": self.service}, **self.options()}
+
+
+@dataclass(frozen=True)
+class CorsPolicy:
+    origins: tuple[str, ...]
+    methods: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"allowOrigins": list(self.origins)}
+        if self.methods:
+            out["allowMethods"] = list(self.methods)
+        return out
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    client_validation_ca: str | None = None
+    server_certificate: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.client_validation_ca:
+            out["clientValidationCa"] = {"name": self.client_validation_ca}
+        if self.server_certificate:
+            out["serverCertificate"] = {"name": self.server_certificate}
+        return out
+
+
+@dataclass(frozen=True, order=True)
+class SubjectMatcher:
+    kind: str  # exact | hasPrefix | hasSuffix | regex
+    value: str
+
+
+@dataclass(frozen=True)
+class HttpBasic:
+    realm: str | None
+    password_hashes: tuple[tuple[str, str], ...]  # sorted (user, "algo:base64")
+
+    def to_dict(self, *, redact: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.realm:
+            out["realm"] = self.realm
+        if self.password_hashes:
+            out["passwordHashes"] = {
+                user: (SENSITIVE if redact else digest) for user, digest in self.password_hashes
+            }
+        return out
+
+
+@dataclass(frozen=True)
+class Validation:
+    subject_matches: tuple[SubjectMatcher, ...] = ()
+    http_basic: HttpBasic | None = None
+
+    def to_dict(self, *, redact: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.subject_matches:
+            out["clientCertificate"] = {
+                "subjectMatches": [{m.kind: m.value} for m in self.subject_matches]
+            }
+        if self.http_basic is not None:
+            out["httpBasic"] = self.http_basic.to_dict(redact=redact)
+        return out
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    """A route descriptor in canonical form. Build with ``RouteSpec.from_dict``."""
+
+    host: str
+    paths: tuple[PathRule, ...]  # sorted by prefix, unique prefixes
+    cors: CorsPolicy | None = None
+    tls: TlsConfig | None = None
+    validation: Validation | None = None
+
+    @classmethod
+    def from_dict(cls, descriptor: Mapping[str, Any]) -> RouteSpec:
+        """Canonicalise a route descriptor (already schema-valid) per DESIGN §3."""
+        rules: dict[str, PathRule] = {}
+        for rule in descriptor.get("routes") or ():
+            prefix = str(rule["prefix"])
+            rules[prefix] = PathRule(
+                prefix=prefix,
+                service=str((rule.get("route") or {}).get("service", "")),
+                name=str(rule["name"]) if rule.get("name") else None,
+                websockets=bool(rule.get("enableWebsockets", False)),
+            )
+        return cls(
+            host=canonical_host(str(descriptor.get("host", ""))),
+            paths=tuple(sorted(rules.values())),
+            cors=_cors_from(descriptor.get("corsPolicy")),
+            tls=_tls_from(descriptor.get("tls")),
+            validation=_validation_from(descriptor.get("validation")),
+        )
+
+    def to_dict(self, *, redact: bool = False) -> dict[str, Any]:
+        """The canonical descriptor, with the platform's field names; ``redact`` hides secrets."""
+        out: dict[str, Any] = {"host": self.host}
+        if self.tls is not None:
+            out["tls"] = self.tls.to_dict()
+        if self.validation is not None:
+            out["validation"] = self.validation.to_dict(redact=redact)
+        if self.cors is not None:
+            out["corsPolicy"] = self.cors.to_dict()
+        out["routes"] = [rule.to_dict() for rule in self.paths]
+        return out
+
+    def path(self, prefix: str) -> PathRule | None:
+        for rule in self.paths:
+            if rule.prefix == prefix:
+                return rule
+        return None
+
+    @property
+    def has_sensitive(self) -> bool:
+        return bool(
+            self.validation
+            and self.validation.http_basic
+            and self.validation.http_basic.password_hashes
+        )
+
+    def fingerprint(self) -> str:
+        """A digest of the whole canonical spec, secrets included (they cannot be read back)."""
+        return digest_of(self.to_dict())
+
+
+def digest_of(value: Any) -> str:
+    """``sha256:<hex>`` of the canonical JSON form of ``value``."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _cors_from(raw: Mapping[str, Any] | None) -> CorsPolicy | None:
+    if not raw:
+        return None
+    origins = tuple(sorted({canonical_origin(str(o)) for o in raw.get("allowOrigins") or ()}))
+    if not origins:
+        return None
+    methods = tuple(sorted({str(m).strip().upper() for m in raw.get("allowMethods") or ()}))
+    return CorsPolicy(origins=origins, methods=methods)
+
+
+def _tls_from(raw: Mapping[str, Any] | None) -> TlsConfig | None:
+    if not raw:
+        return None
+    ca = (raw.get("clientValidationCa") or {}).get("name") or None
+    cert = (raw.get("serverCertificate") or {}).get("name") or None
+    if ca is None and cert is None:
+        return None
+    return TlsConfig(client_validation_ca=ca, server_certificate=cert)
+
+
+def _validation_from(raw: Mapping[str, Any] | None) -> Validation | None:
+    if not raw:
+        return None
+    client = raw.get("clientCertificate") or {}
+    matchers: set[SubjectMatcher] = set()
+    for matcher in client.get("subjectMatches") or ():
+        for kind, value in matcher.items():
+            matchers.add(SubjectMatcher(kind=str(kind), value=str(value)))
+    basic_raw = raw.get("httpBasic") or {}
+    basic = None
+    if basic_raw:
+        hashes = tuple(
+            sorted((str(u), str(h)) for u, h in (basic_raw.get("passwordHashes") or {}).items())
+        )
+        realm = basic_raw.get("realm") or None
+        if realm or hashes:
+            basic = HttpBasic(realm=str(realm) if realm else None, password_hashes=hashes)
+    if not matchers and basic is None:
+        return None
+    return Validation(subject_matches=tuple(sorted(matchers)), http_basic=basic)
+
+
+@dataclass(frozen=True)
+class SourceLocation:
+    """Where a desired route was defined: a repo-relative file and a 1-based line."""
+
+    file: str
+    line: int = 1
+    column: int = 1
+
+
+@dataclass(frozen=True)
+class DesiredRoute:
+    name: str
+    spec: RouteSpec
+    source: SourceLocation
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A status condition as the platform reports it (types ``HostValidation``, ``Ready``)."""
+
+    type: str
+    status: str  # "True" | "False" | "Unknown"
+    reason: str = ""
+    message: str = ""
+    last_transition_time: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "type": self.type,
+            "status": self.status,
+            "reason": self.reason,
+            "message": self.message,
+            "lastTransitionTime": self.last_transition_time,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Condition:
+        return cls(
+            type=str(raw.get("type", "")),
+            status=str(raw.get("status", "Unknown")),
+            reason=str(raw.get("reason", "") or ""),
+            message=str(raw.get("message", "") or ""),
+            last_transition_time=str(raw.get("lastTransitionTime", "") or ""),
+        )
+
+
+@dataclass(frozen=True)
+class LiveRoute:
+    """A route as a backend holds it: canonical spec, opaque version, labels and status."""
+
+    name: str
+    spec: RouteSpec
+    version: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    conditions: tuple[Condition, ...] = ()
+
+    @property
+    def ready(self) -> bool:
+        return any(c.type == "Ready" and c.status == "True" for c in self.conditions)
+
+    def condition(self, type_: str) -> Condition | None:
+        for cond in self.conditions:
+            if cond.type == type_:
+                return cond
+        return None
+
+
+class RouteSet(Mapping[str, DesiredRoute]):
+    """The desired routes by name, each with its source location. Immutable once built."""
+
+    def __init__(self, routes: Mapping[str, DesiredRoute] | None = None) -> None:
+        self._routes: dict[str, DesiredRoute] = dict(sorted((routes or {}).items()))
+
+    def __getitem__(self, name: str) -> DesiredRoute:
+        return self._routes[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._routes)
+
+    def __len__(self) -> int:
+        return len(self._routes)
+
+    def __repr__(self) -> str:
+        return f"RouteSet({list(self._routes)!r})"

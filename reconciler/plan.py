@@ -1,0 +1,292 @@
+"""The plan as a value (DESIGN §6): changes, operations, and their dict / JSON form. Data only.
+
+``Plan.to_dict()`` is the JSON of ``schemas/plan.schema.json``; every renderer reads the same
+structure. Secrets never enter the dict form: specs are redacted, and ``after_fingerprint``
+(a digest over the full spec) lets a saved plan prove which secret values it was made with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+FORMAT_VERSION = "1"
+
+ACTIONS = ("create", "update", "delete")
+OPERATIONS = (
+    "set-host",
+    "add-path",
+    "remove-path",
+    "set-path-service",
+    "set-path-options",
+    "set-cors",
+    "set-tls",
+    "set-validation",
+)
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One in-place change of an update. ``prefix``/``service`` for path operations,
+    ``before``/``after`` for the values that changed."""
+
+    op: str
+    prefix: str | None = None
+    service: str | None = None
+    before: Any = None
+    after: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"op": self.op}
+        if self.prefix is not None:
+            out["prefix"] = self.prefix
+        if self.service is not None:
+            out["service"] = self.service
+        if self.op not in ("add-path", "remove-path"):
+            out["before"] = self.before
+            out["after"] = self.after
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Operation:
+        return cls(
+            op=raw["op"],
+            prefix=raw.get("prefix"),
+            service=raw.get("service"),
+            before=raw.get("before"),
+            after=raw.get("after"),
+        )
+
+
+@dataclass(frozen=True)
+class Change:
+    """What will happen to one route. ``before``/``after`` are redacted canonical specs."""
+
+    route: str
+    action: str
+    reason: str | None = None
+    file: str | None = None
+    line: int | None = None
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    live_version: str | None = None
+    live_fingerprint: str | None = None
+    after_fingerprint: str | None = None
+    operations: tuple[Operation, ...] = ()
+    risks: tuple[str, ...] = ()
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "route": self.route,
+            "action": self.action,
+            "reason": self.reason,
+            "file": self.file,
+            "line": self.line,
+            "before": self.before if self.action == "update" else None,
+            "after": self.after if self.action == "update" else None,
+            "spec": self.after if self.action == "create" else self.before,
+            "live_version": self.live_version,
+            "live_fingerprint": self.live_fingerprint,
+            "after_fingerprint": self.after_fingerprint,
+            "operations": [op.to_dict() for op in self.operations],
+            "risks": list(self.risks),
+            "labels": dict(self.labels),
+            "annotations": dict(self.annotations),
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Change:
+        action = raw["action"]
+        before, after = raw.get("before"), raw.get("after")
+        if action == "create":
+            after = raw.get("spec")
+        elif action == "delete":
+            before = raw.get("spec")
+        return cls(
+            route=raw["route"],
+            action=action,
+            reason=raw.get("reason"),
+            file=raw.get("file"),
+            line=raw.get("line"),
+            before=before,
+            after=after,
+            live_version=raw.get("live_version"),
+            live_fingerprint=raw.get("live_fingerprint"),
+            after_fingerprint=raw.get("after_fingerprint"),
+            operations=tuple(Operation.from_dict(op) for op in raw.get("operations") or ()),
+            risks=tuple(raw.get("risks") or ()),
+            labels=dict(raw.get("labels") or {}),
+            annotations=dict(raw.get("annotations") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """A located finding: stable ``code``, ``severity`` (error | warning | info), a message
+    that says what to change, and where it comes from."""
+
+    code: str
+    severity: str
+    message: str
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+    route: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "code": self.code,
+            "severity": self.severity,
+            "message": self.message,
+        }
+        for key in ("file", "line", "column", "route"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Diagnostic:
+        return cls(
+            code=raw["code"],
+            severity=raw["severity"],
+            message=raw["message"],
+            file=raw.get("file"),
+            line=raw.get("line"),
+            column=raw.get("column"),
+            route=raw.get("route"),
+        )
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The whole plan: the value ``routes plan`` computes and ``routes apply`` executes."""
+
+    backend: str
+    owner: str
+    tool_version: str
+    changes: tuple[Change, ...] = ()
+    unchanged: int = 0
+    desired_count: int = 0
+    unmanaged: tuple[dict[str, str], ...] = ()
+    diagnostics: tuple[Diagnostic, ...] = ()
+    source_paths: tuple[str, ...] = ()
+    source_digest: str | None = None
+    git: Mapping[str, Any] | None = None
+    prune: bool = False
+    targets: tuple[str, ...] = ()
+
+    def count(self, action: str) -> int:
+        return sum(1 for change in self.changes if change.action == action)
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changes)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.severity == "error" for d in self.diagnostics)
+
+    def summary(self) -> dict[str, int]:
+        return {
+            "add": self.count("create"),
+            "change": self.count("update"),
+            "destroy": self.count("delete"),
+            "unchanged": self.unchanged,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": FORMAT_VERSION,
+            "tool": {"name": "routes", "version": self.tool_version},
+            "backend": self.backend,
+            "owner": self.owner,
+            "source": {
+                "paths": list(self.source_paths),
+                "digest": self.source_digest,
+                "git": dict(self.git) if self.git is not None else None,
+            },
+            "options": {
+                "prune": self.prune,
+                "targets": list(self.targets),
+                "desired_count": self.desired_count,
+            },
+            "summary": self.summary(),
+            "changes": [change.to_dict() for change in self.changes],
+            "unmanaged": [dict(u) for u in self.unmanaged],
+            "diagnostics": [d.to_dict() for d in self.diagnostics],
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Plan:
+        """Rebuild a plan from its JSON form (validate it against the schema first)."""
+        source = raw.get("source") or {}
+        options = raw.get("options") or {}
+        return cls(
+            backend=raw["backend"],
+            owner=raw["owner"],
+            tool_version=(raw.get("tool") or {}).get("version", ""),
+            changes=tuple(Change.from_dict(c) for c in raw.get("changes") or ()),
+            unchanged=int((raw.get("summary") or {}).get("unchanged", 0)),
+            desired_count=int(options.get("desired_count", 0)),
+            unmanaged=tuple(dict(u) for u in raw.get("unmanaged") or ()),
+            diagnostics=tuple(Diagnostic.from_dict(d) for d in raw.get("diagnostics") or ()),
+            source_paths=tuple(source.get("paths") or ()),
+            source_digest=source.get("digest"),
+            git=source.get("git"),
+            prune=bool(options.get("prune", False)),
+            targets=tuple(options.get("targets") or ()),
+        )
+
+
+@dataclass(frozen=True)
+class RouteResult:
+    """The outcome of one route in an apply."""
+
+    route: str
+    action: str
+    outcome: str  # applied | already-applied | conflict | failed | not-attempted
+    message: str = ""
+    attempts: int = 0
+    version: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "route": self.route,
+            "action": self.action,
+            "outcome": self.outcome,
+            "message": self.message,
+            "attempts": self.attempts,
+            "version": self.version,
+        }
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    results: tuple[RouteResult, ...] = ()
+    journal: str | None = None
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for r in self.results if r.outcome == outcome)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.outcome in ("applied", "already-applied") for r in self.results)
+
+    def summary(self) -> dict[str, int]:
+        return {
+            "applied": self.count("applied"),
+            "already-applied": self.count("already-applied"),
+            "failed": self.count("failed") + self.count("conflict"),
+            "not-attempted": self.count("not-attempted"),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "summary": self.summary(),
+            "results": [r.to_dict() for r in self.results],
+            "journal": self.journal,
+        }
