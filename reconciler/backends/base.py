@@ -67,6 +67,10 @@ class Backend(Protocol):
         """Delete a route, if its version is as expected."""
         ...
 
+    def check_spec(self, name: str, spec: RouteSpec) -> list[str]:
+        """Problems that keep this backend from enforcing ``spec`` faithfully (plan errors)."""
+        ...
+
     def close(self) -> None:
         """Release connections and files."""
         ...
@@ -88,6 +92,9 @@ class BaseBackend:
             if route is not None:
                 found[name] = route
         return found
+
+    def check_spec(self, name: str, spec: RouteSpec) -> list[str]:
+        return []
 
     def close(self) -> None:
         return None
