@@ -36,6 +36,8 @@ class Operation:
     service: str | None = None
     before: Any = None
     after: Any = None
+    # Sensitive values (password hashes) that differ although their redacted forms look equal.
+    changed: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"op": self.op}
@@ -46,6 +48,8 @@ class Operation:
         if self.op not in ("add-path", "remove-path"):
             out["before"] = self.before
             out["after"] = self.after
+        if self.changed:
+            out["changed"] = list(self.changed)
         return out
 
     @classmethod
@@ -56,6 +60,7 @@ class Operation:
             service=raw.get("service"),
             before=raw.get("before"),
             after=raw.get("after"),
+            changed=tuple(raw.get("changed") or ()),
         )
 
 
