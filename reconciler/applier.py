@@ -1,0 +1,278 @@
+"""(Plan, Backend) -> ApplyResult (DESIGN §7): guards, freshness, order, retries, journal, wait.
+
+The applier only reads the plan. Every write is preceded by a read of the route, so an apply
+that stopped half-way can simply be run again: what is done already reads as
+``already-applied`` and is never written twice.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reconciler.backends.base import Backend
+from reconciler.errors import (
+    GuardError,
+    PlanError,
+    StalePlanError,
+)
+from reconciler.journal import Journal
+from reconciler.model import LABEL_MANAGED_BY, LABEL_MANAGED_BY_VALUE, LABEL_OWNER, RouteSpec
+from reconciler.model import SENSITIVE as SENSITIVE_MARK
+from reconciler.plan import ApplyResult, Change, Plan, RouteResult
+from reconciler.readiness import wait_until_ready
+from reconciler.route_apply import RouteWriter
+
+Progress = Callable[[RouteResult, int, int], None]
+SUCCESS = ("applied", "already-applied")
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    parallelism: int = 10
+    max_attempts: int = 5
+    backoff_base: float = 0.5
+    backoff_cap: float = 20.0
+    wait: bool = False
+    wait_timeout: float = 300.0
+    poll_interval: float = 1.0
+    journal_dir: Path | None = None
+    max_deletes: int = 10
+    allow_empty: bool = False
+
+
+def check_guards(plan: Plan, options: ApplyOptions) -> None:
+    """Refuse plans with errors, prunes of an empty desired set, and too many deletes."""
+    errors = [d for d in plan.diagnostics if d.severity == "error"]
+    if errors:
+        named = "; ".join(_where(d.file, d.line) + d.message for d in errors[:3])
+        more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+        raise GuardError(
+            f"refusing to apply a plan with {len(errors)} error(s): {named}{more}",
+            hint="fix the descriptors (`routes validate`), then plan again",
+        )
+    deletes = [c.route for c in plan.changes if c.action == "delete"]
+    if deletes and plan.desired_count == 0 and not options.allow_empty:
+        raise GuardError(
+            f"refusing to delete {len(deletes)} route(s): the desired set is empty",
+            hint="check the descriptor paths; pass --allow-empty if every route should go",
+        )
+    if len(deletes) > options.max_deletes:
+        raise GuardError(
+            f"refusing to delete {len(deletes)} routes (more than --max-deletes "
+            f"{options.max_deletes}); pass --max-deletes {len(deletes)} if intended",
+            hint="routes to delete: " + ", ".join(deletes),
+        )
+
+
+def _where(file: str | None, line: int | None) -> str:
+    if file is None:
+        return ""
+    return f"{file}:{line}: " if line is not None else f"{file}: "
+
+
+def _mentions_secret(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        return any(_mentions_secret(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_mentions_secret(v) for v in value)
+    return bool(value == SENSITIVE_MARK)
+
+
+def resolve_desired_specs(
+    plan: Plan, loaded: Mapping[str, RouteSpec] | None
+) -> dict[str, RouteSpec]:
+    """The full desired spec of every create/update: from ``loaded`` or the plan itself."""
+    specs: dict[str, RouteSpec] = {}
+    for change in plan.changes:
+        if change.action == "delete":
+            continue
+        candidate = (loaded or {}).get(change.route)
+        if candidate is not None and candidate.fingerprint() == change.after_fingerprint:
+            specs[change.route] = candidate
+            continue
+        if change.after is None or _mentions_secret(change.after):
+            raise StalePlanError(
+                f"plan is stale: the descriptors of route {change.route} changed since the "
+                "plan was made (its secrets cannot be stored in a plan)",
+                hint="run `routes plan` again",
+            )
+        spec = RouteSpec.from_dict(change.after)
+        if change.after_fingerprint is not None and spec.fingerprint() != change.after_fingerprint:
+            raise PlanError(
+                f"plan is inconsistent: the spec of route {change.route} does not match its "
+                "after_fingerprint",
+                hint="the plan file was edited or damaged; run `routes plan` again",
+            )
+        specs[change.route] = spec
+    return specs
+
+
+def check_fresh(plan: Plan, backend: Backend) -> None:
+    """Raise ``StalePlanError`` unless every touched route is as planned or as wanted."""
+    live = backend.get_routes([c.route for c in plan.changes])
+    stale: list[str] = []
+    for change in plan.changes:
+        route = live.get(change.route)
+        fingerprint = route.spec.fingerprint() if route is not None else None
+        if change.action == "create":
+            as_found = route is None
+        else:
+            as_found = route is not None and fingerprint == change.live_fingerprint
+        if change.action == "delete":
+            as_wanted = route is None
+        else:
+            as_wanted = route is not None and fingerprint == change.after_fingerprint
+        if not (as_found or as_wanted):
+            stale.append(change.route)
+    if stale:
+        others = f"also changed: {', '.join(stale[1:])}; " if len(stale) > 1 else ""
+        raise StalePlanError(
+            f"plan is stale: route {stale[0]} changed since the plan was made",
+            hint=f"{others}run `routes plan --out PLAN.json` again and review it",
+        )
+
+
+def apply_plan(
+    plan: Plan,
+    backend: Backend,
+    specs: Mapping[str, RouteSpec],
+    options: ApplyOptions,
+    *,
+    progress: Progress | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> ApplyResult:
+    """Apply ``plan``: creates, then updates, then deletes; never raises for a single route.
+
+    Each phase starts only when the one before it has finished, with up to
+    ``options.parallelism`` routes at once. When any create or update did not succeed
+    (failed, conflict, or not Ready with ``--wait``), deletes are not attempted: the old
+    routes stay until their replacements are in place (make before break). With ``wait``,
+    readiness is awaited after the creates and updates, before any delete.
+    """
+    check_guards(plan, options)
+    missing = [c.route for c in plan.changes if c.action != "delete" and specs.get(c.route) is None]
+    if missing:
+        raise PlanError(
+            f"no desired spec for route(s) {', '.join(missing)}",
+            hint="load the descriptors the plan was made from (resolve_desired_specs)",
+        )
+    journal = Journal(options.journal_dir)
+    try:
+        run = _Run(plan, backend, specs, options, journal, progress, sleep, clock)
+        results = run.execute()
+    finally:
+        journal.close()
+    return ApplyResult(results=results, journal=str(journal.path) if journal.path else None)
+
+
+class _Run:
+    """One apply run: phases, progress, journal."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        backend: Backend,
+        specs: Mapping[str, RouteSpec],
+        options: ApplyOptions,
+        journal: Journal,
+        progress: Progress | None,
+        sleep: Callable[[float], None],
+        clock: Callable[[], float],
+    ) -> None:
+        self.plan, self.backend, self.options = plan, backend, options
+        self.journal, self.progress, self.sleep, self.clock = journal, progress, sleep, clock
+        self.writer = RouteWriter(backend, options.max_attempts, self._delay, sleep, journal)
+        self.labels = {LABEL_MANAGED_BY: LABEL_MANAGED_BY_VALUE, LABEL_OWNER: plan.owner}
+        self.specs = specs
+        self.results: dict[str, RouteResult] = {}
+        self.done = 0
+        self.random = random.Random()
+        self.random_lock = threading.Lock()
+
+    def execute(self) -> tuple[RouteResult, ...]:
+        self.journal.event(
+            "run-start",
+            backend=self.backend.url,
+            owner=self.plan.owner,
+            plan_backend=self.plan.backend,
+            tool_version=self.plan.tool_version,
+            source_digest=self.plan.source_digest,
+            summary=self.plan.summary(),
+            routes=[{"route": c.route, "action": c.action} for c in self.plan.changes],
+            parallelism=self.options.parallelism,
+        )
+        self._phase([c for c in self.plan.changes if c.action == "create"])
+        self._phase([c for c in self.plan.changes if c.action == "update"])
+        if self.options.wait:
+            self._wait()
+        deletes = [c for c in self.plan.changes if c.action == "delete"]
+        unsuccessful = [r.route for r in self.results.values() if r.outcome not in SUCCESS]
+        if unsuccessful:
+            why = (
+                f"not attempted: {len(unsuccessful)} create/update(s) did not succeed "
+                f"({', '.join(unsuccessful)}); deletes wait until replacements are in place"
+            )
+            for change in deletes:
+                self._record(RouteResult(change.route, change.action, "not-attempted", why))
+        else:
+            self._phase(deletes)
+        ordered = tuple(self.results[c.route] for c in self.plan.changes)
+        self.journal.event("run-end", report=ApplyResult(ordered).summary())
+        return ordered
+
+    def _phase(self, changes: list[Change]) -> None:
+        if not changes:
+            return
+        workers = max(1, min(self.options.parallelism, len(changes)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="routes-apply") as pool:
+            futures = [pool.submit(self._one, change) for change in changes]
+            for future in as_completed(futures):
+                self._record(future.result())
+
+    def _one(self, change: Change) -> RouteResult:
+        labels = {**self.labels, **change.labels}
+        return self.writer.apply(change, self.specs.get(change.route), labels)
+
+    def _record(self, result: RouteResult) -> None:
+        self.results[result.route] = result
+        self.done += 1
+        self.journal.event("result", **result.to_dict())
+        if self.progress is not None:
+            self.progress(result, self.done, len(self.plan.changes))
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        """Exponential backoff with full jitter, capped; never shorter than ``retry_after``."""
+        ceiling = min(self.options.backoff_cap, self.options.backoff_base * 2 ** (attempt - 1))
+        with self.random_lock:
+            delay = self.random.uniform(0, ceiling)
+        return max(delay, retry_after or 0.0)
+
+    def _wait(self) -> None:
+        written = [
+            r.route
+            for r in self.results.values()
+            if r.outcome == "applied" and r.action != "delete"
+        ]
+        not_ready = wait_until_ready(
+            self.backend,
+            written,
+            timeout=self.options.wait_timeout,
+            poll_interval=self.options.poll_interval,
+            sleep=self.sleep,
+            clock=self.clock,
+            journal=self.journal,
+        )
+        for route, message in not_ready.items():
+            before = self.results[route]
+            self.results[route] = RouteResult(
+                route, before.action, "failed", message, before.attempts, before.version
+            )
+            self.journal.event("result", **self.results[route].to_dict())

@@ -1,0 +1,92 @@
+"""The apply journal (DESIGN §7): one JSON-lines file per run under ``.routes/journal/``.
+
+Every line is written and flushed on its own, so a run killed mid-way (even by SIGKILL)
+leaves every completed line readable. Only names, versions, fingerprints, outcomes and
+redacted data go in: never a secret.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from reconciler.errors import PlanError
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Journal:
+    """An append-only JSON-lines event log; a ``None`` folder makes every call a no-op."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self.path: Path | None = None
+        self._file: IO[str] | None = None
+        self._lock = threading.Lock()
+        if folder is not None:
+            self._open(folder)
+
+    def _open(self, folder: Path) -> None:
+        stamp = _utc_now().strftime("%Y%m%dT%H%M%S.%fZ")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            for serial in range(1000):
+                suffix = f"-{serial}" if serial else ""
+                path = folder / f"{stamp}-{os.getpid()}{suffix}.jsonl"
+                try:
+                    # "x": one file per run, never appended to another run's journal
+                    self._file = path.open("x", encoding="utf-8")
+                except FileExistsError:
+                    continue
+                self.path = path
+                return
+        except OSError as exc:
+            raise PlanError(
+                f"cannot write the apply journal in {folder}: {exc.strerror or exc}",
+                hint="make the folder writable, or point `journal:` in .routes.yaml elsewhere",
+            ) from exc
+        raise PlanError(f"cannot pick a new journal file name in {folder}")
+
+    def event(self, kind: str, **fields: Any) -> None:
+        """Append one event line (``event``, ``time`` and ``fields``) and flush it."""
+        if self._file is None:
+            return
+        record = {"event": kind, "time": _utc_now().isoformat(timespec="milliseconds"), **fields}
+        line = json.dumps(record, sort_keys=False, ensure_ascii=False, default=str) + "\n"
+        with self._lock:
+            if self._file is None:
+                return
+            try:
+                self._file.write(line)
+                self._file.flush()
+            except OSError:
+                # A full disk must not turn written routes into failures: stop journaling.
+                self._close_locked()
+
+    def close(self) -> None:
+        """Close the file; later events are dropped."""
+        with self._lock:
+            self._close_locked()
+
+    def _close_locked(self) -> None:
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
+            self._file = None
+
+
+def read_journal(path: Path) -> list[dict[str, Any]]:
+    """The events of a journal file; a torn last line (the run was killed) is skipped."""
+    events: list[dict[str, Any]] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            events.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return events
