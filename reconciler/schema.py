@@ -1,0 +1,207 @@
+"""The packaged route descriptor JSON Schema, and its violations as located problems.
+
+Validation runs in two steps for speed: ``conforms`` is a direct check of exactly what the
+schema says (a test holds the two in agreement), and only a descriptor it rejects goes
+through the jsonschema validator, whose errors are mapped to stable codes.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import jsonschema
+
+SCHEMA_FILE = "route-descriptor.schema.json"
+
+_TOP = frozenset({"host", "tls", "validation", "corsPolicy", "routes"})
+_TLS = frozenset({"clientValidationCa", "serverCertificate"})
+_VALIDATION = frozenset({"clientCertificate", "httpBasic"})
+_BASIC = frozenset({"realm", "passwordHashes"})
+_CORS = frozenset({"allowOrigins", "allowMethods"})
+_RULE = frozenset({"prefix", "route", "name", "enableWebsockets"})
+_MATCHER = frozenset({"exact", "hasPrefix", "hasSuffix", "regex"})
+_JSON_TYPES = {
+    "string": "a string",
+    "object": "a mapping",
+    "array": "a list",
+    "boolean": "true or false",
+}
+
+
+@dataclass(frozen=True)
+class SchemaProblem:
+    """One violation: a code, a message, and the path of the offending node."""
+
+    code: str
+    message: str
+    path: tuple[str | int, ...]
+    at_key: bool = False
+
+
+def load_schema() -> dict[str, Any]:
+    """The route descriptor schema as packaged with ``reconciler``."""
+    text = resources.files("reconciler").joinpath("schemas", SCHEMA_FILE).read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@functools.cache
+def validator() -> jsonschema.protocols.Validator:
+    """The one compiled Draft 2020-12 validator."""
+    schema = load_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def check(descriptor: Any) -> list[SchemaProblem]:
+    """Every schema violation in ``descriptor``, most specific first within a node."""
+    if conforms(descriptor):
+        return []
+    problems: list[SchemaProblem] = []
+    for error in validator().iter_errors(descriptor):
+        problems.extend(_explain(error))
+    problems.sort(key=lambda p: (len(p.path), [str(s) for s in p.path], p.code))
+    return problems
+
+
+def conforms(doc: Any) -> bool:
+    """True exactly when ``doc`` is valid against the schema (the fast path)."""
+    if type(doc) is not dict or not doc.keys() <= _TOP:
+        return False
+    if not _text(doc.get("host"), 1) or "routes" not in doc:
+        return False
+    if "tls" in doc and not _tls_ok(doc["tls"]):
+        return False
+    if "validation" in doc and not _validation_ok(doc["validation"]):
+        return False
+    if "corsPolicy" in doc and not _cors_ok(doc["corsPolicy"]):
+        return False
+    rules = doc["routes"]
+    return type(rules) is list and bool(rules) and all(_rule_ok(rule) for rule in rules)
+
+
+def _text(value: Any, min_length: int = 0) -> bool:
+    return type(value) is str and len(value) >= min_length
+
+
+def _secret_ok(ref: Any) -> bool:
+    return type(ref) is dict and ref.keys() == {"name"} and _text(ref["name"], 1)
+
+
+def _tls_ok(tls: Any) -> bool:
+    return type(tls) is dict and tls.keys() <= _TLS and all(map(_secret_ok, tls.values()))
+
+
+def _validation_ok(validation: Any) -> bool:
+    if type(validation) is not dict or not validation.keys() <= _VALIDATION:
+        return False
+    if "clientCertificate" in validation:
+        client = validation["clientCertificate"]
+        if type(client) is not dict or client.keys() != {"subjectMatches"}:
+            return False
+        matchers = client["subjectMatches"]
+        if type(matchers) is not list or not matchers or not all(map(_matcher_ok, matchers)):
+            return False
+    if "httpBasic" not in validation:
+        return True
+    basic = validation["httpBasic"]
+    if type(basic) is not dict or not basic.keys() <= _BASIC or "passwordHashes" not in basic:
+        return False
+    if "realm" in basic and not _text(basic["realm"]):
+        return False
+    hashes = basic["passwordHashes"]
+    return type(hashes) is dict and bool(hashes) and all(_text(h, 1) for h in hashes.values())
+
+
+def _matcher_ok(matcher: Any) -> bool:
+    return (
+        type(matcher) is dict
+        and len(matcher) == 1
+        and matcher.keys() <= _MATCHER
+        and all(_text(v, 1) for v in matcher.values())
+    )
+
+
+def _cors_ok(cors: Any) -> bool:
+    if type(cors) is not dict or not cors.keys() <= _CORS:
+        return False
+    for values in cors.values():
+        if type(values) is not list or not all(_text(v, 1) for v in values):
+            return False
+    return True
+
+
+def _rule_ok(rule: Any) -> bool:
+    if type(rule) is not dict or not rule.keys() <= _RULE:
+        return False
+    prefix, route = rule.get("prefix"), rule.get("route")
+    if type(prefix) is not str or not prefix.startswith("/"):
+        return False
+    if type(route) is not dict or route.keys() != {"service"} or not _text(route["service"], 1):
+        return False
+    if "name" in rule and type(rule["name"]) is not str:
+        return False
+    return "enableWebsockets" not in rule or type(rule["enableWebsockets"]) is bool
+
+
+def _explain(error: jsonschema.ValidationError) -> Iterator[SchemaProblem]:
+    path = tuple(error.absolute_path)
+    where = _dotted(path)
+    keyword = error.validator
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    if keyword == "additionalProperties" and isinstance(error.instance, Mapping):
+        known = sorted(schema.get("properties", {}))
+        for field in sorted(set(error.instance) - set(known), key=str):
+            yield SchemaProblem(
+                "R013", _unknown_field(str(field), where, known), (*path, field), True
+            )
+    elif keyword == "required":
+        missing = str(error.message).split("'")[1] if "'" in str(error.message) else "?"
+        yield SchemaProblem(
+            "R014", f"{where or 'the descriptor'} is missing `{missing}`: add it", path
+        )
+    elif keyword == "type":
+        wanted = _JSON_TYPES.get(str(error.validator_value), str(error.validator_value))
+        got = json.dumps(error.instance, default=str)[:60]
+        hint = (
+            "; quote it"
+            if wanted == "a string" and not isinstance(error.instance, Mapping | list)
+            else ""
+        )
+        yield SchemaProblem("R015", f"`{where}` must be {wanted} (got {got}){hint}", path)
+    elif keyword == "pattern" and path and path[-1] == "prefix":
+        got = json.dumps(error.instance)
+        yield SchemaProblem("R012", f'prefix must start with "/" (got {got})', path)
+    elif keyword in ("minProperties", "maxProperties") and "subjectMatches" in path:
+        keys = ", ".join(sorted(map(str, error.instance))) or "none"
+        yield SchemaProblem(
+            "R017",
+            f"`{where}` must have exactly one of exact, hasPrefix, hasSuffix, regex (has: {keys})",
+            path,
+        )
+    elif keyword in ("minItems", "minLength", "minProperties"):
+        yield SchemaProblem("R016", f"`{where}` must not be empty", path)
+    else:
+        yield SchemaProblem("R018", f"`{where}`: {error.message}", path)
+
+
+def _unknown_field(field: str, where: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(field, known, n=1, cutoff=0.6)
+    place = f" in `{where}`" if where else ""
+    if close:
+        return f"unknown field `{field}`{place} (did you mean `{close[0]}`?)"
+    allowed = ", ".join(known)
+    return f"unknown field `{field}`{place}: remove it (allowed: {allowed})"
+
+
+def _dotted(path: tuple[str | int, ...]) -> str:
+    out = ""
+    for step in path:
+        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else str(step))
+    return out
