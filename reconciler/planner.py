@@ -1,0 +1,340 @@
+"""(desired, live, options) -> Plan (DESIGN §5 ownership, §6 plan). Pure and deterministic.
+
+The planner only ever sees canonical ``RouteSpec`` values: two specs the platform treats the
+same compare equal, so labels, annotations, versions and field order never make a change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any
+
+from reconciler.model import (
+    ANNOTATION_COMMIT,
+    ANNOTATION_DIGEST,
+    ANNOTATION_PATH,
+    LABEL_MANAGED_BY,
+    LABEL_MANAGED_BY_VALUE,
+    LABEL_OWNER,
+    DesiredRoute,
+    LiveRoute,
+    RouteSet,
+    RouteSpec,
+    Validation,
+)
+from reconciler.plan import Change, Diagnostic, Operation, Plan
+
+# Stable diagnostic codes: users grep for them and CI filters on them.
+CODE_UNMANAGED_CLASH = "P001"
+CODE_KEPT_WITHOUT_PRUNE = "P010"
+CODE_PROTECTED = "P011"
+CODE_UNKNOWN_TARGET = "P020"
+
+REASON_NOT_IN_CONFIGURATION = "not-in-configuration"
+
+# Risk tags in the order they are listed on a change.
+RISK_ORDER = (
+    "delete",
+    "host-changed",
+    "path-removed",
+    "cors-wildcard",
+    "mtls-removed",
+    "basic-auth-removed",
+)
+
+_ACTION_ORDER = {"create": 0, "update": 1, "delete": 2}
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """Everything besides desired and live state that shapes a plan."""
+
+    owner: str
+    backend_url: str
+    tool_version: str
+    prune: bool = False
+    protected: tuple[str, ...] = ()
+    targets: tuple[str, ...] = ()
+    scope: tuple[str, ...] = ()
+    labels_supported: bool = True
+    source_paths: tuple[str, ...] = ()
+    source_digest: str | None = None
+    git: Mapping[str, Any] | None = None
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+
+def is_owned(route: LiveRoute, options: PlanOptions) -> bool:
+    """Whether this owner manages ``route``: by labels, or by ``scope`` globs without labels."""
+    if options.labels_supported:
+        return (
+            route.labels.get(LABEL_MANAGED_BY) == LABEL_MANAGED_BY_VALUE
+            and route.labels.get(LABEL_OWNER) == options.owner
+        )
+    return any(fnmatchcase(route.name, glob) for glob in options.scope)
+
+
+def make_plan(desired: RouteSet, live: Iterable[LiveRoute], options: PlanOptions) -> Plan:
+    """Diff the desired routes against live ones and return the plan; never touches a backend."""
+    live_by_name = {route.name: route for route in live}
+    diagnostics = list(options.diagnostics)
+    targets = set(options.targets)
+    for target in sorted(targets):
+        if target not in desired and target not in live_by_name:
+            diagnostics.append(
+                Diagnostic(
+                    code=CODE_UNKNOWN_TARGET,
+                    severity="warning",
+                    message=f'target "{target}" is neither in the descriptors nor on the '
+                    "backend; check the name passed to --target",
+                    route=target,
+                )
+            )
+
+    def in_targets(name: str) -> bool:
+        return not targets or name in targets
+
+    considered = [route for name, route in desired.items() if in_targets(name)]
+    changes: list[Change] = []
+    unchanged = 0
+    for route in considered:
+        current = live_by_name.get(route.name)
+        if current is None:
+            changes.append(_create(route, options))
+        elif not is_owned(current, options):
+            diagnostics.append(_clash(route, current, options))
+        elif current.spec == route.spec:
+            unchanged += 1
+        else:
+            changes.append(_update(route, current, options))
+
+    for name, current in sorted(live_by_name.items()):
+        if name in desired or not in_targets(name) or not is_owned(current, options):
+            continue
+        protecting = next((g for g in options.protected if fnmatchcase(name, g)), None)
+        if not options.prune:
+            diagnostics.append(_kept(current))
+        elif protecting is not None:
+            diagnostics.append(
+                Diagnostic(
+                    code=CODE_PROTECTED,
+                    severity="info",
+                    message=f'route "{name}" is no longer in the descriptors but matches '
+                    f'protected pattern "{protecting}"; it is kept',
+                    route=name,
+                )
+            )
+        else:
+            changes.append(_delete(current))
+
+    changes.sort(key=lambda c: (_ACTION_ORDER[c.action], c.route))
+    return Plan(
+        backend=options.backend_url,
+        owner=options.owner,
+        tool_version=options.tool_version,
+        changes=tuple(changes),
+        unchanged=unchanged,
+        desired_count=len(considered),
+        unmanaged=_unmanaged(live_by_name.values(), options),
+        diagnostics=tuple(diagnostics),
+        source_paths=options.source_paths,
+        source_digest=options.source_digest,
+        git=options.git,
+        prune=options.prune,
+        targets=tuple(sorted(targets)),
+    )
+
+
+def compute_operations(before: RouteSpec, after: RouteSpec) -> tuple[Operation, ...]:
+    """The in-place operations that turn ``before`` into ``after``; secrets stay redacted."""
+    ops: list[Operation] = []
+    if before.host != after.host:
+        ops.append(Operation("set-host", before=before.host, after=after.host))
+    old = {rule.prefix: rule for rule in before.paths}
+    new = {rule.prefix: rule for rule in after.paths}
+    ops += [
+        Operation("add-path", prefix=p, service=new[p].service)
+        for p in sorted(new.keys() - old.keys())
+    ]
+    ops += [
+        Operation("remove-path", prefix=p, service=old[p].service)
+        for p in sorted(old.keys() - new.keys())
+    ]
+    common = sorted(old.keys() & new.keys())
+    ops += [
+        Operation("set-path-service", prefix=p, before=old[p].service, after=new[p].service)
+        for p in common
+        if old[p].service != new[p].service
+    ]
+    ops += [
+        Operation(
+            "set-path-options",
+            prefix=p,
+            service=new[p].service,
+            before=old[p].options(),
+            after=new[p].options(),
+        )
+        for p in common
+        if old[p].options() != new[p].options()
+    ]
+    if before.cors != after.cors:
+        ops.append(
+            Operation(
+                "set-cors",
+                before=before.cors.to_dict() if before.cors else None,
+                after=after.cors.to_dict() if after.cors else None,
+            )
+        )
+    if before.tls != after.tls:
+        ops.append(
+            Operation(
+                "set-tls",
+                before=before.tls.to_dict() if before.tls else None,
+                after=after.tls.to_dict() if after.tls else None,
+            )
+        )
+    if before.validation != after.validation:
+        ops.append(
+            Operation(
+                "set-validation",
+                before=before.validation.to_dict(redact=True) if before.validation else None,
+                after=after.validation.to_dict(redact=True) if after.validation else None,
+                changed=_changed_secrets(before.validation, after.validation),
+            )
+        )
+    return tuple(ops)
+
+
+def _changed_secrets(before: Validation | None, after: Validation | None) -> tuple[str, ...]:
+    # Redaction makes a changed hash look unchanged; name it so the plan still says so.
+    old = dict(before.http_basic.password_hashes) if before and before.http_basic else {}
+    new = dict(after.http_basic.password_hashes) if after and after.http_basic else {}
+    return tuple(
+        f"httpBasic.passwordHashes.{user}"
+        for user in sorted(old.keys() & new.keys())
+        if old[user] != new[user]
+    )
+
+
+def _risks(before: RouteSpec | None, after: RouteSpec | None) -> tuple[str, ...]:
+    found: set[str] = set()
+    if after is None:
+        found.add("delete")
+    if before is not None and after is not None:
+        if before.host != after.host:
+            found.add("host-changed")
+        if {r.prefix for r in before.paths} - {r.prefix for r in after.paths}:
+            found.add("path-removed")
+        if _has_ca(before) and not _has_ca(after):
+            found.add("mtls-removed")
+        if _has_basic(before) and not _has_basic(after):
+            found.add("basic-auth-removed")
+    if after is not None and _wildcard(after) and (before is None or not _wildcard(before)):
+        found.add("cors-wildcard")
+    return tuple(risk for risk in RISK_ORDER if risk in found)
+
+
+def _wildcard(spec: RouteSpec) -> bool:
+    return spec.cors is not None and "*" in spec.cors.origins
+
+
+def _has_ca(spec: RouteSpec) -> bool:
+    return spec.tls is not None and spec.tls.client_validation_ca is not None
+
+
+def _has_basic(spec: RouteSpec) -> bool:
+    return spec.validation is not None and spec.validation.http_basic is not None
+
+
+def _stamp(route: DesiredRoute, options: PlanOptions) -> dict[str, Any]:
+    digest = route.spec.fingerprint()
+    commit = (options.git or {}).get("commit") or ""
+    return {
+        "after_fingerprint": digest,
+        "labels": {LABEL_MANAGED_BY: LABEL_MANAGED_BY_VALUE, LABEL_OWNER: options.owner},
+        "annotations": {
+            ANNOTATION_COMMIT: str(commit),
+            ANNOTATION_PATH: route.source.file,
+            ANNOTATION_DIGEST: digest,
+        },
+    }
+
+
+def _create(route: DesiredRoute, options: PlanOptions) -> Change:
+    return Change(
+        route=route.name,
+        action="create",
+        file=route.source.file,
+        line=route.source.line,
+        after=route.spec.to_dict(redact=True),
+        risks=_risks(None, route.spec),
+        **_stamp(route, options),
+    )
+
+
+def _update(route: DesiredRoute, current: LiveRoute, options: PlanOptions) -> Change:
+    return Change(
+        route=route.name,
+        action="update",
+        file=route.source.file,
+        line=route.source.line,
+        before=current.spec.to_dict(redact=True),
+        after=route.spec.to_dict(redact=True),
+        live_version=current.version,
+        live_fingerprint=current.spec.fingerprint(),
+        operations=compute_operations(current.spec, route.spec),
+        risks=_risks(current.spec, route.spec),
+        **_stamp(route, options),
+    )
+
+
+def _delete(current: LiveRoute) -> Change:
+    return Change(
+        route=current.name,
+        action="delete",
+        reason=REASON_NOT_IN_CONFIGURATION,
+        before=current.spec.to_dict(redact=True),
+        live_version=current.version,
+        live_fingerprint=current.spec.fingerprint(),
+        risks=_risks(current.spec, None),
+    )
+
+
+def _clash(route: DesiredRoute, current: LiveRoute, options: PlanOptions) -> Diagnostic:
+    holder = current.labels.get(LABEL_OWNER)
+    by = f' (it belongs to owner "{holder}")' if holder and options.labels_supported else ""
+    return Diagnostic(
+        code=CODE_UNMANAGED_CLASH,
+        severity="error",
+        message=f'route "{route.name}" exists on the backend but is not managed by owner '
+        f'"{options.owner}"{by}; it is left untouched. Rename the route in the descriptors, '
+        "or delete the live route (or give it this owner's labels) by hand",
+        file=route.source.file,
+        line=route.source.line,
+        column=route.source.column,
+        route=route.name,
+    )
+
+
+def _kept(current: LiveRoute) -> Diagnostic:
+    return Diagnostic(
+        code=CODE_KEPT_WITHOUT_PRUNE,
+        severity="info",
+        message=f'route "{current.name}" is no longer in the descriptors; it is kept '
+        "— plan with --prune to delete it",
+        route=current.name,
+    )
+
+
+def _unmanaged(live: Iterable[LiveRoute], options: PlanOptions) -> tuple[dict[str, str], ...]:
+    out: list[dict[str, str]] = []
+    for route in sorted(live, key=lambda r: r.name):
+        if is_owned(route, options):
+            continue
+        entry = {"route": route.name, "host": route.spec.host}
+        holder = route.labels.get(LABEL_OWNER)
+        if options.labels_supported and holder and holder != options.owner:
+            entry["owner"] = holder
+        out.append(entry)
+    return tuple(out)

@@ -1,0 +1,237 @@
+"""Plan dict -> Terraform-style text (DESIGN §6). Pure: renders ``Plan.to_dict()``, never prints.
+
+Rendering from the dict (not the ``Plan`` object) keeps human output and ``--format json``
+from ever disagreeing, and lets ``routes show plan.json`` render a saved plan unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from reconciler.model import SENSITIVE
+
+NO_CHANGES = "No changes. Live routes match the descriptors."
+
+_COLORS = {"+": "\x1b[32m", "~": "\x1b[33m", "-": "\x1b[31m"}
+_RESET = "\x1b[0m"
+_HEADLINES = {
+    "create": "will be created",
+    "update": "will be updated in-place",
+    "delete": "will be destroyed",
+}
+_SIGNS = {"create": "+", "update": "~", "delete": "-"}
+_SEVERITY_WORDS = {"error": "Error", "warning": "Warning", "info": "Note"}
+# (sign, text, nesting depth): sign " " marks an unchanged or closing line.
+_Line = tuple[str, str, int]
+
+_OUTCOME_WORDS = {
+    "already-applied": "already applied",
+    "conflict": "conflict",
+    "failed": "failed",
+    "not-attempted": "not attempted",
+}
+
+
+def render_plan_text(plan: Mapping[str, Any], *, color: bool = False) -> str:
+    """The whole plan as text: one block per change, notes, then the summary line."""
+    sections = [render_change_text(change, color=color) for change in plan["changes"]]
+    sections += [_unmanaged_section(plan), _diagnostics_section(plan)]
+    notes = risk_notes(plan)
+    if notes:
+        sections.append("\n".join(["Risks:", *(f"  ! {note}" for note in notes)]))
+    sections.append(summary_line(plan))
+    return "\n\n".join(section for section in sections if section)
+
+
+def summary_line(plan: Mapping[str, Any]) -> str:
+    """``Plan: 1 to add, 1 to change, 0 to destroy.``, or the no-changes sentence."""
+    if not plan["changes"]:
+        return NO_CHANGES
+    s = plan["summary"]
+    return f"Plan: {s['add']} to add, {s['change']} to change, {s['destroy']} to destroy."
+
+
+def render_change_text(change: Mapping[str, Any], *, color: bool = False) -> str:
+    """One change as a Terraform-style block."""
+    action, name = change["action"], change["route"]
+    lines = [f'  # route "{name}" {_HEADLINES[action]}']
+    if change.get("reason"):
+        lines.append(f"  # (because {change['reason']})")
+    lines.append(f'  {_sign(_SIGNS[action], color)} route "{name}" {{')
+    if action == "update":
+        body = _update_lines(change)
+    else:
+        body = _spec_lines(change["spec"], _SIGNS[action])
+    lines += [_body_line(line, color) for line in body]
+    lines.append("    }")
+    return "\n".join(lines)
+
+
+def risk_notes(plan: Mapping[str, Any]) -> list[str]:
+    """One sentence per risk of every change, in plan order."""
+    return [_risk_note(change, risk) for change in plan["changes"] for risk in change["risks"]]
+
+
+def render_apply_text(result: Mapping[str, Any]) -> str:
+    """An apply report: a line per route not applied cleanly, then the totals line."""
+    lines = []
+    for outcome in result["results"]:
+        if outcome["outcome"] == "applied":
+            continue
+        word = _OUTCOME_WORDS.get(outcome["outcome"], outcome["outcome"])
+        line = f'  route "{outcome["route"]}" ({outcome["action"]}): {word}'
+        if outcome.get("attempts", 0) > 1:
+            line += f" after {outcome['attempts']} attempts"
+        if outcome.get("message"):
+            line += f" — {outcome['message']}"
+        lines.append(line)
+    if result.get("journal"):
+        lines.append(f"Journal: {result['journal']}")
+    s = result["summary"]
+    counts = (
+        f"{s['applied']} applied, {s['already-applied']} already applied, "
+        f"{s['failed']} failed, {s['not-attempted']} not attempted."
+    )
+    ok = s["failed"] == 0 and s["not-attempted"] == 0
+    lines.append(("Apply complete: " if ok else "Apply failed: ") + counts)
+    return "\n".join(lines)
+
+
+def _sign(sign: str, color: bool) -> str:
+    return f"{_COLORS[sign]}{sign}{_RESET}" if color and sign in _COLORS else sign
+
+
+def _body_line(line: _Line, color: bool) -> str:
+    sign, text, depth = line
+    indent = "      " + "    " * depth
+    return f"{indent}  {text}" if sign == " " else f"{indent}{_sign(sign, color)} {text}"
+
+
+def _path_text(rule: Mapping[str, Any]) -> str:
+    text = f'path "{rule["prefix"]}" -> {rule["route"]["service"]}'
+    options = {k: v for k, v in rule.items() if k not in ("prefix", "route")}
+    if options:
+        text += " { " + ", ".join(f"{k} = {_value(k, v)}" for k, v in options.items()) + " }"
+    return text
+
+
+def _spec_lines(spec: Mapping[str, Any], sign: str) -> list[_Line]:
+    lines = [(sign, f"host = {_value('host', spec['host'])}", 0)]
+    lines += [(sign, _path_text(rule), 0) for rule in spec["routes"]]
+    for key in ("corsPolicy", "tls", "validation"):
+        flat = _flatten(spec.get(key), key)
+        lines += [(sign, f"{path} = {_value(path, v)}", 0) for path, v in flat.items()]
+    return lines
+
+
+def _rule(spec: Mapping[str, Any], prefix: str) -> Mapping[str, Any]:
+    return next(rule for rule in spec["routes"] if rule["prefix"] == prefix)
+
+
+def _update_lines(change: Mapping[str, Any]) -> list[_Line]:
+    ops = change["operations"]
+    lines: list[_Line] = []
+    if not any(op["op"] == "set-host" for op in ops):
+        lines.append((" ", f"host = {_value('host', change['after']['host'])}", 0))
+    for op in ops:
+        kind = op["op"]
+        if kind == "set-host":
+            hosts = f"{_value('host', op['before'])} => {_value('host', op['after'])}"
+            lines.append(("~", f"host = {hosts}", 0))
+        elif kind == "add-path":
+            lines.append(("+", _path_text(_rule(change["after"], op["prefix"])), 0))
+        elif kind == "remove-path":
+            lines.append(("-", _path_text(_rule(change["before"], op["prefix"])), 0))
+        elif kind == "set-path-service":
+            lines.append(("~", f'path "{op["prefix"]}" -> {op["before"]} => {op["after"]}', 0))
+        elif kind == "set-path-options":
+            service = op.get("service") or _rule(change["after"], op["prefix"])["route"]["service"]
+            lines.append(("~", f'path "{op["prefix"]}" -> {service} {{', 0))
+            nested = _attribute_lines(op["before"], op["after"], "", ())
+            lines += [(sign, text, 1) for sign, text, _ in nested]
+            lines.append((" ", "}", 0))
+        else:
+            root = {"set-cors": "corsPolicy", "set-tls": "tls", "set-validation": "validation"}
+            changed = tuple(f"validation.{path}" for path in op.get("changed", ()))
+            lines += _attribute_lines(op["before"], op["after"], root[kind], changed)
+    return lines
+
+
+def _attribute_lines(before: Any, after: Any, root: str, changed: tuple[str, ...]) -> list[_Line]:
+    old, new = _flatten(before, root), _flatten(after, root)
+    lines: list[_Line] = []
+    for path in [*new, *(p for p in old if p not in new)]:
+        if path not in new:
+            lines.append(("-", f"{path} = {_value(path, old[path])}", 0))
+        elif path not in old:
+            lines.append(("+", f"{path} = {_value(path, new[path])}", 0))
+        elif old[path] != new[path]:
+            values = f"{_value(path, old[path])} => {_value(path, new[path])}"
+            lines.append(("~", f"{path} = {values}", 0))
+        elif path in changed:
+            # A secret changed but redacts the same: say so without showing it.
+            lines.append(("~", f"{path} = {_value(path, new[path])}", 0))
+    return lines
+
+
+def _flatten(value: Any, root: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        return {root: value}
+    out: dict[str, Any] = {}
+    for key, inner in value.items():
+        out.update(_flatten(inner, f"{root}.{key}" if root else str(key)))
+    return out
+
+
+def _value(path: str, value: Any) -> str:
+    if value == SENSITIVE and "passwordHashes" in path:
+        return SENSITIVE
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _risk_note(change: Mapping[str, Any], risk: str) -> str:
+    name = f'route "{change["route"]}"'
+    ops = change["operations"]
+    if risk == "delete":
+        return f"{name} will be deleted ({change.get('reason') or 'no reason given'})"
+    if risk == "host-changed":
+        op = next(op for op in ops if op["op"] == "set-host")
+        return f'{name} moves from host "{op["before"]}" to "{op["after"]}"'
+    if risk == "path-removed":
+        removed = ", ".join(f'"{op["prefix"]}"' for op in ops if op["op"] == "remove-path")
+        return f"{name} stops serving path {removed}"
+    if risk == "cors-wildcard":
+        return f'{name} allows CORS requests from any origin ("*")'
+    if risk == "mtls-removed":
+        return f"{name} no longer requires client certificates (mTLS removed)"
+    if risk == "basic-auth-removed":
+        return f"{name} no longer requires HTTP basic authentication"
+    return f"{name}: {risk}"
+
+
+def _unmanaged_section(plan: Mapping[str, Any]) -> str:
+    if not plan["unmanaged"]:
+        return ""
+    lines = ["Unmanaged routes (not touched):"]
+    for entry in plan["unmanaged"]:
+        owner = f", owner {entry['owner']}" if entry.get("owner") else ""
+        lines.append(f"  {entry['route']} (host {entry['host']}{owner})")
+    return "\n".join(lines)
+
+
+def _diagnostics_section(plan: Mapping[str, Any]) -> str:
+    return "\n".join(diagnostic_line(d) for d in plan["diagnostics"])
+
+
+def diagnostic_line(diagnostic: Mapping[str, Any]) -> str:
+    """``Error: [P001] routes/shop.yaml:3: message`` (location only when known)."""
+    word = _SEVERITY_WORDS.get(diagnostic["severity"], diagnostic["severity"].title())
+    where = ""
+    if diagnostic.get("file"):
+        parts = [diagnostic["file"], diagnostic.get("line"), diagnostic.get("column")]
+        where = ":".join(str(p) for p in parts if p is not None) + ": "
+    return f"{word}: [{diagnostic['code']}] {where}{diagnostic['message']}"
