@@ -1,0 +1,353 @@
+"""The ``akka:`` / ``kalix:`` backend: drives the platform CLI (DESIGN §5).
+
+Reads: names from ``routes list``, each spec from ``routes export NAME`` (the descriptor
+YAML), status conditions from ``routes get NAME``; ``-o json`` where it parses, text forms
+otherwise; up to 8 calls at once. Writes: ``routes create|update NAME -f FILE``, granular
+``--path`` / ``--remove-…`` flags where a file update merges rather than replaces, and
+``routes delete NAME``; every write is read back and compared with the planned spec.
+
+The platform stores no labels, so ownership comes from the config's ``scope`` globs and
+``LiveRoute`` labels/annotations stay empty. The CLI has no versions either: the version
+is the fingerprint of the exported spec, checked by reading before each write. That check
+is best-effort only: the platform offers no atomic compare-and-set, so a writer that slips
+in between our read and our write is not detected until the read-back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+import yaml
+
+from reconciler.backends.akka_cli import cmd_output
+from reconciler.backends.akka_parse import (
+    conditions_from_get,
+    names_from_list,
+    spec_from_export,
+)
+from reconciler.backends.base import BaseBackend, Capabilities
+from reconciler.errors import (
+    BackendError,
+    ConfigError,
+    ConflictError,
+    InvalidSpecError,
+    NotFoundError,
+    UsageError,
+)
+from reconciler.model import LiveRoute, RouteSpec, SubjectMatcher
+
+READ_PARALLELISM = 8
+DEFAULT_TIMEOUT = 30.0
+TARGET_KEYS = ("project", "region", "owner", "timeout", "executable")
+
+
+@dataclass(frozen=True)
+class AkkaTarget:
+    """Which CLI to run and which project it addresses."""
+
+    executable: str = "akka"
+    project: str | None = None
+    region: str | None = None
+    owner: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+
+    def common_flags(self) -> list[str]:
+        flags = ["--disable-prompt", "--timeout", f"{self.timeout:g}s"]
+        for flag, value in (
+            ("--project", self.project),
+            ("--region", self.region),
+            ("--owner", self.owner),
+        ):
+            if value:
+                flags += [flag, value]
+        return flags
+
+
+class AkkaBackend(BaseBackend):
+    """Routes of one Akka (or Kalix) project, through its CLI. Version checks are best-effort."""
+
+    capabilities = Capabilities(labels=False, conditional_writes=False, granular_paths=True)
+    requires_scope = True  # `--prune` needs `scope`: without labels nothing else shows ownership
+
+    def __init__(self, url: str, target: AkkaTarget, env: Mapping[str, str] | None = None) -> None:
+        self.url = url
+        self.target = target
+        self._env = env
+        self._json_works: dict[str, bool] = {}
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def list_routes(self) -> list[LiveRoute]:
+        return sorted(self.get_routes(self._names()).values(), key=lambda r: r.name)
+
+    def get_routes(self, names: Iterable[str]) -> dict[str, LiveRoute]:
+        wanted = sorted(set(names))
+        if not wanted:
+            return {}
+        with ThreadPoolExecutor(max_workers=min(READ_PARALLELISM, len(wanted))) as pool:
+            found = list(pool.map(self.get_route, wanted))
+        return {route.name: route for route in found if route is not None}
+
+    def get_route(self, name: str) -> LiveRoute | None:
+        spec = self._export(name)
+        if spec is None:
+            return None
+        try:
+            conditions = conditions_from_get(*self._read("get", name))
+        except NotFoundError:
+            return None  # deleted between the two calls
+        return LiveRoute(name=name, spec=spec, version=spec.fingerprint(), conditions=conditions)
+
+    def _names(self) -> list[str]:
+        return names_from_list(*self._read("list"))
+
+    def _export(self, name: str) -> RouteSpec | None:
+        try:
+            text = self._run(["export", name])
+        except NotFoundError:
+            return None
+        return spec_from_export(text, where=f"`{self.target.executable} routes export {name}`")
+
+    def _read(self, command: str, *args: str) -> tuple[str, bool]:
+        """Output of a read command, and whether it is JSON (tried first, once per command)."""
+        if self._json_works.get(command, True):
+            try:
+                text = self._run([command, *args, "-o", "json"])
+                json.loads(text)
+            except ValueError:
+                self._json_works[command] = False
+            except (InvalidSpecError, BackendError) as exc:
+                if type(exc) not in (BackendError, InvalidSpecError) or "flag" not in exc.message:
+                    raise
+                self._json_works[command] = False  # a CLI without `-o json` here
+            else:
+                self._json_works[command] = True
+                return text, True
+        return self._run([command, *args]), False
+
+    # -- writes --------------------------------------------------------------------------
+
+    def create_route(
+        self,
+        name: str,
+        spec: RouteSpec,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, str],
+    ) -> LiveRoute:
+        if self._export(name) is not None:
+            raise ConflictError(f"route {name} already exists on {self.url}")
+        with _descriptor_file(spec) as path:
+            self._run(["create", name, "-f", path])
+        return self._verify(name, spec, "create")
+
+    def replace_route(
+        self,
+        name: str,
+        spec: RouteSpec,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, str],
+        expected_version: str | None,
+    ) -> LiveRoute:
+        current = self._current(name, expected_version)
+        if current == spec:
+            return self._verify(name, spec, "update")
+        if paths_only_change(current, spec):
+            self._run(["update", name, *path_flags(current, spec)])
+        else:
+            with _descriptor_file(spec) as path:
+                self._run(["update", name, "-f", path])
+            removals = removal_flags(current, spec)
+            if removals:
+                self._run(["update", name, *removals])
+        return self._verify(name, spec, "update")
+
+    def delete_route(self, name: str, expected_version: str | None) -> None:
+        self._current(name, expected_version)
+        self._run(["delete", name])
+
+    def _current(self, name: str, expected_version: str | None) -> RouteSpec:
+        """The live spec, after the best-effort version check (read, compare, then write)."""
+        current = self._export(name)
+        if current is None:
+            raise NotFoundError(f"route {name} does not exist on {self.url}")
+        if expected_version is not None and current.fingerprint() != expected_version:
+            raise ConflictError(
+                f"route {name} on {self.url} changed since it was read",
+                hint="run `routes plan` again to see the current state",
+            )
+        return current
+
+    def _verify(self, name: str, planned: RouteSpec, action: str) -> LiveRoute:
+        live = self.get_route(name)
+        if live is None or live.spec != planned:
+            fields = differing_fields(live.spec if live else None, planned)
+            raise BackendError(
+                f"route {name} on {self.url}: after `{action}` the route read back differs "
+                f"from the plan in: {', '.join(fields)}",
+                hint="someone else may have changed it meanwhile, or the CLI merged rather "
+                "than replaced; run `routes plan` to see the difference",
+            )
+        return live
+
+    def _run(self, args: list[str]) -> str:
+        argv = [self.target.executable, "routes", *args, *self.target.common_flags()]
+        # The CLI enforces --timeout itself; the grace covers its start-up.
+        return cmd_output(argv, timeout=self.target.timeout + 10, env=self._env)
+
+
+def paths_only_change(before: RouteSpec, after: RouteSpec) -> bool:
+    """Whether ``--path`` / ``--remove-path`` alone turn ``before`` into ``after``."""
+    if (before.host, before.cors, before.tls, before.validation) != (
+        after.host,
+        after.cors,
+        after.tls,
+        after.validation,
+    ):
+        return False
+    # --path sets only the service; per-path options need the file.
+    return all(not rule.options() for rule in (*before.paths, *after.paths))
+
+
+def path_flags(before: RouteSpec, after: RouteSpec) -> list[str]:
+    """``--path PREFIX=SERVICE`` for new or changed rules, ``--remove-path`` for gone ones."""
+    flags: list[str] = []
+    for rule in after.paths:
+        if before.path(rule.prefix) != rule:
+            flags += ["--path", f"{rule.prefix}={rule.service}"]
+    kept = {rule.prefix for rule in after.paths}
+    for rule in before.paths:
+        if rule.prefix not in kept:
+            flags += ["--remove-path", rule.prefix]
+    return flags
+
+
+def removal_flags(before: RouteSpec, after: RouteSpec) -> list[str]:
+    """Flags that remove what a merging ``update -f`` would keep: gone prefixes and sections."""
+    kept = {rule.prefix for rule in after.paths}
+    flags = [
+        f
+        for rule in before.paths
+        if rule.prefix not in kept
+        for f in ("--remove-path", rule.prefix)
+    ]
+    if before.cors and not after.cors:
+        flags += [f for o in before.cors.origins for f in ("--remove-cors-origin", o)]
+        flags += [f for m in before.cors.methods for f in ("--remove-cors-method", m)]
+    if before.tls and not after.tls:
+        if before.tls.client_validation_ca:
+            flags.append("--remove-client-ca-secret")
+        if before.tls.server_certificate:
+            flags.append("--remove-server-certificate-secret")
+    if before.validation and not after.validation:
+        for matcher in before.validation.subject_matches:
+            flags += ["--remove-client-certificate-subject", _subject_flag(matcher)]
+        if before.validation.http_basic:
+            for user, _ in before.validation.http_basic.password_hashes:
+                flags += ["--remove-http-basic-credentials", user]
+    return flags
+
+
+def _subject_flag(matcher: SubjectMatcher) -> str:
+    """A subject matcher in the CLI's flag syntax (``*`` for prefix / suffix matching)."""
+    if matcher.kind == "exact":
+        return matcher.value
+    if matcher.kind == "hasPrefix":
+        return matcher.value + "*"
+    if matcher.kind == "hasSuffix":
+        return "*" + matcher.value
+    raise BackendError(
+        f"the {matcher.kind} client certificate subject {matcher.value!r} cannot be removed "
+        "with CLI flags",
+        hint="remove the whole validation section by hand with `akka routes edit NAME`",
+    )
+
+
+def differing_fields(live: RouteSpec | None, planned: RouteSpec) -> list[str]:
+    """Descriptor field names where ``live`` is not ``planned`` (never their values)."""
+    if live is None:
+        return ["(route missing)"]
+    fields = ["host"] if live.host != planned.host else []
+    prefixes = sorted({r.prefix for r in live.paths} | {r.prefix for r in planned.paths})
+    fields += [f"routes[{p}]" for p in prefixes if live.path(p) != planned.path(p)]
+    for label, attr in (("corsPolicy", "cors"), ("tls", "tls"), ("validation", "validation")):
+        if getattr(live, attr) != getattr(planned, attr):
+            fields.append(label)
+    return fields
+
+
+class _descriptor_file:
+    """A private temporary descriptor file (it may hold password hashes), removed after use."""
+
+    def __init__(self, spec: RouteSpec) -> None:
+        self._text = yaml.safe_dump(spec.to_dict(), sort_keys=False)
+        self._path = ""
+
+    def __enter__(self) -> str:
+        fd, self._path = tempfile.mkstemp(prefix="routes-", suffix=".yaml")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:  # mkstemp makes it 0600
+            handle.write(self._text)
+        return self._path
+
+    def __exit__(self, *exc: object) -> None:
+        os.unlink(self._path)
+
+
+def open_akka(url: str, settings: Any = None) -> AkkaBackend:
+    """An ``AkkaBackend`` for ``akka:?project=P&region=R&owner=O&timeout=30`` (or ``kalix:``)."""
+    scheme, _, rest = url.partition(":")
+    scheme = scheme.lower()
+    if scheme not in ("akka", "kalix"):
+        raise UsageError(f"not an akka: or kalix: backend URL: {url!r}")
+    location, _, query = rest.lstrip("/").partition("?")
+    if location:
+        raise UsageError(
+            f"unexpected {location!r} in backend URL {url!r}",
+            hint=f"name the project as a query: {scheme}:?project={location}",
+        )
+    config = dict(getattr(settings, "akka", None) or {})
+    unknown = sorted(set(config) - set(TARGET_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"unknown `akka:` setting(s): {', '.join(unknown)}",
+            hint=f"known: {', '.join(TARGET_KEYS)}",
+        )
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        if key not in TARGET_KEYS:
+            raise UsageError(
+                f"unknown option {key!r} in backend URL {url!r}",
+                hint=f"known options: {', '.join(TARGET_KEYS)}",
+            )
+        config[key] = value  # the URL is the more specific setting
+    return AkkaBackend(url, _target(scheme, config, url))
+
+
+def _target(scheme: str, config: Mapping[str, Any], url: str) -> AkkaTarget:
+    raw_timeout = str(config.get("timeout", DEFAULT_TIMEOUT)).strip().removesuffix("s")
+    try:
+        timeout = float(raw_timeout)
+    except ValueError:
+        timeout = -1.0
+    if not timeout > 0:
+        raise UsageError(
+            f"timeout {config.get('timeout')!r} for {url!r} is not a positive number of seconds",
+            hint="write e.g. timeout=30",
+        )
+
+    def text(key: str) -> str | None:
+        value = config.get(key)
+        return str(value) if value not in (None, "") else None
+
+    return AkkaTarget(
+        executable=text("executable") or scheme,
+        project=text("project"),
+        region=text("region"),
+        owner=text("owner"),
+        timeout=timeout,
+    )
