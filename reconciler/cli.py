@@ -1,0 +1,524 @@
+"""The command line (DESIGN §10). The only place that prints, prompts and exits.
+
+Heavy modules are imported inside the commands so ``routes --version`` starts fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+from reconciler import __version__
+from reconciler.errors import (
+    EXIT_CHANGES,
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_USAGE,
+    GuardError,
+    PlanError,
+    RoutesError,
+    UsageError,
+)
+
+if TYPE_CHECKING:
+    from reconciler.backends.base import Backend
+    from reconciler.config import Settings
+    from reconciler.plan import ApplyResult, Plan, RouteResult
+    from reconciler.workflow import Source
+
+
+@dataclass(frozen=True)
+class Globals:
+    config: str | None
+    backend: str | None
+    color: bool
+    verbose: int
+
+    def settings(self) -> Settings:
+        from reconciler.config import load_settings
+
+        return load_settings(self.config, backend_flag=self.backend)
+
+
+def _color_wanted(no_color: bool) -> bool:
+    if no_color or "NO_COLOR" in os.environ:
+        return False
+    return sys.stdout.isatty()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", metavar="FILE", help="Config file (default: .routes.yaml here or above).")
+@click.option(
+    "--backend", metavar="URL", help="Backend URL: local[:PATH], http(s)://…, caddy+http://…, akka:"
+)
+@click.option("--no-color", is_flag=True, help="No ANSI colour (NO_COLOR is honoured too).")
+@click.option("-v", "--verbose", count=True, help="More detail on errors.")
+@click.version_option(__version__, "--version", prog_name="routes", message="%(prog)s %(version)s")
+@click.pass_context
+def main_group(
+    ctx: click.Context, config: str | None, backend: str | None, no_color: bool, verbose: int
+) -> None:
+    """Reconcile ingress route descriptors in git with live routes."""
+    ctx.obj = Globals(
+        config=config, backend=backend, color=_color_wanted(no_color), verbose=verbose
+    )
+
+
+def _echo(text: str, *, err: bool = False) -> None:
+    click.echo(text.rstrip("\n"), err=err)
+
+
+def _open_backend(settings: Settings) -> Backend:
+    from reconciler.backends import open_backend
+
+    return open_backend(settings.backend, settings)
+
+
+# ---------------------------------------------------------------------------------- validate
+
+
+@main_group.command()
+@click.argument("paths", nargs=-1)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "github"]),
+    default="text",
+    show_default=True,
+)
+@click.pass_obj
+def validate(g: Globals, paths: tuple[str, ...], fmt: str) -> None:
+    """Check descriptors against the schema and the semantic rules."""
+    from reconciler.render import diagnostics as render
+    from reconciler.workflow import load_source
+
+    settings = g.settings()
+    source = load_source(settings, paths)
+    diags = source.load.diagnostics
+    if fmt == "json":
+        _echo(render.render_json(diags, len(source.load.files)))
+    elif fmt == "github":
+        out = render.render_github(diags)
+        if out:
+            _echo(out)
+    else:
+        _echo(render.render_text(diags, len(source.load.files)))
+    sys.exit(EXIT_ERROR if source.load.has_errors else EXIT_OK)
+
+
+# -------------------------------------------------------------------------------------- plan
+
+
+def _render_plan(plan: Plan, fmt: str, color: bool) -> str:
+    if fmt == "json":
+        from reconciler.render.json import render_plan_json
+
+        return render_plan_json(plan)
+    data = plan.to_dict()
+    if fmt == "markdown":
+        from reconciler.render.markdown import render_plan_markdown
+
+        return render_plan_markdown(data)
+    from reconciler.render.text import render_plan_text
+
+    return render_plan_text(data, color=color)
+
+
+def _refuse_broken_descriptors(plan_or_diags: Any) -> None:
+    """Print error diagnostics and exit 1: a plan is never made from broken descriptors."""
+    from reconciler.render.diagnostics import render_text
+
+    diags = [d for d in plan_or_diags if d.severity == "error"]
+    _echo(render_text(diags), err=True)
+    raise PlanError(
+        "the descriptors have errors; nothing was planned",
+        hint="fix the errors above (`routes validate` lists every problem)",
+    )
+
+
+def _write_plan_file(plan: Plan, out: str) -> None:
+    from reconciler.render.json import render_plan_json
+
+    target = Path(out)
+    tmp = target.with_name(f".{target.name}.tmp")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(render_plan_json(plan), encoding="utf-8")
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise PlanError(f"cannot write plan file {out}: {exc.strerror}") from exc
+
+
+def _plan(
+    g: Globals,
+    paths: Sequence[str],
+    *,
+    prune: bool | None,
+    targets: Sequence[str] = (),
+    ref: str | None = None,
+    changed_since: str | None = None,
+) -> tuple[Settings, Plan, Backend, Source]:
+    from reconciler.workflow import load_source, make_plan
+
+    settings = g.settings()
+    source = load_source(settings, paths, ref=ref, changed_since=changed_since)
+    if source.load.has_errors:
+        _refuse_broken_descriptors(source.load.diagnostics)
+    backend = _open_backend(settings)
+    plan = make_plan(
+        settings,
+        source,
+        backend,
+        prune=settings.prune if prune is None else prune,
+        targets=targets,
+    )
+    if plan.has_errors:
+        _echo(_render_plan(plan, "text", g.color), err=True)
+        raise PlanError(
+            "the plan has errors; nothing can be applied",
+            hint="fix the errors listed above and plan again",
+        )
+    return settings, plan, backend, source
+
+
+@main_group.command()
+@click.argument("paths", nargs=-1)
+@click.option("--out", metavar="FILE", help="Save the plan (JSON) for `routes apply FILE`.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    show_default=True,
+)
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
+@click.option(
+    "--prune/--no-prune", default=None, help="Plan deletes of owned routes not described."
+)
+@click.option("--target", "targets", multiple=True, metavar="NAME", help="Only plan these routes.")
+@click.option("--ref", metavar="GITREF", help="Read descriptors from this git ref (no checkout).")
+@click.option("--changed-since", metavar="GITREF", help="Only routes in files changed since REF.")
+@click.option("--github-comment", is_flag=True, help="Upsert the plan as a PR comment.")
+@click.pass_obj
+def plan(
+    g: Globals,
+    paths: tuple[str, ...],
+    out: str | None,
+    fmt: str,
+    detailed_exitcode: bool,
+    prune: bool | None,
+    targets: tuple[str, ...],
+    ref: str | None,
+    changed_since: str | None,
+    github_comment: bool,
+) -> None:
+    """Show what apply would change."""
+    if ref and changed_since:
+        raise UsageError("--ref and --changed-since cannot be used together")
+    _, the_plan, backend, _ = _plan(
+        g, paths, prune=prune, targets=targets, ref=ref, changed_since=changed_since
+    )
+    backend.close()
+    if out:
+        _write_plan_file(the_plan, out)
+    _echo(_render_plan(the_plan, fmt, g.color))
+    if out and fmt == "text":
+        _echo(f'\nSaved the plan to {out}. Apply exactly this plan with "routes apply {out}".')
+    if github_comment:
+        from reconciler.integrations.github_cli import publish_plan
+
+        _echo(publish_plan(the_plan.to_dict(), out), err=True)
+    sys.exit(EXIT_CHANGES if detailed_exitcode and the_plan.has_changes else EXIT_OK)
+
+
+# ------------------------------------------------------------------------------------- apply
+
+
+def _is_plan_file(paths: Sequence[str]) -> bool:
+    return len(paths) == 1 and paths[0].endswith(".json") and Path(paths[0]).is_file()
+
+
+@main_group.command()
+@click.argument("paths", nargs=-1, metavar="[PLANFILE | PATH...]")
+@click.option("--auto-approve", is_flag=True, help="Skip the confirmation prompt.")
+@click.option("--prune/--no-prune", default=None, help="Delete owned routes not described.")
+@click.option("--max-deletes", type=click.IntRange(min=0), help="Refuse more deletes (default 10).")
+@click.option("--allow-empty", is_flag=True, help="Allow pruning when no routes are described.")
+@click.option("--parallelism", type=click.IntRange(min=1, max=100), help="Routes at once (10).")
+@click.option("--wait", is_flag=True, help="Wait until written routes report Ready.")
+@click.option("--wait-timeout", type=click.FloatRange(min=0), default=300.0, show_default=True)
+@click.option("--target", "targets", multiple=True, metavar="NAME", help="Only apply these routes.")
+@click.pass_obj
+def apply(
+    g: Globals,
+    paths: tuple[str, ...],
+    auto_approve: bool,
+    prune: bool | None,
+    max_deletes: int | None,
+    allow_empty: bool,
+    parallelism: int | None,
+    wait: bool,
+    wait_timeout: float,
+    targets: tuple[str, ...],
+) -> None:
+    """Apply descriptors (after a confirmation) or a saved plan file."""
+    from reconciler import applier
+
+    if _is_plan_file(paths):
+        if prune is not None or targets:
+            raise UsageError(
+                "--prune and --target belong to the plan; a saved plan is applied as is"
+            )
+        settings, the_plan, backend, specs = _saved_plan(g, paths[0])
+    else:
+        settings, the_plan, backend, source = _plan(g, paths, prune=prune, targets=targets)
+        _echo(_render_plan(the_plan, "text", g.color))
+        if not the_plan.has_changes:
+            backend.close()
+            sys.exit(EXIT_OK)
+        specs = {name: route.spec for name, route in source.load.routes.items()}
+    options = applier.ApplyOptions(
+        parallelism=parallelism or settings.parallelism,
+        wait=wait,
+        wait_timeout=wait_timeout,
+        journal_dir=settings.journal_dir or settings.state_dir / "journal",
+        max_deletes=settings.max_deletes if max_deletes is None else max_deletes,
+        allow_empty=allow_empty,
+    )
+    applier.check_guards(the_plan, options)
+    if not _is_plan_file(paths) and not auto_approve:
+        _confirm(the_plan)
+    with _progress(the_plan) as progress:
+        result = applier.apply_plan(the_plan, backend, specs, options, progress=progress)
+    backend.close()
+    _report(result)
+
+
+def _saved_plan(g: Globals, path: str) -> tuple[Settings, Plan, Backend, dict[str, Any]]:
+    from reconciler import applier
+    from reconciler.model import SENSITIVE
+    from reconciler.workflow import read_plan_file
+
+    settings = g.settings()
+    the_plan = read_plan_file(path)
+    if the_plan.has_errors:
+        raise PlanError(f"{path} was made from descriptors with errors; it cannot be applied")
+    backend = _open_backend(settings)
+    if backend.url != the_plan.backend:
+        backend.close()
+        raise PlanError(
+            f"{path} was made for backend {the_plan.backend}, but the backend is {backend.url}",
+            hint="apply it with the same --backend / ROUTES_BACKEND / config it was planned with",
+        )
+    loaded = None
+    if any(SENSITIVE in str(change.after) for change in the_plan.changes):
+        loaded = _load_plan_source(settings, the_plan)
+    specs = applier.resolve_desired_specs(the_plan, loaded)
+    applier.check_fresh(the_plan, backend)
+    return settings, the_plan, backend, specs
+
+
+def _load_plan_source(settings: Settings, the_plan: Plan) -> dict[str, Any]:
+    from reconciler.workflow import load_source
+
+    paths = [str(settings.resolve(p)) for p in the_plan.source_paths]
+    source = load_source(settings, paths)
+    return {name: route.spec for name, route in source.load.routes.items()}
+
+
+def _confirm(the_plan: Plan) -> None:
+    if not sys.stdin.isatty():
+        raise GuardError(
+            "refusing to apply without confirmation: no terminal to ask on",
+            hint="review the plan and pass --auto-approve, or apply a saved plan file",
+        )
+    _echo("\nDo you want to perform these actions?\n  Only 'yes' will be accepted to approve.")
+    answer = click.prompt("  Enter a value", default="", show_default=False)
+    if answer.strip() != "yes":
+        raise GuardError("apply cancelled: the answer was not 'yes'; nothing was changed")
+
+
+class _progress:
+    """A progress line on stderr, only on a TTY and only for applies of more than a moment."""
+
+    def __init__(self, the_plan: Plan) -> None:
+        self.total = len(the_plan.changes)
+        self.enabled = sys.stderr.isatty() and self.total >= 5
+
+    def __enter__(self) -> Any:
+        return self.update if self.enabled else None
+
+    def update(self, result: RouteResult, done: int, total: int) -> None:
+        width = 30
+        filled = int(width * done / max(total, 1))
+        bar = "#" * filled + "-" * (width - filled)
+        sys.stderr.write(f"\r  applying [{bar}] {done}/{total}")
+        sys.stderr.flush()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
+            sys.stderr.write("\r" + " " * 60 + "\r")
+            sys.stderr.flush()
+
+
+def _report(result: ApplyResult) -> NoReturn:
+    from reconciler.render.text import render_apply_text
+
+    _echo("")
+    _echo(render_apply_text(result.to_dict()))
+    sys.exit(EXIT_OK if result.ok else EXIT_ERROR)
+
+
+# -------------------------------------------------------------------------------------- show
+
+
+@main_group.command()
+@click.argument("planfile")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    show_default=True,
+)
+@click.pass_obj
+def show(g: Globals, planfile: str, fmt: str) -> None:
+    """Render a saved plan file."""
+    from reconciler.workflow import read_plan_file
+
+    _echo(_render_plan(read_plan_file(planfile), fmt, g.color))
+
+
+# ------------------------------------------------------------------------------------- drift
+
+
+@main_group.command()
+@click.argument("paths", nargs=-1)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    show_default=True,
+)
+@click.option("--github-issue", is_flag=True, help="Open, update or close the drift issue.")
+@click.pass_obj
+def drift(g: Globals, paths: tuple[str, ...], fmt: str, github_issue: bool) -> None:
+    """Compare live routes with the descriptors; exit 2 when they drifted."""
+    import json
+
+    from reconciler import drift as drifting
+
+    settings, the_plan, backend, _ = _plan(g, paths, prune=True)
+    live = {r.name: r for r in backend.get_routes([c.route for c in the_plan.changes]).values()}
+    backend.close()
+    applied = _journal_applied(settings)
+    report = drifting.classify(the_plan, live, applied)
+    if fmt == "json":
+        _echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    elif fmt == "markdown":
+        _echo(drifting.render_drift_markdown(report))
+    else:
+        _echo(drifting.render_drift_text(report))
+    if github_issue:
+        from reconciler.integrations.github_cli import publish_drift
+
+        url = publish_drift(drifting.render_drift_markdown(report), report.drifted)
+        if url:
+            _echo(url, err=True)
+    sys.exit(EXIT_CHANGES if report.drifted else EXIT_OK)
+
+
+def _journal_applied(settings: Settings) -> set[str]:
+    from reconciler.applier import routes_applied_in_journal
+
+    return routes_applied_in_journal(settings.journal_dir or settings.state_dir / "journal")
+
+
+# ------------------------------------------------------------------------------------ export
+
+
+@main_group.command()
+@click.argument("names", nargs=-1)
+@click.option("--dir", "directory", default="routes", show_default=True, help="Folder to write.")
+@click.option("--form", type=click.Choice(["bare", "project"]), default="bare", show_default=True)
+@click.option("--all", "include_unmanaged", is_flag=True, help="Also export unmanaged routes.")
+@click.pass_obj
+def export(
+    g: Globals, names: tuple[str, ...], directory: str, form: str, include_unmanaged: bool
+) -> None:
+    """Write live routes as descriptor files (planning them back gives no changes)."""
+    from reconciler.exporter import export_routes
+
+    settings = g.settings()
+    backend = _open_backend(settings)
+    try:
+        written = export_routes(settings, backend, names, Path(directory), form, include_unmanaged)
+    finally:
+        backend.close()
+    for path in written:
+        _echo(f"wrote {path}")
+    _echo(f"Exported {len(written)} route(s) to {directory}.")
+
+
+# -------------------------------------------------------------------------------------- main
+
+
+def _register_optional_commands() -> None:
+    for module, attr in (
+        ("reconciler.server.cli", "serve"),
+        ("reconciler.integrations.github_cli", "github_group"),
+    ):
+        try:
+            command = getattr(__import__(module, fromlist=[attr]), attr)
+        except (ImportError, AttributeError):
+            continue
+        main_group.add_command(command)
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """Entry point: run the command and map every error to a message and an exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    verbose = any(a in ("-v", "--verbose") or a.startswith("-vv") for a in args)
+    _register_optional_commands()
+    try:
+        main_group.main(args=args, prog_name="routes", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelp as exc:  # pragma: no cover - click < 8.2
+        _echo(str(exc.format_message()), err=True)
+        sys.exit(EXIT_USAGE)
+    except click.UsageError as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        _echo("Aborted: nothing more was changed.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE)
+    except RoutesError as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        _echo("Interrupted: nothing more was changed.", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        if verbose:
+            raise
+        _echo(f"Error: internal error: {type(exc).__name__}: {exc}", err=True)
+        _echo("Hint: run again with -v for details and report it as a bug.", err=True)
+        sys.exit(EXIT_ERROR)
+    sys.exit(EXIT_OK)
+
+
+def _fail(exc: RoutesError) -> NoReturn:
+    _echo(f"Error: {exc.message}", err=True)
+    if exc.hint:
+        _echo(f"Hint: {exc.hint}", err=True)
+    sys.exit(exc.exit_code)

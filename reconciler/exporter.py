@@ -1,0 +1,73 @@
+"""``routes export``: live routes -> descriptor files that plan back to no changes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from reconciler.backends.base import Backend
+from reconciler.config import Settings
+from reconciler.errors import RoutesError, UsageError
+from reconciler.model import LiveRoute
+
+
+def export_routes(
+    settings: Settings,
+    backend: Backend,
+    names: Sequence[str],
+    directory: Path,
+    form: str,
+    include_unmanaged: bool = False,
+) -> list[Path]:
+    """Write one file per live route (owned ones, unless ``include_unmanaged``)."""
+    from reconciler.planner import PlanOptions, is_owned
+    from reconciler.workflow import resolve_owner
+
+    if names:
+        found = backend.get_routes(names)
+        missing = sorted(set(names) - set(found))
+        if missing:
+            raise UsageError(
+                f"no live route named {', '.join(missing)} on {backend.url}",
+                hint="`routes export` without names exports every owned route",
+            )
+        routes = [found[n] for n in sorted(found)]
+    else:
+        options = PlanOptions(
+            owner=resolve_owner(settings, None),
+            backend_url=backend.url,
+            tool_version="",
+            scope=settings.scope,
+            labels_supported=backend.capabilities.labels,
+        )
+        routes = [r for r in backend.list_routes() if include_unmanaged or is_owned(r, options)]
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        return [_write(directory, route, form) for route in routes]
+    except OSError as exc:
+        raise RoutesError(f"cannot write to {directory}: {exc.strerror}") from exc
+
+
+def _document(route: LiveRoute, form: str) -> dict[str, Any]:
+    spec = route.spec.to_dict()
+    if form == "bare":
+        return spec
+    return {
+        "resource": "Route",
+        "resourceVersion": "v1",
+        "metadata": {"name": route.name},
+        "spec": spec,
+    }
+
+
+def _write(directory: Path, route: LiveRoute, form: str) -> Path:
+    target = directory / f"{route.name}.yaml"
+    text = yaml.safe_dump(_document(route, form), sort_keys=False, allow_unicode=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, target)
+    return target

@@ -1,0 +1,227 @@
+"""The steps the commands share: load descriptors, open the backend, make a plan.
+
+Nothing here prints or exits; ``cli.py`` does. Each step returns values.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from reconciler import __version__
+from reconciler.errors import PlanError, UsageError
+from reconciler.plan import Diagnostic, Plan
+
+if TYPE_CHECKING:
+    from reconciler.backends.base import Backend
+    from reconciler.config import Settings
+    from reconciler.descriptors import LoadResult
+    from reconciler.integrations.git import GitInfo
+
+
+@dataclass(frozen=True)
+class Source:
+    """What was read: the loaded descriptors, the paths as given, and git facts."""
+
+    load: LoadResult
+    paths: tuple[str, ...]
+    git: GitInfo | None
+    targets: tuple[str, ...] | None = None  # only these routes (--changed-since); None = all
+
+
+def descriptor_paths(settings: Settings, paths: Sequence[str]) -> tuple[str, ...]:
+    """PATH arguments, else the config's ``descriptors`` (relative to the config folder)."""
+    if paths:
+        return tuple(paths)
+    if settings.descriptors:
+        return tuple(str(settings.resolve(p)) for p in settings.descriptors)
+    raise UsageError(
+        "no descriptor paths given",
+        hint="pass PATH arguments, or set `descriptors: [routes]` in .routes.yaml",
+    )
+
+
+def load_source(
+    settings: Settings,
+    paths: Sequence[str],
+    *,
+    ref: str | None = None,
+    changed_since: str | None = None,
+    cwd: Path | None = None,
+) -> Source:
+    """Load the desired routes from the working tree, a git ref, or only changed files."""
+    from reconciler import descriptors
+
+    here = (cwd or Path.cwd()).resolve()
+    given = descriptor_paths(settings, paths)
+    git = _git_info(settings.root)
+    if ref is not None or changed_since is not None:
+        if git is None:
+            raise UsageError(
+                f"--ref / --changed-since need a git repository, and {settings.root} is not in one",
+                hint="run inside your descriptor repository, or drop the flag",
+            )
+        from reconciler.integrations import git as gitops
+
+        rel = tuple(_repo_relative(git.root, here, p) for p in given)
+        if ref is not None:
+            load = descriptors.load_blobs(gitops.read_blobs_at(git.root, ref, rel))
+            return Source(load=load, paths=given, git=git)
+        assert changed_since is not None
+        changes = gitops.changed_since(git.root, changed_since, rel)
+        files = [str(git.root / f) for f in changes.changed if (git.root / f).exists()]
+        load = (
+            descriptors.load_paths(files, root=git.root, display_base=here)
+            if files
+            else descriptors.load_paths([], root=git.root, display_base=here)
+        )
+        before = gitops.routes_defined_at(
+            git.root, changes.merge_base, (*changes.changed, *changes.deleted)
+        )
+        return Source(
+            load=load, paths=given, git=git, targets=tuple(sorted(set(load.routes) | before))
+        )
+    load = descriptors.load_paths(list(given), root=settings.root, display_base=here)
+    return Source(load=load, paths=given, git=git)
+
+
+def _repo_relative(repo_root: Path, here: Path, path: str) -> str:
+    absolute = (here / path).resolve()
+    try:
+        return str(absolute.relative_to(repo_root.resolve()))
+    except ValueError as exc:
+        raise UsageError(f"{path} is outside the git repository {repo_root}") from exc
+
+
+def _git_info(root: Path) -> GitInfo | None:
+    try:
+        from reconciler.integrations.git import git_info
+    except ImportError:  # pragma: no cover - GitPython is a dependency
+        return None
+    return git_info(root)
+
+
+def resolve_owner(settings: Settings, git: GitInfo | None) -> str:
+    """Owner from config, else the git remote ``owner/repo``, else the config folder name."""
+    if settings.owner:
+        return settings.owner
+    if git is not None and git.remote_slug:
+        return git.remote_slug
+    return settings.root.name or "routes"
+
+
+def make_plan(
+    settings: Settings,
+    source: Source,
+    backend: Backend,
+    *,
+    prune: bool,
+    targets: Sequence[str] = (),
+) -> Plan:
+    """Read live state (only the targeted routes when there are targets) and plan."""
+    from reconciler.model import RouteSet
+    from reconciler.planner import PlanOptions
+    from reconciler.planner import make_plan as plan_routes
+
+    desired = source.load.routes
+    wanted = tuple(targets)
+    if source.targets is not None:
+        # --changed-since: read only the routes the change touches, so a PR plan is O(changed).
+        wanted = tuple(t for t in wanted if t in source.targets) if wanted else source.targets
+        if not wanted:
+            desired = RouteSet()
+        live = list(backend.get_routes(wanted).values()) if wanted else []
+    elif wanted:
+        live = list(backend.get_routes(wanted).values())
+    else:
+        live = backend.list_routes()
+    if prune and not backend.capabilities.labels and not settings.scope:
+        raise UsageError(
+            f"--prune on {backend.url} needs a `scope` in .routes.yaml",
+            hint="this backend stores no labels, so ownership comes from `scope` name globs;"
+            " without one, routes would delete routes it does not own",
+        )
+    git = source.git
+    options = PlanOptions(
+        owner=resolve_owner(settings, git),
+        backend_url=backend.url,
+        tool_version=__version__,
+        prune=prune,
+        protected=settings.protected,
+        targets=wanted,
+        scope=settings.scope,
+        labels_supported=backend.capabilities.labels,
+        source_paths=tuple(_display(settings, p) for p in source.paths),
+        source_digest=source.load.digest,
+        git=_git_dict(git),
+        diagnostics=source.load.diagnostics,
+    )
+    plan = plan_routes(desired, live, options)
+    problems = _backend_problems(plan, source, backend)
+    if problems:
+        plan = replace(plan, diagnostics=(*plan.diagnostics, *problems))
+    return plan
+
+
+def _display(settings: Settings, path: str) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(settings.root))
+    except ValueError:
+        return path
+
+
+def _git_dict(git: GitInfo | None) -> dict[str, Any] | None:
+    if git is None:
+        return None
+    return {"commit": git.commit, "dirty": git.dirty, "branch": git.branch}
+
+
+def _backend_problems(plan: Plan, source: Source, backend: Backend) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    for change in plan.changes:
+        if change.action == "delete" or change.route not in source.load.routes:
+            continue
+        desired = source.load.routes[change.route]
+        for problem in backend.check_spec(change.route, desired.spec):
+            found.append(
+                Diagnostic(
+                    code="B001",
+                    severity="error",
+                    message=f"route {change.route!r}: {problem}",
+                    file=desired.source.file,
+                    line=desired.source.line,
+                    column=desired.source.column,
+                    route=change.route,
+                )
+            )
+    return found
+
+
+def read_plan_file(path: str) -> Plan:
+    """Read and check a saved plan file; a broken or foreign file is a clear error."""
+    from reconciler.render.json import plan_schema_errors
+
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise PlanError(
+            f"plan file {path} not found", hint="make one with `routes plan --out`"
+        ) from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PlanError(
+            f"{path} is not a plan file (not JSON: {exc})",
+            hint="pass the file written by `routes plan --out FILE`",
+        ) from exc
+    except OSError as exc:
+        raise PlanError(f"cannot read plan file {path}: {exc.strerror}") from exc
+    errors = plan_schema_errors(raw) if isinstance(raw, dict) else ["the document is not an object"]
+    if errors:
+        shown = "; ".join(errors[:3])
+        raise PlanError(
+            f"{path} is not a valid plan file: {shown}",
+            hint="pass the file written by `routes plan --out FILE` of this version of routes",
+        )
+    return Plan.from_dict(raw)
