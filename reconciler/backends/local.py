@@ -1,0 +1,84 @@
+"""The embedded default backend (``local`` / ``local:PATH``): the backend protocol over a
+``LocalStore`` SQLite file, by default ``.routes/state.db`` next to the config file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from reconciler.backends.base import BaseBackend, Capabilities
+from reconciler.backends.local_records import Hostname, StoredRoute
+from reconciler.backends.local_store import LocalStore
+from reconciler.model import LiveRoute, RouteSpec
+
+if TYPE_CHECKING:
+    from reconciler.config import Settings
+
+__all__ = ["DEFAULT_PATH", "Hostname", "LocalBackend", "LocalStore", "StoredRoute", "open_local"]
+
+DEFAULT_PATH = Path(".routes") / "state.db"
+
+
+class LocalBackend(BaseBackend):
+    """The backend protocol over a ``LocalStore``."""
+
+    capabilities = Capabilities(labels=True, conditional_writes=True, granular_paths=False)
+
+    def __init__(self, store: LocalStore, url: str | None = None) -> None:
+        self.store = store
+        self.url = url or f"local:{store.path}"
+
+    def list_routes(self) -> list[LiveRoute]:
+        """Every route, sorted by name."""
+        return [route.to_live() for route in self.store.list_routes()]
+
+    def get_route(self, name: str) -> LiveRoute | None:
+        """One route, or None."""
+        route = self.store.get_route(name)
+        return route.to_live() if route else None
+
+    def get_routes(self, names: Iterable[str]) -> dict[str, LiveRoute]:
+        """The named routes that exist, in batched queries."""
+        return {name: route.to_live() for name, route in self.store.get_routes(names).items()}
+
+    def create_route(
+        self,
+        name: str,
+        spec: RouteSpec,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, str],
+    ) -> LiveRoute:
+        """Create a route; ``ConflictError`` when it exists."""
+        return self.store.create_route(name, spec, labels, annotations).to_live()
+
+    def replace_route(
+        self,
+        name: str,
+        spec: RouteSpec,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, str],
+        expected_version: str | None,
+    ) -> LiveRoute:
+        """Replace a route if its version is as expected."""
+        return self.store.replace_route(name, spec, labels, annotations, expected_version).to_live()
+
+    def delete_route(self, name: str, expected_version: str | None) -> None:
+        """Delete a route if its version is as expected."""
+        self.store.delete_route(name, expected_version)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def local_path(url: str, settings: Settings | None = None) -> Path:
+    """The database file for ``local`` / ``local:PATH``, relative paths against the config."""
+    root = settings.root if settings is not None else Path.cwd()
+    _, _, raw = url.partition(":")
+    candidate = Path(raw).expanduser() if raw.strip() else DEFAULT_PATH
+    return candidate if candidate.is_absolute() else root / candidate
+
+
+def open_local(url: str, settings: Settings | None = None) -> LocalBackend:
+    """The ``local`` backend for ``url``; nothing is created until the first write."""
+    return LocalBackend(LocalStore(local_path(url, settings)), url)

@@ -1,0 +1,169 @@
+"""SQLite plumbing for the local store: schema, connection pool, error translation."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from reconciler.errors import BackendError, TransientBackendError
+
+SCHEMA_VERSION = 1
+OUR_TABLES = {"schema_version", "meta", "routes", "hostnames"}
+
+_SCHEMA = (
+    "CREATE TABLE schema_version (version INTEGER NOT NULL)",
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE routes (name TEXT PRIMARY KEY, spec TEXT NOT NULL, labels TEXT NOT NULL,"
+    " annotations TEXT NOT NULL, version INTEGER NOT NULL, created_at TEXT NOT NULL,"
+    " updated_at TEXT NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE hostnames (hostname TEXT PRIMARY KEY, created_at TEXT NOT NULL) WITHOUT ROWID",
+    f"INSERT INTO schema_version (version) VALUES ({SCHEMA_VERSION})",
+    "INSERT INTO meta (key, value) VALUES ('version_seq', '0'), ('hostname_mode', 'any'),"
+    " ('hostname_mode_changed_at', '')",
+)
+
+
+def schema_version(conn: sqlite3.Connection, path: Path) -> int | None:
+    """The store's schema version; None for an empty file. Refuses foreign or newer files."""
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if "schema_version" not in tables:
+        if tables:
+            raise BackendError(
+                f"{path} is a SQLite database but not a routes store "
+                f"(tables: {', '.join(sorted(tables))})",
+                hint="point the backend at another file, e.g. --backend local:.routes/state.db",
+            )
+        return None
+    version = int(conn.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0)
+    if version > SCHEMA_VERSION:
+        raise BackendError(
+            f"{path} was written by a newer routes (store schema {version}, "
+            f"this one knows {SCHEMA_VERSION})",
+            hint="upgrade routes-reconciler to use this store",
+        )
+    return version
+
+
+def ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
+    """Create the tables inside the caller's write transaction when the file is new."""
+    if schema_version(conn, path) is None:
+        for statement in _SCHEMA:
+            conn.execute(statement)
+    # Later schema versions migrate here, one step per version, in the same transaction.
+
+
+class ConnectionPool:
+    """Idle connections handed out one per concurrent caller, so threads never share one."""
+
+    def __init__(self, path: Path, busy_timeout: float) -> None:
+        self._path = path
+        self._busy_timeout = busy_timeout
+        self._idle: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        """A connection for the duration of the block, returned to the pool afterwards."""
+        with self._lock:
+            conn = self._idle.pop() if self._idle else None
+        if conn is None:
+            conn = self._open()
+        try:
+            yield conn
+        finally:
+            if conn.in_transaction:
+                conn.rollback()
+            with self._lock:
+                keep = not self._closed
+                if keep:
+                    self._idle.append(conn)
+            if not keep:
+                conn.close()
+
+    def close(self) -> None:
+        """Close every idle connection (busy ones are closed when they come back)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+            self._closed = True
+        for conn in idle:
+            conn.close()
+
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self._path,
+            timeout=self._busy_timeout,
+            isolation_level=None,  # we issue BEGIN / COMMIT ourselves
+            check_same_thread=False,  # the pool hands a connection to one thread at a time
+        )
+        conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
+        conn.execute("PRAGMA synchronous = NORMAL")  # safe with WAL: durable at checkpoints
+        return conn
+
+
+@contextmanager
+def translated(path: Path, doing: str) -> Iterator[None]:
+    """Turn sqlite3 and file-system failures into ``BackendError`` naming the file and a fix."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise sqlite_error(exc, path, doing) from exc
+    except OSError as exc:
+        raise BackendError(
+            f"cannot {doing} the route store {path}: {exc.strerror or exc}",
+            hint="check that the folder exists and is writable by this user, "
+            "or choose another file with --backend local:PATH",
+        ) from exc
+
+
+def sqlite_error(exc: sqlite3.Error, path: Path, doing: str) -> BackendError:
+    """The user-facing error for one sqlite3 failure."""
+    text = str(exc)
+    lowered = text.lower()
+    if "locked" in lowered or "busy" in lowered:
+        return TransientBackendError(
+            f"route store {path} is locked by another process ({text})",
+            hint="wait for the other routes command or server using it to finish, then retry",
+        )
+    if "readonly" in lowered or "read-only" in lowered:
+        return BackendError(
+            f"cannot {doing} the route store {path}: it is read-only",
+            hint="make the file and its folder writable by this user, "
+            "or choose another file with --backend local:PATH",
+        )
+    if "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
+        return BackendError(
+            f"{path} is not a readable routes store ({text})",
+            hint="move the file aside (routes starts a new store on the next write) "
+            "or restore it from a backup",
+        )
+    if "unable to open" in lowered:
+        return BackendError(
+            f"cannot open the route store {path}",
+            hint="check that its folder exists and is writable, "
+            "or choose another file with --backend local:PATH",
+        )
+    if "disk" in lowered or "full" in lowered:
+        return BackendError(
+            f"cannot {doing} the route store {path}: {text}",
+            hint="free disk space or check the file system, then retry",
+        )
+    return BackendError(f"cannot {doing} the route store {path}: sqlite error: {text}")
+
+
+def read_meta(conn: sqlite3.Connection, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def write_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -1,0 +1,345 @@
+"""The local route store: routes and hostnames in one SQLite file (WAL mode).
+
+Shared by the ``local`` backend and ``routes serve``. The file and its folder appear on the
+first write only, so a plan against a fresh checkout creates nothing. Versions come from one
+counter in the ``meta`` table that only grows, so a deleted and re-created route never gets
+an old version back (a stale If-Match can never match it).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from reconciler.backends.local_records import (
+    HOSTNAME_MODES,
+    Hostname,
+    StatusContext,
+    StoredRoute,
+    utc_now,
+)
+from reconciler.backends.local_sql import (
+    ConnectionPool,
+    dumps,
+    ensure_schema,
+    read_meta,
+    schema_version,
+    translated,
+    write_meta,
+)
+from reconciler.errors import BackendError, ConflictError, NotFoundError, UsageError
+from reconciler.model import RouteSpec, canonical_host
+
+T = TypeVar("T")
+
+CHUNK = 500  # names per ``IN (...)``: well under SQLite's bound-parameter limit
+SPEC_CACHE_SIZE = 50_000
+_COLUMNS = "name, spec, labels, annotations, version, created_at, updated_at"
+
+
+class LocalStore:
+    """Routes and hostnames in a SQLite file (WAL mode). Safe to share between threads."""
+
+    def __init__(self, path: str | Path, *, busy_timeout: float = 10.0) -> None:
+        self.path = Path(path)
+        self._pool = ConnectionPool(self.path, busy_timeout)
+        # One writer at a time inside this process; busy_timeout covers other processes.
+        self._write_lock = threading.Lock()
+        self._wal_set = False
+        self._specs: dict[str, RouteSpec] = {}
+
+    # -- routes -------------------------------------------------------------------------
+
+    def list_routes(self) -> list[StoredRoute]:
+        """Every route, sorted by name."""
+        return self._read(lambda conn: self._routes(conn, "ORDER BY name", ()), [])
+
+    def list_page(
+        self, page_size: int, after_name: str | None = None
+    ) -> tuple[list[StoredRoute], str | None]:
+        """Up to ``page_size`` routes named after ``after_name``, and the name to continue
+        after (None on the last page). Stable under concurrent writes: pages go by name."""
+        if page_size < 1:
+            raise UsageError(f"page size must be at least 1 (got {page_size})")
+        page: list[StoredRoute] = self._read(
+            lambda conn: self._routes(
+                conn, "WHERE name > ? ORDER BY name LIMIT ?", (after_name or "", page_size + 1)
+            ),
+            [],
+        )
+        if len(page) > page_size:
+            page = page[:page_size]
+            return page, page[-1].name
+        return page, None
+
+    def get_route(self, name: str) -> StoredRoute | None:
+        """One route, or None."""
+        found: list[StoredRoute] = self._read(
+            lambda conn: self._routes(conn, "WHERE name = ?", (name,)), []
+        )
+        return found[0] if found else None
+
+    def get_routes(self, names: Iterable[str]) -> dict[str, StoredRoute]:
+        """The named routes that exist, fetched ``CHUNK`` names per query."""
+        wanted = sorted(set(names))
+
+        def fetch(conn: sqlite3.Connection) -> dict[str, StoredRoute]:
+            found: dict[str, StoredRoute] = {}
+            for start in range(0, len(wanted), CHUNK):
+                chunk = wanted[start : start + CHUNK]
+                marks = ",".join("?" * len(chunk))
+                for route in self._routes(conn, f"WHERE name IN ({marks})", tuple(chunk)):
+                    found[route.name] = route
+            return found
+
+        return self._read(fetch, {}) if wanted else {}
+
+    def create_route(
+        self,
+        name: str,
+        spec: RouteSpec,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, str],
+    ) -> StoredRoute:
+        """Create a route; ``ConflictError`` when one with that name exists."""
+        return self.put_route(name, spec, labels, annotations, must_not_exist=True)[0]
+
+    def replace_route(
+        self,
+        name: str,
+        spec: RouteSpec,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, str],
+        expected_version: str | None,
+    ) -> StoredRoute:
+        """Replace an existing route (``NotFoundError`` if none), if at ``expected_version``."""
+        return self.put_route(
+            name, spec, labels, annotations, expected_version=expected_version, must_exist=True
+        )[0]
+
+    def put_route(
+        self,
+        name: str,
+        spec: RouteSpec,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, str],
+        *,
+        expected_version: str | None = None,
+        must_exist: bool = False,
+        must_not_exist: bool = False,
+    ) -> tuple[StoredRoute, bool]:
+        """Create or replace a route in one transaction; True when it was created.
+
+        ``expected_version`` is If-Match (``"*"``: any version) and ``must_not_exist`` is
+        If-None-Match: *, either unmet raises ``ConflictError``; ``must_exist`` raises
+        ``NotFoundError`` for a missing route.
+        """
+        if not self.path.exists() and (must_exist or expected_version is not None):
+            self._check_precondition(name, None, expected_version, must_exist, must_not_exist)
+
+        def write(conn: sqlite3.Connection) -> tuple[StoredRoute, bool]:
+            row = conn.execute(
+                "SELECT version, created_at FROM routes WHERE name = ?", (name,)
+            ).fetchone()
+            self._check_precondition(name, row, expected_version, must_exist, must_not_exist)
+            version = self._next_version(conn)
+            now = utc_now()
+            conn.execute(
+                f"INSERT OR REPLACE INTO routes ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    name,
+                    dumps(spec.to_dict()),
+                    dumps(dict(labels)),
+                    dumps(dict(annotations)),
+                    version,
+                    row[1] if row else now,
+                    now,
+                ),
+            )
+            return self._routes(conn, "WHERE name = ?", (name,))[0], row is None
+
+        return self._write(write)
+
+    def delete_route(self, name: str, expected_version: str | None = None) -> None:
+        """Delete a route (``NotFoundError`` if none), if at ``expected_version``."""
+
+        def write(conn: sqlite3.Connection) -> None:
+            row = conn.execute("SELECT version FROM routes WHERE name = ?", (name,)).fetchone()
+            self._check_precondition(name, row, expected_version, True, False)
+            conn.execute("DELETE FROM routes WHERE name = ?", (name,))
+
+        if not self.path.exists():
+            self._check_precondition(name, None, expected_version, True, False)
+        self._write(write)
+
+    # -- hostnames and settings -----------------------------------------------------------
+
+    def list_hostnames(self) -> list[Hostname]:
+        """The registered hostnames, sorted."""
+        rows: list[tuple[str, str]] = self._read(
+            lambda conn: conn.execute(
+                "SELECT hostname, created_at FROM hostnames ORDER BY hostname"
+            ).fetchall(),
+            [],
+        )
+        return [Hostname(hostname, created_at) for hostname, created_at in rows]
+
+    def add_hostname(self, hostname: str) -> Hostname:
+        """Register a hostname (canonical form); ``ConflictError`` if it is registered."""
+        host = canonical_host(hostname)
+        if not host:
+            raise UsageError("a hostname must not be empty")
+
+        def write(conn: sqlite3.Connection) -> Hostname:
+            now = utc_now()
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO hostnames (hostname, created_at) VALUES (?, ?)", (host, now)
+            )
+            if cursor.rowcount == 0:
+                raise ConflictError(f"hostname {host!r} is registered already in {self.path}")
+            return Hostname(host, now)
+
+        return self._write(write)
+
+    def remove_hostname(self, hostname: str) -> None:
+        """Unregister a hostname; ``NotFoundError`` if it is not registered."""
+        host = canonical_host(hostname)
+
+        def write(conn: sqlite3.Connection) -> None:
+            cursor = conn.execute("DELETE FROM hostnames WHERE hostname = ?", (host,))
+            if cursor.rowcount == 0:
+                raise NotFoundError(f"hostname {host!r} is not registered in {self.path}")
+
+        if not self.path.exists():
+            raise NotFoundError(f"hostname {host!r} is not registered in {self.path}")
+        self._write(write)
+
+    def hostname_mode(self) -> str:
+        """``any`` (every host is accepted) or ``registered`` (only registered hostnames)."""
+        return self._read(lambda conn: read_meta(conn, "hostname_mode") or "any", "any")
+
+    def set_hostname_mode(self, mode: str) -> None:
+        """Switch between ``any`` and ``registered``; routes' conditions follow on read."""
+        if mode not in HOSTNAME_MODES:
+            raise UsageError(
+                f"unknown hostname mode {mode!r}", hint=f"use one of: {', '.join(HOSTNAME_MODES)}"
+            )
+
+        def write(conn: sqlite3.Connection) -> None:
+            if read_meta(conn, "hostname_mode") != mode:
+                write_meta(conn, "hostname_mode", mode)
+                write_meta(conn, "hostname_mode_changed_at", utc_now())
+
+        self._write(write)
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._pool.close()
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _read(self, query: Callable[[sqlite3.Connection], T], empty: T) -> T:
+        # A missing file means an empty store: connecting would create it, so don't.
+        if not self.path.exists():
+            return empty
+        with translated(self.path, "read"), self._pool.connection() as conn:
+            conn.execute("BEGIN")  # one snapshot for routes, hostnames and settings
+            if schema_version(conn, self.path) is None:
+                return empty
+            return query(conn)
+
+    def _write(self, change: Callable[[sqlite3.Connection], T]) -> T:
+        with self._write_lock, translated(self.path, "write"):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self._pool.connection() as conn:
+                if not self._wal_set:
+                    conn.execute("PRAGMA journal_mode = WAL")
+                    self._wal_set = True
+                conn.execute("BEGIN IMMEDIATE")
+                ensure_schema(conn, self.path)
+                result = change(conn)
+                conn.execute("COMMIT")
+                return result
+
+    def _routes(
+        self, conn: sqlite3.Connection, where: str, params: tuple[Any, ...]
+    ) -> list[StoredRoute]:
+        rows = conn.execute(f"SELECT {_COLUMNS} FROM routes {where}", params).fetchall()
+        status = self._status(conn) if rows else StatusContext()
+        return [self._stored(row, status) for row in rows]
+
+    def _status(self, conn: sqlite3.Connection) -> StatusContext:
+        mode = read_meta(conn, "hostname_mode") or "any"
+        hostnames: dict[str, str] = {}
+        if mode == "registered":
+            hostnames = dict(conn.execute("SELECT hostname, created_at FROM hostnames"))
+        return StatusContext(mode, read_meta(conn, "hostname_mode_changed_at") or "", hostnames)
+
+    def _stored(self, row: tuple[Any, ...], status: StatusContext) -> StoredRoute:
+        name, spec_json, labels_json, annotations_json, version, created_at, updated_at = row
+        try:
+            spec = self._spec(spec_json)
+            labels = json.loads(labels_json) if labels_json != "{}" else {}
+            annotations = json.loads(annotations_json) if annotations_json != "{}" else {}
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise BackendError(
+                f"route {name!r} in {self.path} is unreadable ({exc})",
+                hint=f"delete the route's row or restore {self.path} from a backup",
+            ) from exc
+        return StoredRoute(
+            name=name,
+            spec=spec,
+            version=str(version),
+            labels=labels,
+            annotations=annotations,
+            created_at=created_at,
+            updated_at=updated_at,
+            conditions=status.conditions(spec.host, updated_at),
+        )
+
+    def _spec(self, spec_json: str) -> RouteSpec:
+        # Specs are immutable and canonical, so one parse serves every later read of the
+        # same text; bounded so a long-running server does not grow without end.
+        spec = self._specs.get(spec_json)
+        if spec is None:
+            if len(self._specs) >= SPEC_CACHE_SIZE:
+                self._specs.clear()
+            spec = self._specs[spec_json] = RouteSpec.from_dict(json.loads(spec_json))
+        return spec
+
+    def _check_precondition(
+        self,
+        name: str,
+        row: Any,
+        expected_version: str | None,
+        must_exist: bool,
+        must_not_exist: bool,
+    ) -> None:
+        if must_exist and row is None:
+            raise NotFoundError(
+                f"route {name!r} does not exist in {self.path}",
+                hint="plan again to see the live routes",
+            )
+        if must_not_exist and row is not None:
+            raise ConflictError(
+                f"route {name!r} already exists in {self.path}",
+                hint="plan again to see the live route",
+            )
+        if expected_version is None:
+            return
+        if row is None:
+            raise ConflictError(f"route {name!r} no longer exists in {self.path}")
+        if expected_version != "*" and str(row[0]) != expected_version:
+            raise ConflictError(
+                f"route {name!r} in {self.path} is at version {row[0]}, not {expected_version}",
+                hint="someone else changed it: plan again",
+            )
+
+    @staticmethod
+    def _next_version(conn: sqlite3.Connection) -> int:
+        conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version_seq'")
+        return int(read_meta(conn, "version_seq") or 0)
