@@ -436,7 +436,7 @@ def drift(g: Globals, paths: tuple[str, ...], fmt: str, github_issue: bool) -> N
 
 
 def _journal_applied(settings: Settings) -> set[str]:
-    from reconciler.applier import routes_applied_in_journal
+    from reconciler.journal import routes_applied_in_journal
 
     return routes_applied_in_journal(settings.journal_dir or settings.state_dir / "journal")
 

@@ -90,3 +90,26 @@ def read_journal(path: Path) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             continue
     return events
+
+
+def routes_applied_in_journal(folder: Path) -> set[str]:
+    """Routes the journals in ``folder`` show as last written (created or updated, not deleted)."""
+    if not folder.is_dir():
+        return set()
+    present: set[str] = set()
+    for path in sorted(folder.glob("*.jsonl")):
+        try:
+            events = read_journal(path)
+        except (OSError, UnicodeDecodeError):
+            continue
+        for event in events:
+            if event.get("event") != "result" or event.get("outcome") not in (
+                "applied",
+                "already-applied",
+            ):
+                continue
+            if event.get("action") == "delete":
+                present.discard(str(event.get("route")))
+            else:
+                present.add(str(event.get("route")))
+    return present
