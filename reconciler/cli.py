@@ -489,9 +489,6 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     _register_optional_commands()
     try:
         main_group.main(args=args, prog_name="routes", standalone_mode=False)
-    except click.exceptions.NoArgsIsHelp as exc:  # pragma: no cover - click < 8.2
-        _echo(str(exc.format_message()), err=True)
-        sys.exit(EXIT_USAGE)
     except click.UsageError as exc:
         exc.show()
         sys.exit(EXIT_USAGE)
