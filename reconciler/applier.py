@@ -206,7 +206,16 @@ class _Run:
             tool_version=self.plan.tool_version,
             source_digest=self.plan.source_digest,
             summary=self.plan.summary(),
-            routes=[{"route": c.route, "action": c.action} for c in self.plan.changes],
+            routes=[
+                {
+                    "route": c.route,
+                    "action": c.action,
+                    "live_version": c.live_version,
+                    "live_fingerprint": c.live_fingerprint,
+                    "after_fingerprint": c.after_fingerprint,
+                }
+                for c in self.plan.changes
+            ],
             parallelism=self.options.parallelism,
         )
         self._phase([c for c in self.plan.changes if c.action == "create"])
