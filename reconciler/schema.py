@@ -159,7 +159,7 @@ def _explain(error: jsonschema.ValidationError) -> Iterator[SchemaProblem]:
         known = sorted(schema.get("properties", {}))
         for field in sorted(set(error.instance) - set(known), key=str):
             yield SchemaProblem(
-                "R013", _unknown_field(str(field), where, known), (*path, field), True
+                "R013", unknown_field_message(str(field), where, known), (*path, field), True
             )
     elif keyword == "required":
         missing = str(error.message).split("'")[1] if "'" in str(error.message) else "?"
@@ -191,7 +191,8 @@ def _explain(error: jsonschema.ValidationError) -> Iterator[SchemaProblem]:
         yield SchemaProblem("R018", f"`{where}`: {error.message}", path)
 
 
-def _unknown_field(field: str, where: str, known: list[str]) -> str:
+def unknown_field_message(field: str, where: str, known: list[str]) -> str:
+    """'unknown field `x` (did you mean `y`?)', or the allowed fields when nothing is close."""
     close = difflib.get_close_matches(field, known, n=1, cutoff=0.6)
     place = f" in `{where}`" if where else ""
     if close:
