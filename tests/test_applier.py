@@ -23,6 +23,7 @@ from reconciler.applier import (
     check_guards,
     resolve_desired_specs,
 )
+from reconciler.backends.local import open_local
 from reconciler.backends.memory import MemoryBackend
 from reconciler.errors import (
     GuardError,
@@ -645,6 +646,7 @@ KILL_SCRIPT = """
 import sys, threading
 from pathlib import Path
 from reconciler.applier import ApplyOptions, apply_plan
+from reconciler.backends.local import open_local
 from reconciler.backends.memory import MemoryBackend
 from reconciler.model import RouteSpec
 from reconciler.plan import Change, Plan
@@ -769,3 +771,77 @@ def test_wait_skips_routes_that_were_already_applied() -> None:
     result = run(plan_of([create("a", wanted)]), backend, {"a": wanted}, wait=True)
     assert outcomes(result) == {"a": "already-applied"}
     assert backend.batch_reads == 0
+
+
+# -- on the embedded local (SQLite) backend -------------------------------------------------
+
+
+def _desired(specs: Mapping[str, RouteSpec]) -> RouteSet:
+    return RouteSet(
+        {n: DesiredRoute(n, s, SourceLocation(f"routes/{n}.yaml")) for n, s in specs.items()}
+    )
+
+
+def test_local_backend_apply_in_parallel_then_nothing_left_to_do(tmp_path: Path) -> None:
+    backend = open_local(f"local:{tmp_path / 'state.db'}")
+    try:
+        wanted = {f"r-{i:02d}": spec(f"r{i}.acme.org", secret=i % 2 == 0) for i in range(25)}
+        options = PlanOptions(owner=OWNER, backend_url=backend.url, tool_version="0")
+        plan = make_plan(_desired(wanted), backend.list_routes(), options)
+        result = apply_plan(plan, backend, resolve_desired_specs(plan, wanted), ApplyOptions())
+        assert result.count("applied") == 25
+        assert not make_plan(_desired(wanted), backend.list_routes(), options).has_changes
+        again = apply_plan(plan, backend, wanted, ApplyOptions())
+        assert again.count("already-applied") == 25
+        live = backend.get_route("r-00")
+        assert live is not None and live.spec == wanted["r-00"]
+    finally:
+        backend.close()
+
+
+def test_local_backend_saved_plan_goes_stale_when_another_writer_steps_in(tmp_path: Path) -> None:
+    url = f"local:{tmp_path / 'state.db'}"
+    backend, other = open_local(url), open_local(url)
+    try:
+        backend.create_route("shop", spec("shop.acme.org", "v1"), LABELS, {})
+        options = PlanOptions(owner=OWNER, backend_url=url, tool_version="0")
+        wanted = {"shop": spec("shop.acme.org", "v2")}
+        plan = make_plan(_desired(wanted), backend.list_routes(), options)
+        saved = Plan.from_dict(json.loads(json.dumps(plan.to_dict())))
+        live = other.get_route("shop")
+        assert live is not None
+        other.replace_route("shop", spec("shop.acme.org", "v3"), LABELS, {}, live.version)
+        with pytest.raises(StalePlanError, match=r"^plan is stale: route shop changed since"):
+            check_fresh(saved, backend)
+    finally:
+        backend.close()
+        other.close()
+
+
+def test_local_backend_wait_until_the_hostname_is_registered(tmp_path: Path) -> None:
+    backend = open_local(f"local:{tmp_path / 'state.db'}")
+    try:
+        backend.store.set_hostname_mode("registered")
+        wanted = {"shop": spec("shop.acme.org")}
+        plan = plan_of([create("shop", wanted["shop"])])
+        clock = FakeClock()
+
+        def sleep(seconds: float) -> None:
+            clock.sleep(seconds)
+            if len(clock.sleeps) == 2:  # an operator registers the host meanwhile
+                backend.store.add_hostname("shop.acme.org")
+
+        opts = ApplyOptions(wait=True, poll_interval=1.0)
+        result = apply_plan(plan, backend, wanted, opts, sleep=sleep, clock=clock)
+        assert result.ok and len(clock.sleeps) == 2
+
+        late = plan_of([create("blog", spec("blog.acme.org"))])
+        opts = ApplyOptions(wait=True, wait_timeout=5, poll_interval=1.0)
+        timed_out = apply_plan(
+            late, backend, {"blog": spec("blog.acme.org")}, opts, sleep=clock.sleep, clock=clock
+        )
+        assert timed_out.results[0].outcome == "failed"
+        assert timed_out.results[0].message.startswith("not Ready after 5s: ")
+        assert "not a registered hostname" in timed_out.results[0].message
+    finally:
+        backend.close()
