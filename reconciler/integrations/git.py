@@ -30,6 +30,7 @@ from typing import Any
 import git
 from gitdb.exc import BadName, BadObject
 
+from reconciler.descriptors import load_blobs
 from reconciler.errors import RoutesError
 
 DESCRIPTOR_SUFFIXES = (".yaml", ".yml")
@@ -167,8 +168,6 @@ def changed_since(root: Path, base: str, paths: Sequence[str]) -> ChangeSet:
 
 def routes_defined_at(root: Path, commit: str, files: Iterable[str]) -> set[str]:
     """Names of the routes that ``files`` defined at ``commit``; files absent there add none."""
-    from reconciler.descriptors import load_blobs  # the loader imports YAML machinery
-
     with _open_repo(root) as repo:
         tree = _commit(repo, commit).tree
         blobs: list[tuple[str, bytes]] = []
