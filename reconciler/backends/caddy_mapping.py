@@ -1,0 +1,266 @@
+"""RouteSpec <-> Caddy JSON (docs/caddy.md). Pure: no HTTP, no files.
+
+One descriptor becomes one Caddy route ``{"@id": "routes-NAME", "match": [{"host": [HOST]}]}``
+whose first handler is a ``vars`` marker (labels, annotations, the canonical spec) and whose
+second is a ``subroute`` holding CORS, the websocket guards and one route per path prefix,
+longest prefix first. Reading back derives the spec from the handlers that really serve, so a
+hand edit of the served config shows up as drift; the stored spec only supplies what Caddy
+cannot express (path rule names, which service of several sharing one upstream).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.model import CorsPolicy, PathRule, RouteSpec, TlsConfig
+
+ID_PREFIX = "routes-"
+MARKER = "routes.labels"
+DEFAULT_UPSTREAM = "*"
+_WS_MATCH = {
+    "Connection": {"pattern": "(?i)\\bupgrade\\b"},
+    "Upgrade": {"pattern": "(?i)^websocket$"},
+}
+_REGEX_SPECIALS = set("\\.+*?()|[]{}^$")
+
+
+@dataclass(frozen=True)
+class CaddyOptions:
+    """The ``caddy:`` section of ``.routes.yaml``, with secret files made absolute."""
+
+    server: str = "routes"
+    listen: tuple[str, ...] = (":8080",)
+    tls_server: str = "routes-tls"
+    tls_listen: tuple[str, ...] = (":8443",)
+    upstreams: Mapping[str, str] = field(default_factory=dict)
+    secrets: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # name -> (cert, key)
+
+    def upstream(self, service: str) -> str | None:
+        return self.upstreams.get(service) or self.upstreams.get(DEFAULT_UPSTREAM)
+
+    def server_for(self, spec: RouteSpec) -> str:
+        """Routes with TLS settings are served only by the TLS server, never in plain HTTP."""
+        return self.tls_server if spec.tls is not None else self.server
+
+
+def route_id(name: str) -> str:
+    return ID_PREFIX + name
+
+
+def policy_id(name: str) -> str:
+    return f"{ID_PREFIX}{name}.tls"  # "." cannot occur in a route name, so ids never clash
+
+
+def cert_tag(name: str) -> str:
+    return f"{ID_PREFIX}{name}.cert"
+
+
+def literal_prefix_pattern(prefixes: list[str]) -> str:
+    """A case-sensitive literal prefix regex (Caddy's ``path`` matcher ignores case)."""
+    escaped = ["".join("\\" + c if c in _REGEX_SPECIALS else c for c in p) for p in prefixes]
+    return "^" + escaped[0] if len(escaped) == 1 else "^(?:" + "|".join(escaped) + ")"
+
+
+def prefix_of_pattern(pattern: str) -> str | None:
+    """The literal prefix a single-prefix pattern matches, or None if it is not one."""
+    if not pattern.startswith("^") or pattern.startswith("^(?:"):
+        return None
+    out, escaped = [], False
+    for char in pattern[1:]:
+        if escaped:
+            out.append(char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char in _REGEX_SPECIALS:
+            return None
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def route_to_caddy(
+    name: str,
+    spec: RouteSpec,
+    labels: Mapping[str, str],
+    annotations: Mapping[str, str],
+    options: CaddyOptions,
+) -> dict[str, Any]:
+    """The Caddy route serving ``spec`` (check_spec must have passed)."""
+    marker = {
+        "handler": "vars",
+        MARKER: dict(labels),
+        "routes.annotations": dict(annotations),
+        "routes.spec": spec.to_dict(),
+    }
+    return {
+        "@id": route_id(name),
+        "match": [{"host": [spec.host]}],
+        "handle": [marker, {"handler": "subroute", "routes": _subroutes(spec, options)}],
+    }
+
+
+def _subroutes(spec: RouteSpec, options: CaddyOptions) -> list[dict[str, Any]]:
+    routes: list[dict[str, Any]] = []
+    if spec.cors is not None:
+        routes.extend(_cors_routes(spec, spec.cors))
+    for rule in sorted(spec.paths, key=lambda r: (-len(r.prefix), r.prefix)):
+        path_match = {"path_regexp": {"pattern": literal_prefix_pattern([rule.prefix])}}
+        if not rule.websockets:
+            routes.append(
+                {
+                    "match": [{**path_match, "header_regexp": _WS_MATCH}],
+                    "handle": [
+                        {
+                            "handler": "static_response",
+                            "status_code": 403,
+                            "body": "websockets are not enabled for this path\n",
+                        }
+                    ],
+                    "terminal": True,
+                }
+            )
+        upstream = {"dial": options.upstream(rule.service)}
+        routes.append(
+            {
+                "match": [path_match],
+                "handle": [{"handler": "reverse_proxy", "upstreams": [upstream]}],
+                "terminal": True,
+            }
+        )
+    return routes
+
+
+def _cors_routes(spec: RouteSpec, cors: CorsPolicy) -> list[dict[str, Any]]:
+    origin_match = {"Origin": list(cors.origins)}
+    paths = {"pattern": literal_prefix_pattern([r.prefix for r in spec.paths])}
+    preflight_headers: dict[str, Any] = {"Access-Control-Request-Method": list(cors.methods)}
+    if not cors.methods:
+        preflight_headers = {"Access-Control-Request-Method": ["*"]}
+    allow = {
+        "Access-Control-Allow-Origin": ["{http.request.header.Origin}"],
+        "Vary": ["Origin"],
+    }
+    preflight = {
+        "match": [
+            {
+                "method": ["OPTIONS"],
+                "path_regexp": paths,
+                "header": {**origin_match, **preflight_headers},
+            }
+        ],
+        "handle": [
+            {
+                "handler": "static_response",
+                "status_code": 204,
+                "headers": {
+                    **allow,
+                    "Access-Control-Allow-Methods": [
+                        ", ".join(cors.methods)
+                        or "{http.request.header.Access-Control-Request-Method}"
+                    ],
+                    "Access-Control-Allow-Headers": [
+                        "{http.request.header.Access-Control-Request-Headers}"
+                    ],
+                },
+            }
+        ],
+        "terminal": True,
+    }
+    actual = {
+        "match": [{"header": origin_match}],
+        "handle": [{"handler": "headers", "response": {"set": allow}}],
+    }
+    return [preflight, actual]
+
+
+def is_owned(caddy_route: Mapping[str, Any]) -> bool:
+    """A route routes wrote: our ``@id`` and our ``vars`` marker as its first handler."""
+    handle = caddy_route.get("handle") or []
+    return (
+        str(caddy_route.get("@id", "")).startswith(ID_PREFIX)
+        and bool(handle)
+        and isinstance(handle[0], dict)
+        and handle[0].get("handler") == "vars"
+        and MARKER in handle[0]
+    )
+
+
+def host_of(caddy_route: Mapping[str, Any]) -> str | None:
+    for matcher in caddy_route.get("match") or []:
+        hosts = matcher.get("host") if isinstance(matcher, dict) else None
+        if hosts:
+            return str(hosts[0])
+    return None
+
+
+def spec_from_caddy(
+    caddy_route: Mapping[str, Any], tls: TlsConfig | None, options: CaddyOptions
+) -> RouteSpec:
+    """The spec Caddy really serves for ``caddy_route``; unknown shapes read as no paths."""
+    stored = _stored_spec(caddy_route)
+    subroutes: list[Any] = []
+    for handler in caddy_route.get("handle") or []:
+        if isinstance(handler, dict) and handler.get("handler") == "subroute":
+            subroutes.extend(handler.get("routes") or [])
+    guarded: set[str] = set()
+    rules: dict[str, PathRule] = {}
+    cors: CorsPolicy | None = None
+    for sub in subroutes:
+        match = (sub.get("match") or [{}])[0] if isinstance(sub, dict) else {}
+        handlers = sub.get("handle") or [] if isinstance(sub, dict) else []
+        kinds = [h.get("handler") for h in handlers if isinstance(h, dict)]
+        prefix = prefix_of_pattern(str((match.get("path_regexp") or {}).get("pattern", "")))
+        if "OPTIONS" in (match.get("method") or []) and kinds == ["static_response"]:
+            cors = _cors_from_preflight(match, handlers[0])
+        elif prefix is not None and "header_regexp" in match and kinds == ["static_response"]:
+            guarded.add(prefix)
+        elif prefix is not None and kinds == ["reverse_proxy"]:
+            dials = [str(u.get("dial", "")) for u in handlers[0].get("upstreams") or []]
+            old = stored.path(prefix) if stored else None
+            service = _service_for(dials, old, options)
+            rules[prefix] = PathRule(prefix, service, old.name if old else None)
+    paths = tuple(
+        sorted(
+            PathRule(r.prefix, r.service, r.name, websockets=r.prefix not in guarded)
+            for r in rules.values()
+        )
+    )
+    return RouteSpec(host=host_of(caddy_route) or "", paths=paths, cors=cors, tls=tls)
+
+
+def _stored_spec(caddy_route: Mapping[str, Any]) -> RouteSpec | None:
+    handle = caddy_route.get("handle") or []
+    stored = handle[0].get("routes.spec") if handle and isinstance(handle[0], dict) else None
+    return RouteSpec.from_dict(stored) if isinstance(stored, dict) else None
+
+
+def _service_for(dials: list[str], old: PathRule | None, options: CaddyOptions) -> str:
+    if len(dials) != 1:
+        return "<upstreams:" + ",".join(dials) + ">"
+    if old is not None and options.upstream(old.service) == dials[0]:
+        return old.service
+    services = sorted(s for s, d in options.upstreams.items() if d == dials[0])
+    return services[0] if services else f"<dial:{dials[0]}>"
+
+
+def _cors_from_preflight(match: Mapping[str, Any], handler: Mapping[str, Any]) -> CorsPolicy:
+    origins = tuple(sorted(str(o) for o in (match.get("header") or {}).get("Origin") or []))
+    allowed = (handler.get("headers") or {}).get("Access-Control-Allow-Methods") or [""]
+    methods = tuple(sorted(m.strip() for m in str(allowed[0]).split(",") if m.strip()))
+    if any("{" in m for m in methods):
+        methods = ()
+    return CorsPolicy(origins=origins, methods=methods)
+
+
+def labels_of(caddy_route: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+    """The ownership labels and provenance annotations kept in the ``vars`` marker."""
+    marker = (caddy_route.get("handle") or [{}])[0]
+    labels = marker.get(MARKER) or {}
+    annotations = marker.get("routes.annotations") or {}
+    return (
+        {str(k): str(v) for k, v in labels.items()},
+        {str(k): str(v) for k, v in annotations.items()},
+    )
