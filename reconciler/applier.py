@@ -35,14 +35,16 @@ SUCCESS = ("applied", "already-applied")
 
 @dataclass(frozen=True)
 class ApplyOptions:
-    parallelism: int = 10
-    max_attempts: int = 5
-    backoff_base: float = 0.5
-    backoff_cap: float = 20.0
-    wait: bool = False
+    """How to apply: the ``routes apply`` flags, resolved."""
+
+    parallelism: int = 10  # routes written at once within a phase
+    max_attempts: int = 5  # per route, for TransientBackendError only
+    backoff_base: float = 0.5  # seconds; doubles per attempt, full jitter
+    backoff_cap: float = 20.0  # longest jittered backoff (a Retry-After may be longer)
+    wait: bool = False  # --wait: poll written routes until Ready
     wait_timeout: float = 300.0
     poll_interval: float = 1.0
-    journal_dir: Path | None = None
+    journal_dir: Path | None = None  # .routes/journal/; None = no journal
     max_deletes: int = 10
     allow_empty: bool = False
 
