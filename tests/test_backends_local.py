@@ -1,0 +1,353 @@
+"""The local SQLite store: what the contract suite cannot see (files, modes, errors, paging)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from reconciler.backends import local_sql
+from reconciler.backends.local import LocalStore, open_local
+from reconciler.config import Settings
+from reconciler.errors import (
+    BackendError,
+    ConflictError,
+    NotFoundError,
+    TransientBackendError,
+    UsageError,
+)
+from reconciler.model import RouteSpec
+from tests.backend_contract import ANNOTATIONS, FULL_FEATURES, LABELS, simple_spec
+
+ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> LocalStore:
+    return LocalStore(tmp_path / "state" / "routes.db")
+
+
+# -- files --------------------------------------------------------------------------------
+
+
+def test_reads_create_nothing_until_the_first_write(tmp_path: Path) -> None:
+    folder = tmp_path / ".routes"
+    backend = open_local("local", Settings(root=tmp_path))
+    assert backend.list_routes() == []
+    assert backend.get_route("shop") is None
+    assert backend.get_routes(["shop"]) == {}
+    assert backend.store.list_hostnames() == []
+    assert backend.store.hostname_mode() == "any"
+    assert backend.store.list_page(10, None) == ([], None)
+    with pytest.raises(NotFoundError):
+        backend.delete_route("shop", None)
+    with pytest.raises(NotFoundError):
+        backend.replace_route("shop", simple_spec(), LABELS, ANNOTATIONS, "3")
+    with pytest.raises(NotFoundError):
+        backend.store.remove_hostname("shop.example.com")
+    assert not folder.exists()
+
+    backend.create_route("shop", simple_spec(), LABELS, ANNOTATIONS)
+    assert (folder / "state.db").is_file()
+    backend.close()
+
+
+def test_store_uses_wal_journal(store: LocalStore) -> None:
+    store.create_route("shop", simple_spec(), LABELS, ANNOTATIONS)
+    with sqlite3.connect(store.path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    store.close()
+
+
+def test_routes_and_versions_survive_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    first = LocalStore(path)
+    spec = RouteSpec.from_dict(FULL_FEATURES)
+    created = first.create_route("shop", spec, LABELS, ANNOTATIONS)
+    gone = first.create_route("gone", simple_spec("gone.example.com"), LABELS, ANNOTATIONS)
+    first.delete_route("gone", gone.version)
+    first.close()
+
+    second = LocalStore(path)
+    reread = second.get_route("shop")
+    assert reread is not None
+    assert reread.spec == spec and reread.version == created.version
+    assert dict(reread.annotations) == ANNOTATIONS
+    again = second.create_route("gone", simple_spec("gone.example.com"), LABELS, ANNOTATIONS)
+    assert int(again.version) > int(gone.version)
+    second.close()
+
+
+def test_spec_is_stored_as_canonical_json(store: LocalStore) -> None:
+    spec = RouteSpec.from_dict(FULL_FEATURES)
+    store.create_route("shop", spec, LABELS, ANNOTATIONS)
+    with sqlite3.connect(store.path) as conn:
+        raw, labels = conn.execute("SELECT spec, labels FROM routes WHERE name='shop'").fetchone()
+    assert json.loads(raw) == spec.to_dict()
+    assert json.loads(labels) == LABELS
+    store.close()
+
+
+def test_timestamps_and_conditions_are_iso_utc(store: LocalStore) -> None:
+    created = store.create_route("shop", simple_spec(), LABELS, ANNOTATIONS)
+    replaced = store.replace_route("shop", simple_spec(service="v2"), {}, {}, created.version)
+    assert ISO_UTC.match(created.created_at) and ISO_UTC.match(replaced.updated_at)
+    assert replaced.created_at == created.created_at
+    assert replaced.updated_at >= created.updated_at
+    assert [c.type for c in replaced.conditions] == ["HostValidation", "Ready"]
+    for condition in replaced.conditions:
+        assert condition.status == "True"
+        assert condition.last_transition_time == replaced.updated_at
+    store.close()
+
+
+def test_open_local_resolves_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings(root=tmp_path)
+    assert open_local("local", settings).store.path == tmp_path / ".routes" / "state.db"
+    assert open_local("local:", settings).store.path == tmp_path / ".routes" / "state.db"
+    assert open_local("local:db/x.db", settings).store.path == tmp_path / "db" / "x.db"
+    absolute = tmp_path / "elsewhere" / "y.db"
+    assert open_local(f"local:{absolute}", settings).store.path == absolute
+    monkeypatch.chdir(tmp_path)
+    assert open_local("local:z.db", None).store.path == Path.cwd() / "z.db"
+
+
+# -- errors ---------------------------------------------------------------------------------
+
+
+def test_corrupt_file_is_a_readable_error(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    path.write_bytes(b"this is not a database, it is a shopping list\n" * 200)
+    store = LocalStore(path)
+    for action in (
+        store.list_routes,
+        lambda: store.create_route("shop", simple_spec(), LABELS, ANNOTATIONS),
+    ):
+        with pytest.raises(BackendError) as caught:
+            action()
+        assert not isinstance(caught.value, TransientBackendError)
+        assert str(path) in caught.value.message
+        assert "not a readable routes store" in caught.value.message
+        assert caught.value.hint and "backup" in caught.value.hint
+    store.close()
+
+
+def test_foreign_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE invoices (id INTEGER)")
+    store = LocalStore(path)
+    with pytest.raises(BackendError, match="not a routes store"):
+        store.list_routes()
+    with pytest.raises(BackendError, match="not a routes store"):
+        store.create_route("shop", simple_spec(), LABELS, ANNOTATIONS)
+    store.close()
+
+
+def test_newer_schema_is_refused(store: LocalStore) -> None:
+    store.create_route("shop", simple_spec(), LABELS, ANNOTATIONS)
+    with sqlite3.connect(store.path) as conn:
+        conn.execute("UPDATE schema_version SET version = 99")
+    fresh = LocalStore(store.path)
+    with pytest.raises(BackendError, match="newer routes") as caught:
+        fresh.list_routes()
+    assert caught.value.hint and "upgrade" in caught.value.hint
+    store.close()
+    fresh.close()
+
+
+def test_folder_that_cannot_be_created_is_a_readable_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the folder should be\n")
+    store = LocalStore(blocker / "state.db")
+    with pytest.raises(BackendError) as caught:
+        store.create_route("shop", simple_spec(), LABELS, ANNOTATIONS)
+    assert str(blocker / "state.db") in caught.value.message
+    assert caught.value.hint and "writable" in caught.value.hint
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through read-only permissions")
+def test_read_only_folder_is_a_readable_error(tmp_path: Path) -> None:
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        store = LocalStore(folder / "state.db")
+        with pytest.raises(BackendError) as caught:
+            store.create_route("shop", simple_spec(), LABELS, ANNOTATIONS)
+        assert str(folder / "state.db") in caught.value.message
+    finally:
+        folder.chmod(0o700)
+
+
+def test_read_only_database_is_a_readable_error(
+    store: LocalStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.create_route("shop", simple_spec(), LABELS, ANNOTATIONS)
+    store.close()
+
+    def open_read_only(pool: local_sql.ConnectionPool) -> sqlite3.Connection:
+        # What a file the user may not write looks like to sqlite, even when tests run as root.
+        uri = f"file:{store.path}?mode=ro"
+        return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+
+    monkeypatch.setattr(local_sql.ConnectionPool, "_open", open_read_only)
+    read_only = LocalStore(store.path)
+    assert [r.name for r in read_only.list_routes()] == ["shop"]
+    with pytest.raises(BackendError, match="read-only") as caught:
+        read_only.create_route("cart", simple_spec(), LABELS, ANNOTATIONS)
+    assert str(store.path) in caught.value.message
+    read_only.close()
+
+
+def test_locked_database_is_a_transient_error(store: LocalStore) -> None:
+    store.create_route("shop", simple_spec(), LABELS, ANNOTATIONS)
+    impatient = LocalStore(store.path, busy_timeout=0.05)
+    holder = sqlite3.connect(store.path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(TransientBackendError, match="locked") as caught:
+            impatient.create_route("cart", simple_spec(), LABELS, ANNOTATIONS)
+        assert str(store.path) in caught.value.message
+        # Readers are not blocked by a writer in WAL mode.
+        assert [r.name for r in impatient.list_routes()] == ["shop"]
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    impatient.create_route("cart", simple_spec(), LABELS, ANNOTATIONS)
+    store.close()
+    impatient.close()
+
+
+# -- hostnames ------------------------------------------------------------------------------
+
+
+def test_registered_mode_requires_a_registered_hostname(store: LocalStore) -> None:
+    store.create_route("shop", simple_spec("shop.example.com"), LABELS, ANNOTATIONS)
+    assert store.hostname_mode() == "any"
+    assert store.get_route("shop").to_live().ready  # type: ignore[union-attr]
+
+    store.set_hostname_mode("registered")
+    blocked = store.get_route("shop")
+    assert blocked is not None and not blocked.to_live().ready
+    for type_ in ("HostValidation", "Ready"):
+        condition = blocked.to_live().condition(type_)
+        assert condition is not None
+        assert (condition.status, condition.reason) == ("False", "HostnameNotRegistered")
+        assert "shop.example.com" in condition.message
+        assert "/v1/hostnames" in condition.message
+    assert store.get_route("shop") == blocked  # stable across reads, time included
+
+    registered = store.add_hostname("Shop.Example.COM.")
+    assert registered.hostname == "shop.example.com"
+    ready = store.get_route("shop")
+    assert ready is not None and ready.to_live().ready
+    assert ready.conditions[1].reason == "RouteReady"
+    expected_time = max(ready.updated_at, registered.created_at)
+    assert all(c.last_transition_time >= expected_time for c in ready.conditions)
+    assert store.get_route("shop") == ready
+
+    store.remove_hostname("shop.example.com")
+    assert not store.get_route("shop").to_live().ready  # type: ignore[union-attr]
+    store.close()
+
+
+def test_hostname_registry(store: LocalStore) -> None:
+    store.add_hostname("b.example.com")
+    store.add_hostname("a.example.com")
+    assert [h.hostname for h in store.list_hostnames()] == ["a.example.com", "b.example.com"]
+    with pytest.raises(ConflictError):
+        store.add_hostname("A.example.com")
+    with pytest.raises(NotFoundError):
+        store.remove_hostname("c.example.com")
+    with pytest.raises(UsageError):
+        store.set_hostname_mode("sometimes")
+    with pytest.raises(UsageError):
+        store.add_hostname("  ")
+    store.close()
+
+
+# -- server-facing API ------------------------------------------------------------------------
+
+
+def test_list_page_walks_every_route_once(store: LocalStore) -> None:
+    names = [f"route-{i:02d}" for i in range(25)]
+    for name in reversed(names):
+        store.create_route(name, simple_spec(f"{name}.example.com"), LABELS, ANNOTATIONS)
+    seen: list[str] = []
+    token: str | None = None
+    sizes: list[int] = []
+    while True:
+        page, token = store.list_page(10, token)
+        sizes.append(len(page))
+        seen.extend(route.name for route in page)
+        if len(seen) == 10:
+            # Writes between pages neither repeat nor skip the routes that were there.
+            store.create_route("aaa-late", simple_spec(), LABELS, ANNOTATIONS)
+            store.delete_route("route-00", None)
+        if token is None:
+            break
+    assert seen == names
+    assert sizes == [10, 10, 5]
+    assert store.list_page(25, None)[1] is None
+    with pytest.raises(UsageError):
+        store.list_page(0, None)
+    store.close()
+
+
+def test_put_route_reports_creation_and_honours_preconditions(store: LocalStore) -> None:
+    created, was_created = store.put_route("shop", simple_spec(), LABELS, ANNOTATIONS)
+    assert was_created
+    replaced, was_created = store.put_route("shop", simple_spec(service="v2"), {}, {})
+    assert not was_created and replaced.version != created.version
+    with pytest.raises(ConflictError):
+        store.put_route("shop", simple_spec(), {}, {}, must_not_exist=True)
+    with pytest.raises(ConflictError):
+        store.put_route("shop", simple_spec(), {}, {}, expected_version=created.version)
+    with pytest.raises(ConflictError):
+        store.put_route("ghost", simple_spec(), {}, {}, expected_version="*")
+    assert store.get_route("ghost") is None
+    store.close()
+
+
+def test_get_routes_spans_several_batches(store: LocalStore) -> None:
+    wanted = [f"n{i:04d}" for i in range(1500)]
+    for name in ("n0001", "n0750", "n1499"):
+        store.create_route(name, simple_spec(f"{name}.example.com"), LABELS, ANNOTATIONS)
+    found = store.get_routes(wanted)
+    assert sorted(found) == ["n0001", "n0750", "n1499"]
+    assert found["n1499"].spec.host == "n1499.example.com"
+    store.close()
+
+
+def test_two_stores_on_one_file_have_one_winner(tmp_path: Path) -> None:
+    """Like a server and a CLI on the same file: the check and the write are one transaction."""
+    path = tmp_path / "state.db"
+    stores = [LocalStore(path), LocalStore(path)]
+    base = stores[0].create_route("shop", simple_spec(), LABELS, ANNOTATIONS)
+    start = threading.Barrier(10)
+    results: list[str] = []
+
+    def contender(index: int) -> None:
+        start.wait()
+        try:
+            stores[index % 2].replace_route(
+                "shop", simple_spec(service=f"w{index}"), LABELS, ANNOTATIONS, base.version
+            )
+            results.append("won")
+        except ConflictError:
+            results.append("conflict")
+
+    threads = [threading.Thread(target=contender, args=(i,)) for i in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(results) == ["conflict"] * 9 + ["won"]
+    for store in stores:
+        store.close()
