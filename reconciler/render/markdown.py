@@ -1,0 +1,133 @@
+"""Plan dict -> Markdown for pull-request comments (DESIGN §6). Pure and deterministic.
+
+The comment must stay under GitHub's size limit, so sections are filled greedily in a fixed
+order; the summary and every delete are reserved first because they are what a reviewer
+must never miss.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from reconciler.render.text import NO_CHANGES, diagnostic_line, render_change_text, risk_notes
+
+COMMENT_LIMIT = 65536
+_TRAILER_ROOM = 400  # the "… N more … not shown" lines, with room to spare
+_DIFF_SIGNS = {"+": "+", "-": "-", "~": "!"}
+_SIGNS = {"create": "+", "update": "~", "delete": "-"}
+_VERBS = {
+    "create": "will be created",
+    "update": "will be updated in-place",
+    "delete": "will be destroyed",
+}
+
+
+def render_plan_markdown(plan: Mapping[str, Any], *, limit: int = COMMENT_LIMIT) -> str:
+    """The plan as a PR comment: summary, risk notes, then one collapsible block per route."""
+    changes = plan["changes"]
+    deletes = [c for c in changes if c["action"] == "delete"]
+    others = [c for c in changes if c["action"] != "delete"]
+    summary = _summary(plan)
+    delete_notes = [f"- {note}" for note in risk_notes({"changes": deletes})]
+    delete_parts = [_details(c) for c in deletes]
+    reserved = _size([summary, "### Risks", *delete_notes]) + _TRAILER_ROOM
+    if reserved + _size(delete_parts) > limit:
+        # Every delete must stay visible: fall back to one line each.
+        delete_parts = ["\n".join(_delete_line(c) for c in deletes)]
+    budget = limit - reserved - _size(delete_parts)
+
+    other_notes, notes_left = _take(
+        [f"- {note}" for note in risk_notes({"changes": others})], min(budget, limit // 4)
+    )
+    budget -= _size(other_notes)
+    diagnostics, diagnostics_left = _take(
+        [f"- {diagnostic_line(d)}" for d in plan["diagnostics"]], min(budget, limit // 8)
+    )
+    budget -= _size(diagnostics)
+    unmanaged, unmanaged_left = _take(
+        [f"- `{u['route']}` ({u['host']})" for u in plan["unmanaged"]], min(budget, limit // 16)
+    )
+    budget -= _size(unmanaged)
+    shown, changes_left = _take([_details(c) for c in others], budget)
+
+    parts = [summary]
+    notes = delete_notes + other_notes
+    if notes or notes_left:
+        parts.append("\n".join(["### Risks", *notes, *_more(notes_left, "risk notes")]))
+    if diagnostics or diagnostics_left:
+        body = [*diagnostics, *_more(diagnostics_left, "diagnostics")]
+        parts.append("\n".join(["### Diagnostics", *body]))
+    if unmanaged or unmanaged_left:
+        body = [*unmanaged, *_more(unmanaged_left, "unmanaged routes")]
+        parts.append("\n".join(["### Unmanaged routes (not touched)", *body]))
+    parts += shown
+    if changes_left:
+        parts.append(
+            f"… {changes_left} more changed routes not shown; "
+            "run `routes show plan.json` to see the whole plan."
+        )
+    parts += [part for part in delete_parts if part]
+    return "\n\n".join(parts)
+
+
+def _summary(plan: Mapping[str, Any]) -> str:
+    where = f"backend `{plan['backend']}`, owner `{plan['owner']}`"
+    if not plan["changes"]:
+        return f"**{NO_CHANGES}** ({where})"
+    s = plan["summary"]
+    counts = f"{s['add']} to add, {s['change']} to change, {s['destroy']} to destroy"
+    return f"**Plan:** {counts}, {s['unchanged']} unchanged ({where})"
+
+
+def _details(change: Mapping[str, Any]) -> str:
+    body = _as_diff(render_change_text(change))
+    fence = "`" * max(3, _longest_backtick_run(body) + 1)
+    risks = f" — risks: {', '.join(change['risks'])}" if change["risks"] else ""
+    title = f"<code>{_SIGNS[change['action']]} {change['route']}</code> "
+    title += f"{_VERBS[change['action']]}{risks}"
+    return "\n".join(
+        [f"<details><summary>{title}</summary>", "", f"{fence}diff", body, fence, "", "</details>"]
+    )
+
+
+def _as_diff(text: str) -> str:
+    # GitHub colours diff lines by their first character: move each sign to column 0.
+    lines = []
+    for line in text.splitlines():
+        stripped = line.lstrip(" ")
+        sign = stripped[:1]
+        if sign in _DIFF_SIGNS and stripped[1:2] == " ":
+            indent = len(line) - len(stripped)
+            lines.append(_DIFF_SIGNS[sign] + " " * max(indent - 1, 0) + stripped[1:])
+        else:
+            lines.append(" " + line)
+    return "\n".join(lines)
+
+
+def _delete_line(change: Mapping[str, Any]) -> str:
+    return f"- `- {change['route']}` will be destroyed (because {change.get('reason')})"
+
+
+def _longest_backtick_run(text: str) -> int:
+    return max((len(run) for run in re.findall(r"`+", text)), default=0)
+
+
+def _size(parts: Sequence[str]) -> int:
+    return sum(len(part) + 2 for part in parts)
+
+
+def _take(items: Sequence[str], budget: int) -> tuple[list[str], int]:
+    taken: list[str] = []
+    used = 0
+    for item in items:
+        if used + len(item) + 2 > budget:
+            break
+        taken.append(item)
+        used += len(item) + 2
+    return taken, len(items) - len(taken)
+
+
+def _more(count: int, what: str) -> list[str]:
+    return [f"- … {count} more {what} not shown"] if count else []
