@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -108,7 +109,7 @@ class CaddyBackend(BaseBackend):
                     f"route {name!r} already exists on {self.url}",
                     hint="plan again to see the live route",
                 )
-            route = route_to_caddy(name, spec, labels, annotations, self.options)
+            route = route_to_caddy(name, spec, labels, annotations, self.options, uuid.uuid4().hex)
             caddy_apps.add(apps, name, spec, route, self.options)
 
         return self._write(name, edit)
@@ -127,7 +128,7 @@ class CaddyBackend(BaseBackend):
         def edit(apps: dict[str, Any]) -> None:
             self._check_version(apps, name, expected_version)
             caddy_apps.remove(apps, name)
-            route = route_to_caddy(name, spec, labels, annotations, self.options)
+            route = route_to_caddy(name, spec, labels, annotations, self.options, uuid.uuid4().hex)
             caddy_apps.add(apps, name, spec, route, self.options)
 
         return self._write(name, edit)
@@ -222,8 +223,11 @@ class CaddyBackend(BaseBackend):
         return LiveRoute(name, spec, digest_of(route)[7:23], {}, {}, _serving(server))
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        # Caddy restarts its admin server on each config load, which resets kept-alive
+        # connections: one connection per request avoids writing into a dead socket.
+        headers = {**kwargs.pop("headers", {}), "Connection": "close"}
         try:
-            return self._client.request(method, path, **kwargs)
+            return self._client.request(method, path, headers=headers, **kwargs)
         except httpx.ConnectError as exc:
             raise BackendError(
                 f"cannot reach the Caddy admin API at {self.admin_url}: {exc}",

@@ -87,10 +87,16 @@ def route_to_caddy(
     labels: Mapping[str, str],
     annotations: Mapping[str, str],
     options: CaddyOptions,
+    revision: str,
 ) -> dict[str, Any]:
-    """The Caddy route serving ``spec`` (check_spec must have passed)."""
+    """The Caddy route serving ``spec`` (check_spec must have passed).
+
+    ``revision`` is unique per write, so a route deleted and created again with the same
+    spec gets a new version and a stale expected version cannot match it.
+    """
     marker = {
         "handler": "vars",
+        "routes.revision": revision,
         MARKER: dict(labels),
         "routes.annotations": dict(annotations),
         "routes.spec": spec.to_dict(),
@@ -136,9 +142,9 @@ def _subroutes(spec: RouteSpec, options: CaddyOptions) -> list[dict[str, Any]]:
 def _cors_routes(spec: RouteSpec, cors: CorsPolicy) -> list[dict[str, Any]]:
     origin_match = {"Origin": list(cors.origins)}
     paths = {"pattern": literal_prefix_pattern([r.prefix for r in spec.paths])}
-    preflight_headers: dict[str, Any] = {"Access-Control-Request-Method": list(cors.methods)}
-    if not cors.methods:
-        preflight_headers = {"Access-Control-Request-Method": ["*"]}
+    # Like the platform's (Envoy's) CORS filter: a preflight from an allowed origin is
+    # answered with the allowed methods and the browser enforces them.
+    preflight_headers = {"Access-Control-Request-Method": ["*"]}
     allow = {
         "Access-Control-Allow-Origin": ["{http.request.header.Origin}"],
         "Vary": ["Origin"],
