@@ -1,0 +1,342 @@
+"""The ``http://`` / ``https://`` backend: the route control-plane API of DESIGN §8.
+
+One pooled ``httpx.Client`` (injectable, so tests can hand in a ``MockTransport``). Writes
+are conditional: create is ``PUT`` with ``If-None-Match: *``, replace and delete carry
+``If-Match: "<version>"``. HTTP failures become ``reconciler.errors`` here, at the edge; the
+applier does the retrying, so this module never retries. The bearer token is sent and
+nothing else: it never appears in a message, a log line or a ``repr``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import httpx
+
+from reconciler.backends.base import BaseBackend, Capabilities
+from reconciler.errors import (
+    AuthError,
+    BackendError,
+    ConflictError,
+    InvalidSpecError,
+    NotFoundError,
+    TransientBackendError,
+)
+from reconciler.model import Condition, LiveRoute, RouteSpec
+
+if TYPE_CHECKING:
+    from reconciler.config import Settings
+
+PAGE_SIZE = 1000
+FETCH_EACH_LIMIT = 20  # up to this many names: one GET each; more: list and filter
+TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+LIMITS = httpx.Limits(max_connections=32, max_keepalive_connections=32)
+TRANSIENT_STATUS = {429, 502, 503, 504}
+SERVE_HINT = "is `routes serve` running? check the URL in --backend / ROUTES_BACKEND"
+
+
+class HttpBackend(BaseBackend):
+    """Routes over the control-plane REST API."""
+
+    capabilities = Capabilities(labels=True, conditional_writes=True, granular_paths=False)
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        ca_bundle: str | None = None,
+        client: httpx.Client | None = None,
+    ) -> None:
+        self.url = _without_userinfo(base_url.rstrip("/"))
+        self._base = base_url.rstrip("/")
+        self._headers = {"Accept": "application/json"}
+        if token:
+            self._headers["Authorization"] = f"Bearer {token}"
+        self._owns_client = client is None
+        self._client = client or httpx.Client(
+            verify=ca_bundle or True, timeout=TIMEOUT, limits=LIMITS, follow_redirects=False
+        )
+
+    def __repr__(self) -> str:
+        return f"HttpBackend({self.url!r})"
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def list_routes(self) -> list[LiveRoute]:
+        """Every route, sorted by name, following ``nextPageToken`` to the end."""
+        return sorted(self._pages(), key=lambda route: route.name)
+
+    def get_route(self, name: str) -> LiveRoute | None:
+        """One route, or None."""
+        response = self._send("GET", _route_path(name), f"read route {name!r}")
+        if response.status_code == 404 and _error_code(response) == "route_not_found":
+            return None
+        self._raise_for(response, f"read route {name!r}", name)
+        return _live_route(self._json(response), self.url)
+
+    def get_routes(self, names: Iterable[str]) -> dict[str, LiveRoute]:
+        """The named routes that exist: one GET each for a few, one listing for many."""
+        wanted = set(names)
+        if len(wanted) <= FETCH_EACH_LIMIT:
+            return super().get_routes(sorted(wanted))
+        return {route.name: route for route in self._pages() if route.name in wanted}
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def create_route(
+        self,
+        name: str,
+        spec: RouteSpec,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, str],
+    ) -> LiveRoute:
+        """Create a route that must not exist yet (``If-None-Match: *``)."""
+        body = _body(spec, labels, annotations)
+        return self._put(name, body, {"If-None-Match": "*"}, f"create route {name!r}")
+
+    def replace_route(
+        self,
+        name: str,
+        spec: RouteSpec,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, str],
+        expected_version: str | None,
+    ) -> LiveRoute:
+        """Replace an existing route, if at ``expected_version`` (``If-Match``)."""
+        doing = f"replace route {name!r}"
+        if_match = f'"{expected_version}"' if expected_version is not None else "*"
+        return self._put(name, _body(spec, labels, annotations), {"If-Match": if_match}, doing)
+
+    def delete_route(self, name: str, expected_version: str | None) -> None:
+        """Delete a route, if at ``expected_version`` (``If-Match``)."""
+        headers = {"If-Match": f'"{expected_version}"'} if expected_version is not None else {}
+        doing = f"delete route {name!r}"
+        response = self._send("DELETE", _route_path(name), doing, headers=headers)
+        self._raise_for(response, doing, name)
+
+    def close(self) -> None:
+        """Close the connection pool (unless the client was handed in)."""
+        if self._owns_client:
+            self._client.close()
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _put(
+        self, name: str, body: dict[str, Any], headers: dict[str, str], doing: str
+    ) -> LiveRoute:
+        response = self._send("PUT", _route_path(name), doing, headers=headers, body=body)
+        self._raise_for(response, doing, name)
+        return _live_route(self._json(response), self.url)
+
+    def _pages(self) -> Iterator[LiveRoute]:
+        token: str | None = None
+        while True:
+            params = {"pageSize": str(PAGE_SIZE)}
+            if token:
+                params["pageToken"] = token
+            response = self._send("GET", "/v1/routes", "list routes", params=params)
+            self._raise_for(response, "list routes", None)
+            page = self._json(response)
+            items = page.get("items")
+            if not isinstance(items, list):
+                raise self._malformed("list routes", "no `items` list")
+            for item in items:
+                yield _live_route(item, self.url)
+            token = page.get("nextPageToken")
+            if not token:
+                return
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        doing: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        body: Any = None,
+    ) -> httpx.Response:
+        all_headers = {**self._headers, **(headers or {})}
+        content = None
+        if body is not None:
+            content = json.dumps(body, separators=(",", ":")).encode("utf-8")
+            all_headers["Content-Type"] = "application/json"
+        try:
+            return self._client.request(
+                method, self._base + path, headers=all_headers, params=params, content=content
+            )
+        except httpx.TimeoutException as exc:
+            raise TransientBackendError(
+                f"{self.url} did not answer in time to {doing} ({type(exc).__name__})",
+                hint="the server may be overloaded; the apply retries this",
+            ) from exc
+        except httpx.ConnectError as exc:
+            raise _connect_error(self.url, doing, exc) from exc
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+            raise TransientBackendError(
+                f"{self.url} dropped the connection while we tried to {doing}",
+                hint=SERVE_HINT,
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise BackendError(f"cannot {doing} on {self.url}: {type(exc).__name__}") from exc
+
+    def _raise_for(self, response: httpx.Response, doing: str, name: str | None) -> None:
+        status = response.status_code
+        if status < 400:
+            return
+        message = _error_message(response)
+        where = f"{self.url}: cannot {doing}"
+        if status == 401:
+            raise AuthError(
+                f"{where}: the server refused the token ({message})",
+                hint="set ROUTES_TOKEN to the server's token",
+            )
+        if status == 403:
+            raise AuthError(f"{where}: forbidden ({message})", hint="check ROUTES_TOKEN")
+        if status == 404:
+            raise NotFoundError(f"{where}: {message}", hint="plan again to see the live routes")
+        if status in (409, 412):
+            if _current_version_missing(response):
+                raise NotFoundError(f"{where}: {message}", hint="plan again to see the live routes")
+            raise ConflictError(f"{where}: {message}", hint="someone else changed it: plan again")
+        if status == 422:
+            details = _details(response)
+            problems = "; ".join(f"{d.get('pointer', '')}: {d.get('message', '')}" for d in details)
+            raise InvalidSpecError(
+                f"{where}: the server rejected the spec: {problems or message}",
+                hint="fix the descriptor (`routes validate` shows where)",
+                details=details,
+            )
+        if status in TRANSIENT_STATUS:
+            raise TransientBackendError(
+                f"{where}: HTTP {status} ({message})",
+                hint="the apply retries this; if it persists, check the server",
+                retry_after=_retry_after(response),
+            )
+        raise BackendError(f"{where}: HTTP {status} ({message})")
+
+    def _json(self, response: httpx.Response) -> Any:
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise self._malformed(
+                f"{response.request.method} {response.url.path}", "not JSON"
+            ) from exc
+
+    def _malformed(self, doing: str, why: str) -> BackendError:
+        return BackendError(
+            f"{self.url} answered {doing} with something that is not the routes API ({why})",
+            hint="check that --backend points at `routes serve` or a compatible control plane",
+        )
+
+
+def open_http(url: str, settings: Settings | None = None) -> HttpBackend:
+    """The http(s) backend for ``url``, with ``ROUTES_TOKEN`` and ``ROUTES_CA_BUNDLE``."""
+    token = settings.token if settings is not None else None
+    ca_bundle = settings.ca_bundle if settings is not None else None
+    if ca_bundle and settings is not None:
+        ca_bundle = str(settings.resolve(ca_bundle))
+    return HttpBackend(url, token=token, ca_bundle=ca_bundle)
+
+
+def _route_path(name: str) -> str:
+    return "/v1/routes/" + quote(name, safe="")
+
+
+def _body(
+    spec: RouteSpec, labels: Mapping[str, str], annotations: Mapping[str, str]
+) -> dict[str, Any]:
+    return {"spec": spec.to_dict(), "labels": dict(labels), "annotations": dict(annotations)}
+
+
+def _live_route(raw: Any, url: str) -> LiveRoute:
+    try:
+        status = raw.get("status") or {}
+        return LiveRoute(
+            name=str(raw["name"]),
+            spec=RouteSpec.from_dict(raw["spec"]),
+            version=str(raw["version"]),
+            labels={str(k): str(v) for k, v in (raw.get("labels") or {}).items()},
+            annotations={str(k): str(v) for k, v in (raw.get("annotations") or {}).items()},
+            conditions=tuple(Condition.from_dict(c) for c in status.get("conditions") or ()),
+        )
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise BackendError(
+            f"{url} answered with a route that cannot be read ({type(exc).__name__}: {exc})",
+            hint="check that --backend points at `routes serve` or a compatible control plane",
+        ) from exc
+
+
+def _error(response: httpx.Response) -> Mapping[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, dict) else {}
+
+
+def _error_code(response: httpx.Response) -> str:
+    return str(_error(response).get("code", ""))
+
+
+def _error_message(response: httpx.Response) -> str:
+    message = _error(response).get("message")
+    if message:
+        return str(message)[:500]
+    return f"HTTP {response.status_code} {response.reason_phrase}".strip()
+
+
+def _details(response: httpx.Response) -> list[dict[str, str]]:
+    details = _error(response).get("details")
+    if not isinstance(details, list):
+        return []
+    return [{str(k): str(v) for k, v in d.items()} for d in details if isinstance(d, dict)]
+
+
+def _current_version_missing(response: httpx.Response) -> bool:
+    """A 412 whose details say the route is gone (If-Match on a missing route)."""
+    details = _error(response).get("details")
+    return (
+        response.status_code == 412
+        and isinstance(details, list)
+        and any(
+            isinstance(d, dict) and "currentVersion" in d and d["currentVersion"] is None
+            for d in details
+        )
+    )
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    raw = response.headers.get("Retry-After")
+    if raw is None:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        return None  # an HTTP date: let the backoff decide
+
+
+def _connect_error(url: str, doing: str, exc: httpx.ConnectError) -> BackendError:
+    text = str(exc)
+    if "CERTIFICATE_VERIFY_FAILED" in text or "SSL" in text or "certificate" in text.lower():
+        return BackendError(
+            f"cannot {doing}: TLS verification of {url} failed",
+            hint="set ROUTES_CA_BUNDLE to the CA file that signed the server's certificate",
+        )
+    refused = "refused" in text.lower() or "errno 111" in text.lower()
+    why = "connection refused" if refused else "cannot connect"
+    return TransientBackendError(
+        f"cannot {doing}: {why} at {url}: is `routes serve` running?", hint=SERVE_HINT
+    )
+
+
+def _without_userinfo(url: str) -> str:
+    """``url`` without ``user:password@``, so credentials never reach a message."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
