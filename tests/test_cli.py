@@ -1,0 +1,254 @@
+"""The command line, black-box: a real `routes` process, a real SQLite file, real files.
+
+Each test reads like a session a platform engineer would have, and asserts what they see:
+output lines, exit codes, files on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+HASH = "sha256:" + "q" * 43 + "="  # 32 bytes of base64: a well-formed, recognisable hash
+
+SHOP = """\
+host: ecommerce.acme.org
+corsPolicy:
+  allowOrigins: [https://www.acme.org]
+  allowMethods: [GET, POST]
+routes:
+- prefix: /carts
+  route: {service: shopping-cart}
+- prefix: /product
+  route: {service: product-info}
+"""
+
+ADMIN = f"""\
+host: admin.acme.org
+validation:
+  httpBasic:
+    realm: Admin
+    passwordHashes: {{admin: "{HASH}"}}
+routes:
+- prefix: /
+  route: {{service: admin}}
+"""
+
+
+def routes(cwd: Path, *args: str, stdin: str | None = None, env: dict[str, str] | None = None):
+    """Run the real CLI; return (exit code, stdout, stderr)."""
+    full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
+    full_env.pop("ROUTES_BACKEND", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "reconciler", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        input=stdin,
+        env=full_env,
+        timeout=60,
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    (tmp_path / ".routes.yaml").write_text("descriptors: [routes]\nowner: acme/shop\n")
+    (tmp_path / "routes").mkdir()
+    (tmp_path / "routes" / "shop.yaml").write_text(SHOP)
+    (tmp_path / "routes" / "admin.yaml").write_text(ADMIN)
+    return tmp_path
+
+
+def edit_live(repo: Path, name: str, service: str) -> None:
+    """A hand edit of the live state, behind routes' back."""
+    db = sqlite3.connect(repo / ".routes" / "state.db")
+    spec = json.loads(db.execute("SELECT spec FROM routes WHERE name=?", (name,)).fetchone()[0])
+    spec["routes"][0]["route"]["service"] = service
+    db.execute(
+        "UPDATE routes SET spec=?, version=version+1000 WHERE name=?", (json.dumps(spec), name)
+    )
+    db.commit()
+    db.close()
+
+
+def test_quickstart_plans_the_shop_example_without_writing_anything(tmp_path: Path) -> None:
+    shutil.copytree(REPO / "examples" / "shop", tmp_path / "shop")
+    code, out, _ = routes(tmp_path, "--config", "shop/.routes.yaml", "plan")
+    assert code == 0
+    assert out.rstrip().endswith("to add, 0 to change, 0 to destroy.")
+    assert not (tmp_path / "shop" / ".routes").exists(), "plan must not create the state file"
+
+
+def test_plan_apply_plan_again_is_empty(repo: Path) -> None:
+    code, out, _ = routes(repo, "plan", "--detailed-exitcode")
+    assert code == 2
+    assert '  # route "shop" will be created' in out
+    assert "Plan: 2 to add, 0 to change, 0 to destroy." in out
+
+    code, out, _ = routes(repo, "apply", "--auto-approve")
+    assert code == 0, out
+    assert "Apply complete: 2 applied" in out
+
+    code, out, _ = routes(repo, "plan", "--detailed-exitcode")
+    assert (code, out.strip()) == (0, "No changes. Live routes match the descriptors.")
+
+
+def test_update_renders_terraform_style(repo: Path) -> None:
+    routes(repo, "apply", "--auto-approve")
+    (repo / "routes" / "shop.yaml").write_text(
+        SHOP.replace("shopping-cart", "carts-v2")
+        .replace("/product", "/inventory")
+        .replace("product-info", "inventory")
+    )
+    code, out, _ = routes(repo, "plan")
+    assert code == 0
+    assert '  ~ route "shop" {' in out
+    assert '        host = "ecommerce.acme.org"' in out
+    assert '      + path "/inventory" -> inventory' in out
+    assert '      - path "/product" -> product-info' in out
+    assert '      ~ path "/carts" -> shopping-cart => carts-v2' in out
+    assert "Plan: 0 to add, 1 to change, 0 to destroy." in out
+
+
+def test_apply_without_a_terminal_refuses_and_writes_nothing(repo: Path) -> None:
+    code, _, err = routes(repo, "apply", stdin="yes\n")
+    assert code == 1
+    assert "--auto-approve" in err
+    assert not (repo / ".routes" / "state.db").exists()
+
+
+def test_saved_plan_is_applied_exactly_and_refused_when_stale(repo: Path) -> None:
+    routes(repo, "apply", "--auto-approve")
+    (repo / "routes" / "shop.yaml").write_text(SHOP.replace("shopping-cart", "carts-v2"))
+    code, _, _ = routes(repo, "plan", "--out", "plan.json")
+    assert code == 0
+    plan = json.loads((repo / "plan.json").read_text())
+    assert [c["route"] for c in plan["changes"]] == ["shop"]
+
+    edit_live(repo, "shop", "someone-else")
+    code, out, err = routes(repo, "apply", "plan.json")
+    assert code == 1
+    assert "plan is stale: route shop changed since the plan was made" in err
+    code, out, _ = routes(repo, "plan")
+    assert "someone-else => carts-v2" in out, "a stale plan must write nothing"
+
+
+def test_saved_plan_with_password_hash_applies_without_the_hash_in_the_file(repo: Path) -> None:
+    code, out, _ = routes(repo, "plan", "--out", "plan.json")
+    assert code == 0
+    assert HASH not in out and HASH not in (repo / "plan.json").read_text()
+    assert "(sensitive value)" in out
+
+    code, out, err = routes(repo, "apply", "plan.json")
+    assert code == 0, err
+    code, out, _ = routes(repo, "apply", "plan.json")
+    assert code == 0 and "0 applied, 2 already applied" in out
+    journal = "".join(p.read_text() for p in (repo / ".routes" / "journal").glob("*.jsonl"))
+    assert HASH not in journal and HASH[7:20] not in journal
+
+    # A new hash is planned; then the descriptors change again before the apply: the plan
+    # cannot prove which secret it was made with, so it is refused as stale.
+    (repo / "routes" / "admin.yaml").write_text(ADMIN.replace("q" * 43, "r" * 43))
+    code, out, _ = routes(repo, "plan", "--out", "plan2.json")
+    assert "1 to change" in out and "r" * 43 not in out
+    (repo / "routes" / "admin.yaml").write_text(ADMIN.replace("q" * 43, "s" * 43))
+    code, _, err = routes(repo, "apply", "plan2.json")
+    assert code == 1 and "plan is stale" in err and "admin" in err
+
+
+def test_prune_guards(repo: Path) -> None:
+    routes(repo, "apply", "--auto-approve")
+    (repo / "routes" / "admin.yaml").unlink()
+    code, out, _ = routes(repo, "plan")
+    assert "P010" in out and "No changes" in out, "without --prune a missing route is kept"
+
+    code, out, err = routes(repo, "apply", "--auto-approve", "--prune", "--max-deletes", "0")
+    assert code == 1 and "--max-deletes" in err
+    code, out, _ = routes(repo, "apply", "--auto-approve", "--prune")
+    assert code == 0 and "1 to destroy" in out
+
+    (repo / "routes" / "shop.yaml").unlink()
+    code, _, err = routes(repo, "apply", "--auto-approve", "--prune")
+    assert code == 1 and "--allow-empty" in err
+    code, _, _ = routes(repo, "plan", "--prune", "--detailed-exitcode")
+    assert code == 2
+    code, _, _ = routes(repo, "apply", "--auto-approve", "--prune", "--allow-empty")
+    assert code == 0
+
+
+def test_drift_classifies_findings(repo: Path) -> None:
+    routes(repo, "apply", "--auto-approve")
+    code, out, _ = routes(repo, "drift")
+    assert code == 0 and "No drift" in out
+
+    edit_live(repo, "shop", "hand-edited")
+    (repo / "routes" / "new.yaml").write_text(SHOP.replace("ecommerce", "new"))
+    db = sqlite3.connect(repo / ".routes" / "state.db")
+    db.execute("DELETE FROM routes WHERE name='admin'")
+    db.commit()
+    db.close()
+    code, out, _ = routes(repo, "drift", "--format", "json")
+    assert code == 2
+    kinds = {f["route"]: f["kind"] for f in json.loads(out)["findings"]}
+    assert kinds == {
+        "shop": "changed-out-of-band",
+        "admin": "deleted-out-of-band",
+        "new": "not-yet-applied",
+    }
+
+
+def test_export_then_plan_is_empty(repo: Path, tmp_path: Path) -> None:
+    routes(repo, "apply", "--auto-approve")
+    for form in ("bare", "project"):
+        code, out, _ = routes(repo, "export", "--dir", f"exported-{form}", "--form", form)
+        assert code == 0 and "Exported 2 route(s)" in out
+        code, out, _ = routes(repo, "plan", f"exported-{form}", "--detailed-exitcode")
+        assert (code, out.strip()) == (0, "No changes. Live routes match the descriptors.")
+
+
+def test_show_renders_a_saved_plan_in_every_format(repo: Path) -> None:
+    routes(repo, "plan", "--out", "plan.json")
+    code, text, _ = routes(repo, "show", "plan.json")
+    assert code == 0 and "Plan: 2 to add" in text
+    code, md, _ = routes(repo, "show", "plan.json", "--format", "markdown")
+    assert code == 0 and "<details>" in md
+    code, raw, _ = routes(repo, "show", "plan.json", "--format", "json")
+    assert json.loads(raw)["summary"]["add"] == 2
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["plan", "--bogus"], ["plan", "--format", "xml"], ["apply", "--parallelism", "0"], ["nope"]],
+)
+def test_usage_errors_exit_64(repo: Path, args: list[str]) -> None:
+    code, _, err = routes(repo, *args)
+    assert code == 64, err
+
+
+def test_bad_inputs_are_located_errors(repo: Path) -> None:
+    (repo / "routes" / "broken.yaml").write_text(
+        "host: a.acme.org\nroutes:\n  - prefix: carts\n    route: {service: x}\n"
+    )
+    code, out, _ = routes(repo, "validate")
+    assert code == 1
+    assert 'routes/broken.yaml:3:13: error R012: prefix must start with "/" (got "carts")' in out
+    code, _, err = routes(repo, "plan")
+    assert code == 1 and "R012" in err and "nothing was planned" in err
+
+
+def test_not_a_plan_file_and_missing_plan_file(repo: Path) -> None:
+    (repo / "junk.json").write_text('{"hello": 1}')
+    code, _, err = routes(repo, "apply", "junk.json")
+    assert code == 1 and "not a valid plan file" in err
+    code, _, err = routes(repo, "show", "missing.json")
+    assert code == 1 and "not found" in err
