@@ -141,8 +141,7 @@ class AkkaBackend(BaseBackend):
         labels: Mapping[str, str],
         annotations: Mapping[str, str],
     ) -> LiveRoute:
-        if self._export(name) is not None:
-            raise ConflictError(f"route {name} already exists on {self.url}")
+        # No read first: the CLI refuses an existing name, which reads as ConflictError.
         with _descriptor_file(spec) as path:
             self._run(["create", name, "-f", path])
         return self._verify(name, spec, "create")
@@ -161,9 +160,9 @@ class AkkaBackend(BaseBackend):
         if paths_only_change(current, spec):
             self._run(["update", name, *path_flags(current, spec)])
         else:
+            removals = removal_flags(current, spec)  # raises before any write if it cannot
             with _descriptor_file(spec) as path:
                 self._run(["update", name, "-f", path])
-            removals = removal_flags(current, spec)
             if removals:
                 self._run(["update", name, *removals])
         return self._verify(name, spec, "update")

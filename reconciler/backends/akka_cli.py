@@ -47,7 +47,7 @@ _CLASSIFY: tuple[tuple[re.Pattern[str], type[BackendError]], ...] = (
         ),
         TransientBackendError,
     ),
-    (re.compile(r"project .*not found|unknown project", re.I), BackendError),
+    (re.compile(r"project '[^']*' not found|unknown project|no project", re.I), BackendError),
     (re.compile(r"not found", re.I), NotFoundError),
     (re.compile(r"invalid|must |required", re.I), InvalidSpecError),
 )
