@@ -24,7 +24,9 @@ def render_plan_json(plan: Plan) -> str:
 def plan_schema_errors(plan: Mapping[str, Any]) -> list[str]:
     """Every way ``plan`` breaks the plan schema, as ``location: message`` lines; [] if valid."""
     problems = []
-    for error in _validator().iter_errors(plan):
+    for found in _validator().iter_errors(plan):
+        # "not valid under any of the given schemas" helps nobody: name the deepest cause.
+        error = jsonschema.exceptions.best_match([found]) or found
         where = "/".join(str(part) for part in error.absolute_path) or "(plan)"
         problems.append(f"{where}: {error.message}")
     return sorted(problems)

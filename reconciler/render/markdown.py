@@ -47,7 +47,7 @@ def render_plan_markdown(plan: Mapping[str, Any], *, limit: int = COMMENT_LIMIT)
     )
     budget -= _size(diagnostics)
     unmanaged, unmanaged_left = _take(
-        [f"- `{u['route']}` ({u['host']})" for u in plan["unmanaged"]], min(budget, limit // 16)
+        [_unmanaged_line(u) for u in plan["unmanaged"]], min(budget, limit // 16)
     )
     budget -= _size(unmanaged)
     shown, changes_left = _take([_details(c) for c in others], budget)
@@ -97,13 +97,17 @@ def _as_diff(text: str) -> str:
     lines = []
     for line in text.splitlines():
         stripped = line.lstrip(" ")
-        sign = stripped[:1]
+        sign, at = stripped[:1], len(line) - len(stripped)
         if sign in _DIFF_SIGNS and stripped[1:2] == " ":
-            indent = len(line) - len(stripped)
-            lines.append(_DIFF_SIGNS[sign] + " " * max(indent - 1, 0) + stripped[1:])
+            lines.append(_DIFF_SIGNS[sign] + line[:at] + " " + line[at + 1 :])
         else:
             lines.append(" " + line)
     return "\n".join(lines)
+
+
+def _unmanaged_line(entry: Mapping[str, Any]) -> str:
+    owner = f", owner `{entry['owner']}`" if entry.get("owner") else ""
+    return f"- `{entry['route']}` (host `{entry['host']}`{owner})"
 
 
 def _delete_line(change: Mapping[str, Any]) -> str:
