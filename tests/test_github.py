@@ -354,6 +354,15 @@ def test_rate_limits_and_server_errors_are_waited_out(
     assert len(fake.comments[7]) == 1
 
 
+def test_a_secondary_limit_without_retry_after_waits_a_minute(
+    fake: FakeGitHub, client: GitHubClient, sleeps: list[float]
+) -> None:
+    message = {"message": "You have exceeded a secondary rate limit. Please wait a few minutes."}
+    fake.faults = [(403, {}, message)]
+    upsert_plan_comment(client, 7, "plan", "prod")
+    assert sleeps == [60.0] and len(fake.comments[7]) == 1
+
+
 def test_a_rate_limit_reset_far_away_fails_instead_of_waiting(
     fake: FakeGitHub, client: GitHubClient, sleeps: list[float]
 ) -> None:
