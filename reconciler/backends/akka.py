@@ -170,6 +170,11 @@ class AkkaBackend(BaseBackend):
     def delete_route(self, name: str, expected_version: str | None) -> None:
         self._current(name, expected_version)
         self._run(["delete", name])
+        if self._export(name) is not None:
+            raise BackendError(
+                f"route {name} on {self.url}: `delete` succeeded but the route reads back",
+                hint="someone may have re-created it; run `routes plan` to see it",
+            )
 
     def _current(self, name: str, expected_version: str | None) -> RouteSpec:
         """The live spec, after the best-effort version check (read, compare, then write)."""
