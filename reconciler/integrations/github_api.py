@@ -1,0 +1,247 @@
+"""GitHub REST API v3 over httpx: the run's context from its environment, and a client.
+
+As GitHub documents it: bearer token, versioned media type, Link pagination, primary and
+secondary rate limits. Every failure becomes a ``GitHubError`` that says which permission or
+setting to fix; the token never appears in a message.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from reconciler.errors import ConfigError, RoutesError
+
+API_VERSION = "2022-11-28"
+_RETRY_STATUSES = frozenset({500, 502, 503, 504})
+_MAX_ATTEMPTS = 5
+_MAX_WAIT = 900.0  # beyond this a rate-limit wait would only burn the job's minutes
+_SECONDARY_DEFAULT_WAIT = 60.0
+
+
+class GitHubError(RoutesError):
+    """GitHub refused or failed a request."""
+
+
+class GitHubAuthError(GitHubError):
+    """The token is missing its permission or is not valid at all."""
+
+
+class GitHubRateLimitError(GitHubError):
+    """The rate limit resets too far in the future to wait for."""
+
+
+@dataclass(frozen=True)
+class GitHubContext:
+    """What a workflow run tells us about itself through its environment."""
+
+    token: str | None = field(repr=False)
+    repository: str | None
+    api_url: str = "https://api.github.com"
+    pr_number: int | None = None
+    step_summary: Path | None = None
+    output: Path | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], *, require_api: bool = True) -> GitHubContext:
+        """Read GITHUB_* variables; with ``require_api``, token and repository must be set."""
+        token = env.get("GITHUB_TOKEN") or None
+        repository = env.get("GITHUB_REPOSITORY") or None
+        if require_api and token is None:
+            raise ConfigError(
+                "GITHUB_TOKEN is not set",
+                hint="pass `github-token` to the action or export GITHUB_TOKEN",
+            )
+        if require_api and repository is None:
+            raise ConfigError(
+                "GITHUB_REPOSITORY is not set",
+                hint="export GITHUB_REPOSITORY=owner/repo (GitHub Actions sets it for you)",
+            )
+        if repository is not None and repository.count("/") != 1:
+            raise ConfigError(
+                f"GITHUB_REPOSITORY={repository!r} is not of the form owner/repo",
+                hint="set GITHUB_REPOSITORY=owner/repo",
+            )
+        return cls(
+            token=token,
+            repository=repository,
+            api_url=(env.get("GITHUB_API_URL") or "https://api.github.com").rstrip("/"),
+            pr_number=_pr_from_event(env.get("GITHUB_EVENT_PATH")),
+            step_summary=_optional_path(env.get("GITHUB_STEP_SUMMARY")),
+            output=_optional_path(env.get("GITHUB_OUTPUT")),
+        )
+
+    def require_pr(self) -> int:
+        """The pull request this run belongs to, or a clear error when there is none."""
+        if self.pr_number is None:
+            raise ConfigError(
+                "this run does not belong to a pull request",
+                hint="run on `pull_request` events, or pass the number with --pr",
+            )
+        return self.pr_number
+
+
+def _optional_path(raw: str | None) -> Path | None:
+    return Path(raw) if raw else None
+
+
+def _pr_from_event(event_path: str | None) -> int | None:
+    if not event_path:
+        return None
+    try:
+        event = json.loads(Path(event_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"cannot read the GitHub event file {event_path}: {exc}",
+            hint="GITHUB_EVENT_PATH must name the event JSON that GitHub Actions writes",
+        ) from exc
+    for key in ("pull_request", "issue"):
+        number = (event.get(key) or {}).get("number") if isinstance(event, dict) else None
+        if isinstance(number, int):
+            return number
+    return None
+
+
+class GitHubClient:
+    """A small REST client: retries, rate limits and errors in GitHub's documented shape."""
+
+    def __init__(
+        self,
+        ctx: GitHubContext,
+        client: httpx.Client | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not ctx.token or not ctx.repository:
+            raise ConfigError(
+                "GITHUB_TOKEN and GITHUB_REPOSITORY must be set to talk to GitHub",
+                hint="run inside GitHub Actions or export both variables",
+            )
+        self.ctx = ctx
+        self.repository = ctx.repository
+        self._http = client or httpx.Client(timeout=30.0)
+        self._sleep = sleep
+        self._clock = clock
+        self._headers = {
+            "Authorization": f"Bearer {ctx.token}",
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": API_VERSION,
+            "User-Agent": "routes-reconciler",
+        }
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        permission: str,
+        params: Mapping[str, str | int] | None = None,
+        body: Mapping[str, Any] | None = None,
+        accept: tuple[int, ...] = (),
+    ) -> httpx.Response:
+        """Send one request with retries; statuses in ``accept`` are returned, not raised."""
+        url = path if path.startswith("http") else f"{self.ctx.api_url}{path}"
+        for attempt in range(1, _MAX_ATTEMPTS + 1):
+            try:
+                response = self._http.request(
+                    method, url, params=params, json=body, headers=self._headers
+                )
+            except httpx.TransportError as exc:
+                if attempt == _MAX_ATTEMPTS:
+                    raise GitHubError(
+                        f"cannot reach GitHub at {self.ctx.api_url}: {exc}",
+                        hint="check GITHUB_API_URL and the runner's network",
+                    ) from exc
+                self._sleep(_backoff(attempt))
+                continue
+            if response.is_success or response.status_code in accept:
+                return response
+            wait = self._retry_wait(response, attempt)
+            if wait is None:
+                raise self._error(response, method, path, permission)
+            self._sleep(wait)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def paginate(
+        self, path: str, *, permission: str, params: Mapping[str, str | int] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every item of a list endpoint, following ``Link: rel="next"`` pages."""
+        url: str | None = path
+        query: Mapping[str, str | int] | None = {**(params or {}), "per_page": 100}
+        while url is not None:
+            response = self.request("GET", url, permission=permission, params=query)
+            yield from response.json()
+            url = response.links.get("next", {}).get("url")
+            query = None  # the next link carries the query already
+
+    def _retry_wait(self, response: httpx.Response, attempt: int) -> float | None:
+        """Seconds to wait before retrying, or None when retrying cannot help."""
+        status = response.status_code
+        headers = response.headers
+        if status in _RETRY_STATUSES:
+            return _backoff(attempt) if attempt < _MAX_ATTEMPTS else None
+        if status not in (403, 429):
+            return None
+        if headers.get("retry-after"):
+            wait = _seconds(headers["retry-after"])
+        elif headers.get("x-ratelimit-remaining") == "0" and headers.get("x-ratelimit-reset"):
+            wait = max(0.0, _seconds(headers["x-ratelimit-reset"]) - self._clock()) + 1.0
+        elif status == 429 or "secondary rate limit" in error_message(response).lower():
+            wait = _SECONDARY_DEFAULT_WAIT
+        else:
+            return None  # a 403 without rate-limit signs is a permission problem
+        if attempt == _MAX_ATTEMPTS or wait > _MAX_WAIT:
+            raise GitHubRateLimitError(
+                f"GitHub rate limit exceeded (HTTP {status}) for {self.repository}",
+                hint="wait for the limit to reset, or run fewer jobs with this token",
+            )
+        return wait
+
+    def _error(
+        self, response: httpx.Response, method: str, path: str, permission: str
+    ) -> GitHubError:
+        status = response.status_code
+        where = f"{method} {path.split('?')[0]}"
+        if status == 401:
+            return GitHubAuthError(
+                f"GITHUB_TOKEN is invalid: GitHub answered 401 to {where}",
+                hint="pass a valid token (the action's `github-token` input)",
+            )
+        if status in (403, 404):
+            return GitHubAuthError(
+                f"missing permission: the token needs `{permission}` on {self.repository} "
+                f"(GitHub answered {status} to {where}: {error_message(response)})",
+                hint=f"add `permissions: {{{permission}}}` to the workflow job "
+                "and check GITHUB_REPOSITORY",
+            )
+        return GitHubError(
+            f"GitHub answered {status} to {where}: {error_message(response)}",
+            hint="see the GitHub status page, or re-run the job",
+        )
+
+
+def _backoff(attempt: int) -> float:
+    return float(min(2 ** (attempt - 1), 30))
+
+
+def _seconds(raw: str) -> float:
+    try:
+        return float(raw)
+    except ValueError:
+        return _SECONDARY_DEFAULT_WAIT
+
+
+def error_message(response: httpx.Response) -> str:
+    """The `message` of a GitHub error body, or the status reason."""
+    try:
+        payload = response.json()
+    except ValueError:
+        return response.text[:200] or response.reason_phrase
+    message = payload.get("message") if isinstance(payload, dict) else None
+    return str(message or response.reason_phrase)
