@@ -202,23 +202,25 @@ def test_fixed_plan_covers_every_operation_and_risk() -> None:
     }
 
 
+DESIGN_EXAMPLE = """\
+  # route "shop" will be updated in-place
+  ~ route "shop" {
+        host = "ecommerce.acme.org"
+      + path "/inventory" -> inventory
+      - path "/product" -> product-info
+      ~ path "/carts" -> shopping-cart => carts-v2
+    }
+
+Plan: 1 to add, 1 to change, 0 to destroy."""
+
+
 def test_design_example_renders_exactly() -> None:
-    desired = {"shop": DESIRED["shop"]}
+    desired = {"shop": DESIRED["shop"], "new": {"host": "n.acme.org", "routes": rules(("/", "n"))}}
     plan = build_plan(desired, {"shop": LIVE["shop"]}, PlanOptions(OWNER, "local", "0"))
-    assert render_plan_text(plan.to_dict()) == (
-        '  # route "shop" will be updated in-place\n'
-        '  ~ route "shop" {\n'
-        '        host = "ecommerce.acme.org"\n'
-        '      + path "/inventory" -> inventory\n'
-        '      - path "/product" -> product-info\n'
-        '      ~ path "/carts" -> shopping-cart => carts-v2\n'
-        "    }\n"
-        "\n"
-        "Risks:\n"
-        '  ! route "shop" stops serving path "/product"\n'
-        "\n"
-        "Plan: 0 to add, 1 to change, 0 to destroy."
-    )
+    text = render_plan_text(plan.to_dict())
+    assert text.endswith("\n\n" + DESIGN_EXAMPLE)
+    assert text.startswith('Risks:\n  ! route "shop" stops serving path "/product"\n\n')
+    assert '  # route "new" will be created\n  + route "new" {\n' in text
 
 
 def test_no_changes_is_the_last_line_even_with_notes() -> None:
@@ -271,8 +273,10 @@ def test_no_rendering_contains_a_password_hash() -> None:
     assert "+ validation.httpBasic.passwordHashes.admin = (sensitive value)" in text
 
 
-def test_text_has_diagnostics_unmanaged_and_risks_before_summary() -> None:
-    lines = render_plan_text(PLAN.to_dict()).splitlines()
+def test_text_has_diagnostics_unmanaged_and_risks_before_the_changes() -> None:
+    text = render_plan_text(PLAN.to_dict())
+    assert text.index("Unmanaged routes") < text.index("Risks:") < text.index("  # route")
+    lines = text.splitlines()
     assert 'Warning: [L201] routes/api.yaml:9:5: CORS origin "*" allows any site' in lines
     assert any(line.startswith("Error: [P001] routes/taken.yaml:1:1: ") for line in lines)
     assert "  taken (host taken.acme.org, owner team/b)" in lines

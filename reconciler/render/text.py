@@ -35,12 +35,13 @@ _OUTCOME_WORDS = {
 
 
 def render_plan_text(plan: Mapping[str, Any], *, color: bool = False) -> str:
-    """The whole plan as text: one block per change, notes, then the summary line."""
-    sections = [render_change_text(change, color=color) for change in plan["changes"]]
-    sections += [_unmanaged_section(plan), _diagnostics_section(plan)]
+    """The whole plan as text: notes first, then one block per change, then the summary."""
+    # Notes go on top so the last block sits right above the summary, as in DESIGN §6.
+    sections = [_diagnostics_section(plan), _unmanaged_section(plan)]
     notes = risk_notes(plan)
     if notes:
         sections.append("\n".join(["Risks:", *(f"  ! {note}" for note in notes)]))
+    sections += [render_change_text(change, color=color) for change in plan["changes"]]
     sections.append(summary_line(plan))
     return "\n\n".join(section for section in sections if section)
 
