@@ -10,6 +10,7 @@ nothing else: it never appears in a message, a log line or a ``repr``.
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -20,6 +21,7 @@ from reconciler.backends.base import BaseBackend, Capabilities
 from reconciler.errors import (
     AuthError,
     BackendError,
+    ConfigError,
     ConflictError,
     InvalidSpecError,
     NotFoundError,
@@ -57,7 +59,7 @@ class HttpBackend(BaseBackend):
             self._headers["Authorization"] = f"Bearer {token}"
         self._owns_client = client is None
         self._client = client or httpx.Client(
-            verify=ca_bundle or True, timeout=TIMEOUT, limits=LIMITS, follow_redirects=False
+            verify=_verify(ca_bundle), timeout=TIMEOUT, limits=LIMITS, follow_redirects=False
         )
 
     def __repr__(self) -> str:
@@ -240,6 +242,20 @@ def open_http(url: str, settings: Settings | None = None) -> HttpBackend:
     if ca_bundle and settings is not None:
         ca_bundle = str(settings.resolve(ca_bundle))
     return HttpBackend(url, token=token, ca_bundle=ca_bundle)
+
+
+def _verify(ca_bundle: str | None) -> ssl.SSLContext | bool:
+    """Verification on by default; ``ca_bundle`` (ROUTES_CA_BUNDLE) trusts a private CA."""
+    if not ca_bundle:
+        return True
+    try:
+        return ssl.create_default_context(cafile=ca_bundle)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            f"cannot read the CA bundle {ca_bundle} (ROUTES_CA_BUNDLE): "
+            f"{getattr(exc, 'strerror', None) or exc}",
+            hint="point ROUTES_CA_BUNDLE at a PEM file holding the CA certificate(s)",
+        ) from exc
 
 
 def _route_path(name: str) -> str:

@@ -1,0 +1,226 @@
+"""``routes serve``: the reference control plane over the local SQLite store (DESIGN §8).
+
+``serve`` is a click command for the main CLI to add; ``serve_options`` checks the flags
+(usage errors before anything binds) and ``run`` serves until SIGINT / SIGTERM, letting
+requests in flight finish.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import socket
+import ssl
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+import uvicorn
+
+from reconciler.backends.local import LocalStore
+from reconciler.errors import ConfigError, UsageError
+from reconciler.server.app import create_app
+
+TOKEN_ENV = "ROUTES_SERVER_TOKEN"
+GRACE_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    db: Path
+    host: str = "127.0.0.1"
+    port: int = 8900
+    token: str | None = field(default=None, repr=False)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    hostnames: str | None = None
+    rate_limit: float | None = None
+    access_log: bool = True
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def read_token(token_file: str | None, environ: Mapping[str, str]) -> str | None:
+    """The server token from ``--token-file`` (first) or ``ROUTES_SERVER_TOKEN``."""
+    if token_file is None:
+        return environ.get(TOKEN_ENV) or None
+    try:
+        token = Path(token_file).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"cannot read the token file {token_file}: {getattr(exc, 'strerror', None) or exc}",
+            hint="pass a readable UTF-8 file holding the token to --token-file",
+        ) from exc
+    if not token:
+        raise ConfigError(
+            f"the token file {token_file} is empty", hint="write the token into it, one line"
+        )
+    return token
+
+
+def serve_options(
+    *,
+    db: str,
+    host: str,
+    port: int,
+    token_file: str | None,
+    tls_cert: str | None,
+    tls_key: str | None,
+    hostnames: str | None,
+    rate_limit: float | None,
+    access_log: bool,
+    environ: Mapping[str, str] | None = None,
+) -> ServeOptions:
+    """Check the flags together; ``UsageError`` / ``ConfigError`` say what to change."""
+    token = read_token(token_file, os.environ if environ is None else environ)
+    if not is_loopback(host) and token is None:
+        raise UsageError(
+            f"refusing to serve on {host} without a token: anyone who reaches it could "
+            "change your routes",
+            hint=f"pass --token-file FILE or set {TOKEN_ENV}, or keep --host 127.0.0.1",
+        )
+    if (tls_cert is None) != (tls_key is None):
+        raise UsageError("--tls-cert and --tls-key go together", hint="pass both, or neither")
+    if tls_cert is not None and tls_key is not None:
+        _check_tls(tls_cert, tls_key)
+    if rate_limit is not None and rate_limit <= 0:
+        raise UsageError(f"--rate-limit must be positive (got {rate_limit:g})")
+    return ServeOptions(
+        db=Path(db),
+        host=host,
+        port=port,
+        token=token,
+        tls_cert=Path(tls_cert) if tls_cert else None,
+        tls_key=Path(tls_key) if tls_key else None,
+        hostnames=hostnames,
+        rate_limit=rate_limit,
+        access_log=access_log,
+    )
+
+
+def _check_tls(cert: str, key: str) -> None:
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            f"cannot load the TLS certificate {cert} with key {key}: "
+            f"{getattr(exc, 'strerror', None) or exc}",
+            hint="pass a PEM certificate chain to --tls-cert and its private key to --tls-key",
+        ) from exc
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket, so a busy port is a clear error before the server starts."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+        )[0]
+        # proto must say TCP: asyncio turns Nagle off only then (else 40 ms stalls).
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+            hint="choose another --port, or stop the process using it",
+        ) from exc
+    return sock
+
+
+def run(options: ServeOptions) -> None:
+    """Serve until SIGINT / SIGTERM; requests in flight finish first."""
+    store = LocalStore(options.db)
+    if options.hostnames is not None:
+        store.set_hostname_mode(options.hostnames)
+    app = create_app(store, options.token, options.rate_limit, access_log=options.access_log)
+    sock = bind(options.host, options.port)
+    _log_to_stderr()
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,  # ours leaves out query strings and headers
+        lifespan="off",
+        ssl_certfile=str(options.tls_cert) if options.tls_cert else None,
+        ssl_keyfile=str(options.tls_key) if options.tls_key else None,
+        timeout_graceful_shutdown=GRACE_SECONDS,
+        server_header=False,
+    )
+    port = sock.getsockname()[1]
+    auth = "bearer token required" if options.token else "no token"
+    click.echo(
+        f"routes serve: listening on {_url(options, port)} (store {options.db}; {auth})",
+        err=True,
+    )
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()
+        store.close()
+
+
+def _url(options: ServeOptions, port: int) -> str:
+    scheme = "https" if options.tls_cert else "http"
+    host = f"[{options.host}]" if ":" in options.host else options.host
+    return f"{scheme}://{host}:{port}"
+
+
+def _log_to_stderr() -> None:
+    logger = logging.getLogger("reconciler.server")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
+@click.command("serve")
+@click.option("--db", default=".routes/state.db", show_default=True, help="SQLite store file.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8900, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--token-file", help=f"File holding the bearer token (else ${TOKEN_ENV}).")
+@click.option("--tls-cert", help="PEM certificate chain: serve HTTPS.")
+@click.option("--tls-key", help="PEM private key of --tls-cert.")
+@click.option(
+    "--hostnames",
+    type=click.Choice(["any", "registered"]),
+    help="Accept any host, or only registered hostnames (default: as the store has it).",
+)
+@click.option("--rate-limit", type=float, help="Requests per second per client (429 past it).")
+@click.option("--access-log/--no-access-log", default=True, show_default=True)
+def serve(
+    db: str,
+    host: str,
+    port: int,
+    token_file: str | None,
+    tls_cert: str | None,
+    tls_key: str | None,
+    hostnames: str | None,
+    rate_limit: float | None,
+    access_log: bool,
+) -> None:
+    """Serve the route control-plane API over the local store."""
+    run(
+        serve_options(
+            db=db,
+            host=host,
+            port=port,
+            token_file=token_file,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+            hostnames=hostnames,
+            rate_limit=rate_limit,
+            access_log=access_log,
+        )
+    )
