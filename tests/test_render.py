@@ -373,3 +373,14 @@ def test_schema_catches_drift_and_secrets(
     mutate(plan)
     errors = plan_schema_errors(plan)
     assert errors and any(complaint in error for error in errors), errors
+
+
+def test_hand_edited_saved_plan_still_renders() -> None:
+    plan = PLAN.to_dict()
+    edge = plan["changes"][1]
+    edge["after"]["routes"] = []  # ops now name paths the spec no longer shows
+    edge["operations"] = [op for op in edge["operations"] if op["op"] != "set-host"]
+    edge["operations"].append({"op": "add-path", "prefix": "/new", "service": "svc"})
+    text = render_plan_text(plan)
+    assert '      + path "/new" -> svc' in text
+    assert 'route "edge": host-changed' in text

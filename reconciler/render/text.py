@@ -127,8 +127,13 @@ def _spec_lines(spec: Mapping[str, Any], sign: str) -> list[_Line]:
     return lines
 
 
-def _rule(spec: Mapping[str, Any], prefix: str) -> Mapping[str, Any]:
-    return next(rule for rule in spec["routes"] if rule["prefix"] == prefix)
+def _rule(spec: Mapping[str, Any] | None, op: Mapping[str, Any]) -> Mapping[str, Any]:
+    # A saved plan may be hand-edited: fall back to what the operation itself says.
+    rules: list[Mapping[str, Any]] = list((spec or {}).get("routes", ()))
+    for rule in rules:
+        if rule["prefix"] == op["prefix"]:
+            return rule
+    return {"prefix": op["prefix"], "route": {"service": op.get("service") or "?"}}
 
 
 def _update_lines(change: Mapping[str, Any]) -> list[_Line]:
@@ -142,13 +147,13 @@ def _update_lines(change: Mapping[str, Any]) -> list[_Line]:
             hosts = f"{_value('host', op['before'])} => {_value('host', op['after'])}"
             lines.append(("~", f"host = {hosts}", 0))
         elif kind == "add-path":
-            lines.append(("+", _path_text(_rule(change["after"], op["prefix"])), 0))
+            lines.append(("+", _path_text(_rule(change["after"], op)), 0))
         elif kind == "remove-path":
-            lines.append(("-", _path_text(_rule(change["before"], op["prefix"])), 0))
+            lines.append(("-", _path_text(_rule(change["before"], op)), 0))
         elif kind == "set-path-service":
             lines.append(("~", f'path "{op["prefix"]}" -> {op["before"]} => {op["after"]}', 0))
         elif kind == "set-path-options":
-            service = op.get("service") or _rule(change["after"], op["prefix"])["route"]["service"]
+            service = _rule(change["after"], op)["route"]["service"]
             lines.append(("~", f'path "{op["prefix"]}" -> {service} {{', 0))
             nested = _attribute_lines(op["before"], op["after"], "", ())
             lines += [(sign, text, 1) for sign, text, _ in nested]
@@ -200,8 +205,10 @@ def _risk_note(change: Mapping[str, Any], risk: str) -> str:
     if risk == "delete":
         return f"{name} will be deleted ({change.get('reason') or 'no reason given'})"
     if risk == "host-changed":
-        op = next(op for op in ops if op["op"] == "set-host")
-        return f'{name} moves from host "{op["before"]}" to "{op["after"]}"'
+        hosts = next(((op["before"], op["after"]) for op in ops if op["op"] == "set-host"), None)
+        return (
+            f'{name} moves from host "{hosts[0]}" to "{hosts[1]}"' if hosts else f"{name}: {risk}"
+        )
     if risk == "path-removed":
         removed = ", ".join(f'"{op["prefix"]}"' for op in ops if op["op"] == "remove-path")
         return f"{name} stops serving path {removed}"
