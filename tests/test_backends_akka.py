@@ -377,3 +377,9 @@ def test_emulator_rejects_unknown_flags(emulator: Emulator) -> None:
     assert done.returncode == 1 and done.stderr == "Error: unknown flag: --labels\n"
     state = emulator.state()
     assert json.dumps(state["projects"][PROJECT]["routes"]) == "{}"
+
+
+def test_empty_project_in_text_form_lists_nothing(emulator: Emulator) -> None:
+    backend = backend_for(emulator, AKKA_EMULATOR_JSON="0")
+    assert backend.list_routes() == []
+    assert emulator.cli("routes", "list").stdout == "No routes found.\n"
