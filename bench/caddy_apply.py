@@ -1,0 +1,70 @@
+"""Time applying N routes into a real Caddy and planning against it (not run by tests).
+
+python bench/caddy_apply.py [N]
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from reconciler.applier import ApplyOptions, apply_plan, resolve_desired_specs
+from reconciler.backends.caddy import CaddyBackend
+from reconciler.backends.caddy_mapping import CaddyOptions
+from reconciler.model import DesiredRoute, RouteSet, RouteSpec, SourceLocation
+from reconciler.planner import PlanOptions, make_plan
+from tests.caddy_helpers import CaddyProcess, caddy_binary, free_port
+
+
+def desired(count: int) -> RouteSet:
+    routes = {}
+    for index in range(count):
+        name = f"route-{index:04d}"
+        spec = RouteSpec.from_dict(
+            {
+                "host": f"{name}.example.com",
+                "corsPolicy": {"allowOrigins": ["https://www.example.com"]},
+                "routes": [
+                    {"prefix": "/", "route": {"service": "frontend"}},
+                    {"prefix": "/carts", "route": {"service": "shopping-cart"}},
+                ],
+            }
+        )
+        routes[name] = DesiredRoute(name, spec, SourceLocation(f"routes/{name}.yaml"))
+    return RouteSet(routes)
+
+
+def main(count: int) -> None:
+    with tempfile.TemporaryDirectory() as work:
+        caddy = CaddyProcess(Path(work))
+        caddy.start(caddy_binary())
+        try:
+            options = CaddyOptions(
+                listen=(f"127.0.0.1:{free_port()}",),
+                upstreams={"frontend": "127.0.0.1:9", "shopping-cart": "127.0.0.1:9"},
+            )
+            backend = CaddyBackend(caddy.admin_url, options)
+            routes = desired(count)
+            plan_options = PlanOptions(owner="bench", backend_url=backend.url, tool_version="0")
+            plan = make_plan(routes, backend.list_routes(), plan_options)
+            specs = resolve_desired_specs(plan, {n: d.spec for n, d in routes.items()})
+            started = time.perf_counter()
+            result = apply_plan(plan, backend, specs, ApplyOptions(parallelism=10))
+            applied = time.perf_counter() - started
+            failed = [r for r in result.results if r.outcome != "applied"]
+            started = time.perf_counter()
+            again = make_plan(routes, backend.list_routes(), plan_options)
+            planned = time.perf_counter() - started
+            print(f"apply {count} routes (parallelism 10): {applied:.1f} s, {len(failed)} failed")
+            print(
+                f"list_routes + make_plan over {count}: {planned:.2f} s",
+                f"changes left: {again.has_changes}",
+            )
+        finally:
+            caddy.stop()
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 500)
