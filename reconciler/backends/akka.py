@@ -18,8 +18,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -286,21 +287,16 @@ def differing_fields(live: RouteSpec | None, planned: RouteSpec) -> list[str]:
     return fields
 
 
-class _descriptor_file:
+@contextmanager
+def _descriptor_file(spec: RouteSpec) -> Iterator[str]:
     """A private temporary descriptor file (it may hold password hashes), removed after use."""
-
-    def __init__(self, spec: RouteSpec) -> None:
-        self._text = yaml.safe_dump(spec.to_dict(), sort_keys=False)
-        self._path = ""
-
-    def __enter__(self) -> str:
-        fd, self._path = tempfile.mkstemp(prefix="routes-", suffix=".yaml")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:  # mkstemp makes it 0600
-            handle.write(self._text)
-        return self._path
-
-    def __exit__(self, *exc: object) -> None:
-        os.unlink(self._path)
+    fd, path = tempfile.mkstemp(prefix="routes-", suffix=".yaml")  # mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            yaml.safe_dump(spec.to_dict(), handle, sort_keys=False)
+        yield path
+    finally:
+        os.unlink(path)
 
 
 def open_akka(url: str, settings: Any = None) -> AkkaBackend:
