@@ -23,9 +23,32 @@ def _local(url: str, settings: Any) -> Backend:
     return open_local(url, settings)
 
 
+def _akka(url: str, settings: Any) -> Backend:
+    from reconciler.backends.akka import open_akka
+
+    return open_akka(url, settings)
+
+
+def _http(url: str, settings: Any) -> Backend:
+    from reconciler.backends.http import open_http
+
+    return open_http(url, settings)
+
+
+def _caddy(url: str, settings: Any) -> Backend:
+    from reconciler.backends.caddy import open_caddy
+
+    return open_caddy(url, settings)
+
+
 BACKENDS: dict[str, BackendFactory] = {
     "memory": _memory,
     "local": _local,
+    "http": _http,
+    "https": _http,
+    "caddy+http": _caddy,
+    "akka": _akka,
+    "kalix": _akka,
 }
 
 
