@@ -1,0 +1,51 @@
+"""The code itself: ruff (lint and format) and mypy --strict on the package, as CI runs them."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.skipif(shutil.which("ruff") is None, reason="ruff is installed by the [test] extra")
+def test_ruff_check_is_clean() -> None:
+    proc = run("ruff", "check", ".")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.skipif(shutil.which("ruff") is None, reason="ruff is installed by the [test] extra")
+def test_ruff_format_is_clean() -> None:
+    proc = run("ruff", "format", "--check", ".")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_mypy_strict_on_the_package() -> None:
+    proc = run(sys.executable, "-m", "mypy", "reconciler")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_core_imports_no_backend_click_httpx_or_git() -> None:
+    """DESIGN §1.1: the core never imports a backend, click, httpx or git."""
+    core = [
+        "model.py",
+        "plan.py",
+        "planner.py",
+        *[f"render/{p.name}" for p in (REPO / "reconciler" / "render").glob("*.py")],
+    ]
+    forbidden = ("reconciler.backends", "click", "httpx", "git", "reconciler.cli")
+    for rel in core:
+        text = (REPO / "reconciler" / rel).read_text()
+        for line in text.splitlines():
+            stripped = line.strip()
+            if stripped.startswith(("import ", "from ")):
+                module = stripped.split()[1]
+                assert not module.startswith(forbidden), f"reconciler/{rel}: {stripped}"
