@@ -21,11 +21,12 @@ from reconciler.codes import diagnostic, sort_key
 from reconciler.lint import RouteDocument, lint_document, lint_route_set, route_name_problem
 from reconciler.model import DesiredRoute, RouteSet, RouteSpec, SourceLocation
 from reconciler.plan import Diagnostic
-from reconciler.yamlnodes import Document, locate, parse_documents, position
+from reconciler.yamlnodes import Document, compose_roots, locate, parse_documents, position
 
 MAX_FILE_BYTES = 1024 * 1024
 SUFFIXES = (".yaml", ".yml")
 _ENVELOPE = ["metadata", "resource", "resourceVersion", "spec"]
+Path_ = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,16 @@ class _Collector:
     documents: list[RouteDocument] = field(default_factory=list)
     broken: set[int] = field(default_factory=set)
     blobs: list[tuple[str, bytes]] = field(default_factory=list)
+    contents: dict[str, bytes] = field(default_factory=dict)
+    roots: dict[str, list[Node]] = field(default_factory=dict)
+
+    def locate(
+        self, display: str, index: int, base: Path_, path: Path_, key: bool
+    ) -> tuple[int, int]:
+        """Locate a node of document ``index`` of a file, recomposing it on first use."""
+        if display not in self.roots:
+            self.roots[display] = compose_roots(self.contents[display])
+        return locate(self.roots[display][index], base + path, key=key)
 
     def result(self) -> LoadResult:
         self.diagnostics.extend(lint_route_set(self.documents))
@@ -102,6 +113,7 @@ def load_paths(
             continue
         content = file.read_bytes()
         collector.blobs.append((display, content))
+        collector.contents[display] = content
         _load_file(display, content, collector)
     return collector.result()
 
@@ -114,6 +126,7 @@ def load_blobs(blobs: Iterable[tuple[str, bytes]]) -> LoadResult:
             collector.diagnostics.append(_too_big(display, len(content)))
             continue
         collector.blobs.append((display, content))
+        collector.contents[display] = content
         _load_file(display, content, collector)
     return collector.result()
 
@@ -221,7 +234,7 @@ def _load_file(display: str, content: bytes, collector: _Collector) -> None:
             )
         )
     bare_seen = False
-    for document in documents:
+    for index, document in enumerate(documents):
         value = document.value
         line, column = position(document.root)
         if not isinstance(value, dict):
@@ -236,7 +249,7 @@ def _load_file(display: str, content: bytes, collector: _Collector) -> None:
                 )
             )
         elif "resource" in value:
-            _project_document(display, document, collector)
+            _project_document(display, index, document, collector)
         elif bare_seen:
             collector.diagnostics.append(
                 diagnostic(
@@ -264,10 +277,10 @@ def _load_file(display: str, content: bytes, collector: _Collector) -> None:
                     )
                 )
                 continue
-            _route(name, value, document.root, (), display, collector)
+            _route(name, value, (display, index, document.root), (), collector)
 
 
-def _project_document(display: str, document: Document, collector: _Collector) -> None:
+def _project_document(display: str, index: int, document: Document, collector: _Collector) -> None:
     value, root = document.value, document.root
 
     def report(code: str, message: str, path: tuple[str | int, ...], key: bool = False) -> None:
@@ -297,22 +310,21 @@ def _project_document(display: str, document: Document, collector: _Collector) -
     elif (problem := route_name_problem(name)) is not None:
         report("R009", problem, ("metadata", "name"))
     elif set(value) <= set(_ENVELOPE):
-        _route(name, value["spec"], root, ("spec",), display, collector)
+        _route(name, value["spec"], (display, index, root), ("spec",), collector)
 
 
 def _route(
     name: str,
     descriptor: dict[str, Any],
-    root: Node,
-    base: tuple[str | int, ...],
-    display: str,
+    origin: tuple[str, int, Node],
+    base: Path_,
     collector: _Collector,
 ) -> None:
     """Schema-check one descriptor, then lint it and keep it as a route document."""
-    locate_in = functools.partial(_locate_in, root, base)
+    display, index, root = origin
     problems = schema.check(descriptor)
     for problem in problems:
-        line, column = locate_in(problem.path, problem.at_key)
+        line, column = locate(root, base + problem.path, key=problem.at_key)
         collector.diagnostics.append(
             diagnostic(
                 problem.code, problem.message, file=display, line=line, column=column, route=name
@@ -328,16 +340,10 @@ def _route(
         file=display,
         line=line,
         column=column,
-        locate=locate_in,
+        locate=functools.partial(collector.locate, display, index, base),
     )
     findings = lint_document(doc)
     collector.diagnostics.extend(findings)
     collector.documents.append(doc)
     if any(d.severity == "error" for d in findings):
         collector.broken.add(id(doc))
-
-
-def _locate_in(
-    root: Node, base: tuple[str | int, ...], path: tuple[str | int, ...], key: bool
-) -> tuple[int, int]:
-    return locate(root, base + path, key=key)

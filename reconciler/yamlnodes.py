@@ -1,8 +1,10 @@
 """Safe YAML via libyaml that keeps every node's line and column.
 
 Documents are composed once with ``yaml.CSafeLoader`` and built into plain values in one
-pass. The composed node graph is kept as the location side table: a diagnostic resolves
-its path back to a node only when one is reported, so valid files pay nothing for it.
+pass. The composed node graph is the location side table: a diagnostic resolves its path
+back to a node only when one is reported, so valid files pay nothing for locations. (Node
+graphs are not kept across a whole load: millions of live nodes make the garbage collector
+dominate; ``compose_roots`` recomposes a file in the rare case a late check needs them.)
 Aliases are never copied: a reused node is built once and its expanded size is counted,
 so a "billion laughs" document is refused after a few thousand steps, not expanded.
 """
@@ -66,9 +68,10 @@ def position(node: Node) -> tuple[int, int]:
 def parse_documents(content: bytes | str) -> tuple[list[Document], YamlProblem | None]:
     """Every document up to the first problem, and that problem (or None)."""
     documents: list[Document] = []
-    builder = _Builder()
+    star: str | bytes = "*" if isinstance(content, str) else b"*"
+    builder = _Builder(aliases=star in content)  # type: ignore[operator]
     try:
-        for root in yaml.compose_all(content, Loader=yaml.CSafeLoader):
+        for root in yaml.compose_all(content, Loader=_Loader):
             if root is None:
                 continue
             builder.reset()
@@ -87,10 +90,38 @@ def parse_documents(content: bytes | str) -> tuple[list[Document], YamlProblem |
     return documents, None
 
 
+def compose_roots(content: bytes | str) -> list[Node]:
+    """The composed root node of every non-empty document (for locating after the fact)."""
+    return [root for root in yaml.compose_all(content, Loader=_Loader) if root]
+
+
+class _Loader(yaml.CSafeLoader):
+    """CSafeLoader whose tag resolution skips the regex scan for scalars no implicit
+    resolver can claim (those starting with a letter outside y/n/t/f/o, or "/" ...)."""
+
+    def resolve(self, kind: type[Node], value: Any, implicit: tuple[bool, bool]) -> str:
+        if kind is ScalarNode:
+            if implicit[0] and (not value or value[0] in _RESOLVABLE_FIRST):
+                return yaml.CSafeLoader.resolve(self, kind, value, implicit)  # type: ignore[no-untyped-call,no-any-return]
+            return _STR
+        return _SEQ if kind is SequenceNode else _MAP
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        pass
+
+    def ascend_resolver(self) -> None:
+        pass
+
+
+_RESOLVABLE_FIRST = frozenset(first for first in _Loader.yaml_implicit_resolvers if first)
+
+
 class _Builder:
     """Builds plain values from nodes; counts the nodes that aliases would add."""
 
-    def __init__(self) -> None:
+    def __init__(self, aliases: bool) -> None:
+        # Without a "*" in the file there is no alias, so nothing to count or share.
+        self.aliases = aliases
         self.scalars = SafeConstructor()
         self.reset()
 
@@ -103,24 +134,30 @@ class _Builder:
         cls = node.__class__
         if cls is ScalarNode:
             self.count += 1
-            return self._scalar(node)
+            return node.value if node.tag == _STR else self._scalar(node)
+        if not self.aliases:
+            return self._mapping(node) if cls is MappingNode else self._sequence(node)
         key = id(node)
         seen = self.memo.get(key)
         if seen is not None:
             return self._reuse(node, seen)
         self.memo[key] = (_IN_PROGRESS, 0)
         start = self.count
-        if cls is MappingNode:
-            value: Any = self._mapping(node)
-        elif cls is SequenceNode:
-            if node.tag != _SEQ:
-                raise _unsupported(node)
-            value = [self.build(item) for item in node.value]
-        else:  # pragma: no cover - the composer makes only these three kinds
-            raise _unsupported(node)
+        value = self._mapping(node) if cls is MappingNode else self._sequence(node)
         self.count += 1
         self.memo[key] = (value, self.count - start)
         return value
+
+    def _sequence(self, node: Node) -> list[Any]:
+        if node.tag != _SEQ:
+            raise _unsupported(node)
+        if self.aliases:
+            return [self.build(item) for item in node.value]
+        build = self.build
+        return [
+            item.value if item.tag == _STR and item.__class__ is ScalarNode else build(item)
+            for item in node.value
+        ]
 
     def _reuse(self, node: Node, seen: tuple[Any, int]) -> Any:
         value, size = seen
@@ -175,8 +212,11 @@ class _Builder:
                 raise YamlProblem(
                     "R002", f"duplicate key `{key}`: remove one of the two", line, column
                 )
-            self.count += 1
-            out[key] = self.build(value_node)
+            if not self.aliases and value_node.tag == _STR and value_node.__class__ is ScalarNode:
+                out[key] = value_node.value
+            else:
+                self.count += 1
+                out[key] = self.build(value_node)
         if merged:
             base: dict[str, Any] = {}
             for source in reversed(merged):  # earlier merge sources win, as in YAML 1.1
