@@ -52,7 +52,30 @@ def _color_wanted(no_color: bool) -> bool:
     return sys.stdout.isatty()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    """Commands of optional layers (server, GitHub) are imported only when used, so
+    ``routes --version`` and ``routes plan`` never pay for Starlette or GitPython."""
+
+    lazy = {
+        "serve": ("reconciler.server.cli", "serve"),
+        "github": ("reconciler.integrations.github_cli", "github_group"),
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            module, attr = self.lazy[cmd_name]
+            try:
+                command = getattr(__import__(module, fromlist=[attr]), attr)
+            except (ImportError, AttributeError):
+                return None
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", metavar="FILE", help="Config file (default: .routes.yaml here or above).")
 @click.option(
     "--backend", metavar="URL", help="Backend URL: local[:PATH], http(s)://…, caddy+http://…, akka:"
@@ -221,6 +244,8 @@ def plan(
     """Show what apply would change."""
     if ref and changed_since:
         raise UsageError("--ref and --changed-since cannot be used together")
+    if github_comment:
+        _github_context(pull_request=True)
     _, the_plan, backend, _ = _plan(
         g, paths, prune=prune, targets=targets, ref=ref, changed_since=changed_since
     )
@@ -415,6 +440,9 @@ def drift(g: Globals, paths: tuple[str, ...], fmt: str, github_issue: bool) -> N
 
     from reconciler import drift as drifting
 
+    if github_issue:
+        _github_context(pull_request=False)
+
     settings, the_plan, backend, _ = _plan(g, paths, prune=True)
     live = {r.name: r for r in backend.get_routes([c.route for c in the_plan.changes]).values()}
     backend.close()
@@ -429,10 +457,20 @@ def drift(g: Globals, paths: tuple[str, ...], fmt: str, github_issue: bool) -> N
     if github_issue:
         from reconciler.integrations.github_cli import publish_drift
 
-        url = publish_drift(drifting.render_drift_markdown(report), report.drifted)
+        markdown = drifting.render_drift_markdown(report)
+        url = publish_drift(markdown, report.drifted, target=the_plan.backend)
         if url:
             _echo(url, err=True)
     sys.exit(EXIT_CHANGES if report.drifted else EXIT_OK)
+
+
+def _github_context(*, pull_request: bool) -> None:
+    """Fail on missing GitHub settings before the work, not after it."""
+    from reconciler.integrations.github_api import GitHubContext
+
+    context = GitHubContext.from_env(os.environ)
+    if pull_request:
+        context.require_pr()
 
 
 def _journal_applied(settings: Settings) -> set[str]:
@@ -470,23 +508,10 @@ def export(
 # -------------------------------------------------------------------------------------- main
 
 
-def _register_optional_commands() -> None:
-    for module, attr in (
-        ("reconciler.server.cli", "serve"),
-        ("reconciler.integrations.github_cli", "github_group"),
-    ):
-        try:
-            command = getattr(__import__(module, fromlist=[attr]), attr)
-        except (ImportError, AttributeError):
-            continue
-        main_group.add_command(command)
-
-
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     """Entry point: run the command and map every error to a message and an exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = any(a in ("-v", "--verbose") or a.startswith("-vv") for a in args)
-    _register_optional_commands()
     try:
         main_group.main(args=args, prog_name="routes", standalone_mode=False)
     except click.UsageError as exc:
