@@ -93,6 +93,12 @@ def main_group(
     )
 
 
+def _format_option(*choices: str) -> Any:
+    return click.option(
+        "--format", "fmt", type=click.Choice(choices), default=choices[0], show_default=True
+    )
+
+
 def _echo(text: str, *, err: bool = False) -> None:
     click.echo(text.rstrip("\n"), err=err)
 
@@ -108,13 +114,7 @@ def _open_backend(settings: Settings) -> Backend:
 
 @main_group.command()
 @click.argument("paths", nargs=-1)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "github"]),
-    default="text",
-    show_default=True,
-)
+@_format_option("text", "json", "github")
 @click.pass_obj
 def validate(g: Globals, paths: tuple[str, ...], fmt: str) -> None:
     """Check descriptors against the schema and the semantic rules."""
@@ -213,13 +213,7 @@ def _plan(
 @main_group.command()
 @click.argument("paths", nargs=-1)
 @click.option("--out", metavar="FILE", help="Save the plan (JSON) for `routes apply FILE`.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "markdown", "json"]),
-    default="text",
-    show_default=True,
-)
+@_format_option("text", "markdown", "json")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
 @click.option(
     "--prune/--no-prune", default=None, help="Plan deletes of owned routes not described."
@@ -405,13 +399,7 @@ def _report(result: ApplyResult) -> NoReturn:
 
 @main_group.command()
 @click.argument("planfile")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "markdown", "json"]),
-    default="text",
-    show_default=True,
-)
+@_format_option("text", "markdown", "json")
 @click.pass_obj
 def show(g: Globals, planfile: str, fmt: str) -> None:
     """Render a saved plan file."""
@@ -425,13 +413,7 @@ def show(g: Globals, planfile: str, fmt: str) -> None:
 
 @main_group.command()
 @click.argument("paths", nargs=-1)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "markdown", "json"]),
-    default="text",
-    show_default=True,
-)
+@_format_option("text", "markdown", "json")
 @click.option("--github-issue", is_flag=True, help="Open, update or close the drift issue.")
 @click.pass_obj
 def drift(g: Globals, paths: tuple[str, ...], fmt: str, github_issue: bool) -> None:
