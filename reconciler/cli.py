@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
+from click.decorators import FC
 
 from reconciler import __version__
 from reconciler.errors import (
@@ -93,7 +94,7 @@ def main_group(
     )
 
 
-def _format_option(*choices: str) -> Any:
+def _format_option(*choices: str) -> Callable[[FC], FC]:
     return click.option(
         "--format", "fmt", type=click.Choice(choices), default=choices[0], show_default=True
     )
