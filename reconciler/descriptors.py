@@ -254,8 +254,9 @@ def _load_file(display: str, content: bytes, collector: _Collector) -> None:
             collector.diagnostics.append(
                 diagnostic(
                     "R028",
-                    "a file holds one bare route descriptor: move this one to its own file "
-                    "or use `resource: Route` documents with metadata.name",
+                    "only one bare route descriptor is allowed per file (it is named after "
+                    "the file): move this one to its own file, or use `resource: Route` "
+                    "documents with metadata.name",
                     file=display,
                     line=line,
                     column=column,

@@ -245,10 +245,11 @@ def _check_shared_host(host: str, sharing: list[RouteDocument]) -> Iterator[Diag
             for cut in range(1, len(prefix) + 1):
                 owner = owners.get(prefix[:cut])
                 if owner is not None and owner.name != doc.name:
+                    how = "also routed" if cut == len(prefix) else f'shadowed by "{prefix[:cut]}"'
                     yield doc.diag(
                         "W101",
-                        f'prefix "{prefix}" is shadowed by "{prefix[:cut]}" of route '
-                        f"`{owner.name}` ({owner.where}) on the same host: move it there",
+                        f'prefix "{prefix}" is {how} by route `{owner.name}` ({owner.where}) '
+                        "on the same host: keep each host's prefixes in one route",
                         ("routes", index, "prefix"),
                     )
                     break

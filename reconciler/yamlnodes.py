@@ -81,7 +81,9 @@ def parse_documents(content: bytes | str) -> tuple[list[Document], YamlProblem |
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        what = " ".join(part for part in (exc.context, exc.problem) if part)
+        what = exc.problem or "invalid YAML"
+        if exc.context and exc.context_mark is not None:
+            what += f" ({exc.context} at line {exc.context_mark.line + 1})"
         return documents, YamlProblem("R001", f"YAML syntax error: {what}", line, column)
     except yaml.YAMLError as exc:
         return documents, YamlProblem("R001", f"YAML syntax error: {exc}", 1, 1)
