@@ -148,6 +148,14 @@ def test_connection_refused_names_the_url_and_asks_about_routes_serve() -> None:
     backend.close()
 
 
+def test_a_url_that_is_not_the_api_root_is_a_clear_error() -> None:
+    backend = answering(404, error_body("not_found", "no such endpoint: /api/v1/routes/shop"))
+    with pytest.raises(BackendError, match="no such endpoint") as caught:
+        backend.get_route("shop")
+    assert not isinstance(caught.value, NotFoundError)
+    assert "base URL" in (caught.value.hint or "")
+
+
 def test_answers_that_are_not_the_api_are_clear_errors() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, text="<html>hello</html>")

@@ -18,15 +18,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import httpx
 
 from reconciler.backends.base import BaseBackend, Capabilities
-from reconciler.errors import (
-    AuthError,
-    BackendError,
-    ConfigError,
-    ConflictError,
-    InvalidSpecError,
-    NotFoundError,
-    TransientBackendError,
-)
+from reconciler.backends.http_errors import error_code, raise_for, transport_error
+from reconciler.errors import BackendError, ConfigError
 from reconciler.model import Condition, LiveRoute, RouteSpec
 
 if TYPE_CHECKING:
@@ -36,8 +29,6 @@ PAGE_SIZE = 1000
 FETCH_EACH_LIMIT = 20  # up to this many names: one GET each; more: list and filter
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 LIMITS = httpx.Limits(max_connections=32, max_keepalive_connections=32)
-TRANSIENT_STATUS = {429, 502, 503, 504}
-SERVE_HINT = "is `routes serve` running? check the URL in --backend / ROUTES_BACKEND"
 
 
 class HttpBackend(BaseBackend):
@@ -74,9 +65,9 @@ class HttpBackend(BaseBackend):
     def get_route(self, name: str) -> LiveRoute | None:
         """One route, or None."""
         response = self._send("GET", _route_path(name), f"read route {name!r}")
-        if response.status_code == 404 and _error_code(response) == "route_not_found":
+        if response.status_code == 404 and error_code(response) == "route_not_found":
             return None
-        self._raise_for(response, f"read route {name!r}", name)
+        raise_for(response, self.url, f"read route {name!r}")
         return _live_route(self._json(response), self.url)
 
     def get_routes(self, names: Iterable[str]) -> dict[str, LiveRoute]:
@@ -117,7 +108,7 @@ class HttpBackend(BaseBackend):
         headers = {"If-Match": f'"{expected_version}"'} if expected_version is not None else {}
         doing = f"delete route {name!r}"
         response = self._send("DELETE", _route_path(name), doing, headers=headers)
-        self._raise_for(response, doing, name)
+        raise_for(response, self.url, doing)
 
     def close(self) -> None:
         """Close the connection pool (unless the client was handed in)."""
@@ -130,7 +121,7 @@ class HttpBackend(BaseBackend):
         self, name: str, body: dict[str, Any], headers: dict[str, str], doing: str
     ) -> LiveRoute:
         response = self._send("PUT", _route_path(name), doing, headers=headers, body=body)
-        self._raise_for(response, doing, name)
+        raise_for(response, self.url, doing)
         return _live_route(self._json(response), self.url)
 
     def _pages(self) -> Iterator[LiveRoute]:
@@ -140,9 +131,9 @@ class HttpBackend(BaseBackend):
             if token:
                 params["pageToken"] = token
             response = self._send("GET", "/v1/routes", "list routes", params=params)
-            self._raise_for(response, "list routes", None)
+            raise_for(response, self.url, "list routes")
             page = self._json(response)
-            items = page.get("items")
+            items = page.get("items") if isinstance(page, dict) else None
             if not isinstance(items, list):
                 raise self._malformed("list routes", "no `items` list")
             for item in items:
@@ -170,55 +161,8 @@ class HttpBackend(BaseBackend):
             return self._client.request(
                 method, self._base + path, headers=all_headers, params=params, content=content
             )
-        except httpx.TimeoutException as exc:
-            raise TransientBackendError(
-                f"{self.url} did not answer in time to {doing} ({type(exc).__name__})",
-                hint="the server may be overloaded; the apply retries this",
-            ) from exc
-        except httpx.ConnectError as exc:
-            raise _connect_error(self.url, doing, exc) from exc
-        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
-            raise TransientBackendError(
-                f"{self.url} dropped the connection while we tried to {doing}",
-                hint=SERVE_HINT,
-            ) from exc
         except httpx.HTTPError as exc:
-            raise BackendError(f"cannot {doing} on {self.url}: {type(exc).__name__}") from exc
-
-    def _raise_for(self, response: httpx.Response, doing: str, name: str | None) -> None:
-        status = response.status_code
-        if status < 400:
-            return
-        message = _error_message(response)
-        where = f"{self.url}: cannot {doing}"
-        if status == 401:
-            raise AuthError(
-                f"{where}: the server refused the token ({message})",
-                hint="set ROUTES_TOKEN to the server's token",
-            )
-        if status == 403:
-            raise AuthError(f"{where}: forbidden ({message})", hint="check ROUTES_TOKEN")
-        if status == 404:
-            raise NotFoundError(f"{where}: {message}", hint="plan again to see the live routes")
-        if status in (409, 412):
-            if _current_version_missing(response):
-                raise NotFoundError(f"{where}: {message}", hint="plan again to see the live routes")
-            raise ConflictError(f"{where}: {message}", hint="someone else changed it: plan again")
-        if status == 422:
-            details = _details(response)
-            problems = "; ".join(f"{d.get('pointer', '')}: {d.get('message', '')}" for d in details)
-            raise InvalidSpecError(
-                f"{where}: the server rejected the spec: {problems or message}",
-                hint="fix the descriptor (`routes validate` shows where)",
-                details=details,
-            )
-        if status in TRANSIENT_STATUS:
-            raise TransientBackendError(
-                f"{where}: HTTP {status} ({message})",
-                hint="the apply retries this; if it persists, check the server",
-                retry_after=_retry_after(response),
-            )
-        raise BackendError(f"{where}: HTTP {status} ({message})")
+            raise transport_error(exc, self.url, doing) from exc
 
     def _json(self, response: httpx.Response) -> Any:
         try:
@@ -284,70 +228,6 @@ def _live_route(raw: Any, url: str) -> LiveRoute:
             f"{url} answered with a route that cannot be read ({type(exc).__name__}: {exc})",
             hint="check that --backend points at `routes serve` or a compatible control plane",
         ) from exc
-
-
-def _error(response: httpx.Response) -> Mapping[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    error = body.get("error") if isinstance(body, dict) else None
-    return error if isinstance(error, dict) else {}
-
-
-def _error_code(response: httpx.Response) -> str:
-    return str(_error(response).get("code", ""))
-
-
-def _error_message(response: httpx.Response) -> str:
-    message = _error(response).get("message")
-    if message:
-        return str(message)[:500]
-    return f"HTTP {response.status_code} {response.reason_phrase}".strip()
-
-
-def _details(response: httpx.Response) -> list[dict[str, str]]:
-    details = _error(response).get("details")
-    if not isinstance(details, list):
-        return []
-    return [{str(k): str(v) for k, v in d.items()} for d in details if isinstance(d, dict)]
-
-
-def _current_version_missing(response: httpx.Response) -> bool:
-    """A 412 whose details say the route is gone (If-Match on a missing route)."""
-    details = _error(response).get("details")
-    return (
-        response.status_code == 412
-        and isinstance(details, list)
-        and any(
-            isinstance(d, dict) and "currentVersion" in d and d["currentVersion"] is None
-            for d in details
-        )
-    )
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    raw = response.headers.get("Retry-After")
-    if raw is None:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        return None  # an HTTP date: let the backoff decide
-
-
-def _connect_error(url: str, doing: str, exc: httpx.ConnectError) -> BackendError:
-    text = str(exc)
-    if "CERTIFICATE_VERIFY_FAILED" in text or "SSL" in text or "certificate" in text.lower():
-        return BackendError(
-            f"cannot {doing}: TLS verification of {url} failed",
-            hint="set ROUTES_CA_BUNDLE to the CA file that signed the server's certificate",
-        )
-    refused = "refused" in text.lower() or "errno 111" in text.lower()
-    why = "connection refused" if refused else "cannot connect"
-    return TransientBackendError(
-        f"cannot {doing}: {why} at {url}: is `routes serve` running?", hint=SERVE_HINT
-    )
 
 
 def _without_userinfo(url: str) -> str:

@@ -1,0 +1,138 @@
+"""HTTP answers and transport failures of the control-plane API -> ``reconciler.errors``.
+
+One boundary for the http backend: every message names the server URL and says what to
+do, and none carries a header (so never the bearer token).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from reconciler.errors import (
+    AuthError,
+    BackendError,
+    ConflictError,
+    InvalidSpecError,
+    NotFoundError,
+    TransientBackendError,
+)
+
+TRANSIENT_STATUS = {429, 502, 503, 504}
+SERVE_HINT = "is `routes serve` running? check the URL in --backend / ROUTES_BACKEND"
+REPLAN_HINT = "plan again to see the live routes"
+
+
+def raise_for(response: httpx.Response, url: str, doing: str) -> None:
+    """Raise the error for a 4xx/5xx answer; return quietly for anything below 400."""
+    status = response.status_code
+    if status < 400:
+        return
+    message = _error_message(response)
+    where = f"{url}: cannot {doing}"
+    if status == 401:
+        raise AuthError(
+            f"{where}: the server refused the token ({message})",
+            hint="set ROUTES_TOKEN to the server's token",
+        )
+    if status == 403:
+        raise AuthError(f"{where}: forbidden ({message})", hint="check ROUTES_TOKEN")
+    if status == 404 and error_code(response) not in ("route_not_found", "hostname_not_found"):
+        raise BackendError(
+            f"{where}: {url} has no such endpoint ({message})",
+            hint="check that --backend is the base URL of `routes serve` (no path after it)",
+        )
+    if status == 404:
+        raise NotFoundError(f"{where}: {message}", hint=REPLAN_HINT)
+    if status in (409, 412):
+        if _route_is_gone(response):
+            raise NotFoundError(f"{where}: {message}", hint=REPLAN_HINT)
+        raise ConflictError(f"{where}: {message}", hint="someone else changed it: plan again")
+    if status == 422:
+        details = _details(response)
+        problems = "; ".join(f"{d.get('pointer', '')}: {d.get('message', '')}" for d in details)
+        raise InvalidSpecError(
+            f"{where}: the server rejected the spec: {problems or message}",
+            hint="fix the descriptor (`routes validate` shows where)",
+            details=details,
+        )
+    if status in TRANSIENT_STATUS:
+        raise TransientBackendError(
+            f"{where}: HTTP {status} ({message})",
+            hint="the apply retries this; if it persists, check the server",
+            retry_after=_retry_after(response),
+        )
+    raise BackendError(f"{where}: HTTP {status} ({message})")
+
+
+def transport_error(exc: httpx.HTTPError, url: str, doing: str) -> BackendError:
+    """The error for a request that got no answer: transient unless TLS refused the server."""
+    if isinstance(exc, httpx.TimeoutException):
+        return TransientBackendError(
+            f"{url} did not answer in time to {doing} ({type(exc).__name__})",
+            hint="the server may be overloaded; the apply retries this",
+        )
+    if isinstance(exc, httpx.ConnectError):
+        text = str(exc)
+        if "CERTIFICATE_VERIFY_FAILED" in text or "SSL" in text or "certificate" in text.lower():
+            return BackendError(
+                f"cannot {doing}: TLS verification of {url} failed",
+                hint="set ROUTES_CA_BUNDLE to the CA file that signed the server's certificate",
+            )
+        why = "connection refused" if "refused" in text.lower() else "cannot connect"
+        return TransientBackendError(
+            f"cannot {doing}: {why} at {url}: is `routes serve` running?", hint=SERVE_HINT
+        )
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
+        return TransientBackendError(
+            f"{url} dropped the connection while we tried to {doing}", hint=SERVE_HINT
+        )
+    return BackendError(f"cannot {doing} on {url}: {type(exc).__name__}")
+
+
+def error_code(response: httpx.Response) -> str:
+    """The ``error.code`` of an API error answer ('' when there is none)."""
+    return str(_error(response).get("code", ""))
+
+
+def _error(response: httpx.Response) -> Mapping[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, dict) else {}
+
+
+def _error_message(response: httpx.Response) -> str:
+    message = _error(response).get("message")
+    if message:
+        return str(message)[:500]
+    return f"HTTP {response.status_code} {response.reason_phrase}".strip()
+
+
+def _details(response: httpx.Response) -> list[dict[str, str]]:
+    details = _error(response).get("details")
+    if not isinstance(details, list):
+        return []
+    return [{str(k): str(v) for k, v in d.items()} for d in details if isinstance(d, dict)]
+
+
+def _route_is_gone(response: httpx.Response) -> bool:
+    """A 412 whose details say the route does not exist (If-Match on a missing route)."""
+    details = _error(response).get("details")
+    if response.status_code != 412 or not isinstance(details, list):
+        return False
+    return any(isinstance(d, dict) and d.get("currentVersion", "") is None for d in details)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    raw = response.headers.get("Retry-After")
+    if raw is None:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        return None  # an HTTP date: let the backoff decide
