@@ -49,3 +49,13 @@ def test_core_imports_no_backend_click_httpx_or_git() -> None:
             if stripped.startswith(("import ", "from ")):
                 module = stripped.split()[1]
                 assert not module.startswith(forbidden), f"reconciler/{rel}: {stripped}"
+
+
+def test_readme_lists_every_diagnostic_code() -> None:
+    from reconciler import planner
+    from reconciler.codes import CODES
+
+    readme = (REPO / "README.md").read_text()
+    planner_codes = [v for k, v in vars(planner).items() if k.startswith("CODE_")]
+    for code in [*CODES, *planner_codes, "B001"]:
+        assert f"| `{code}` |" in readme, f"README's code table misses {code}"
