@@ -21,7 +21,7 @@ from reconciler.errors import (
 )
 
 TRANSIENT_STATUS = {429, 502, 503, 504}
-SERVE_HINT = "is `routes serve` running? check the URL in --backend / ROUTES_BACKEND"
+SERVE_HINT = "start it with `routes serve`, or check the URL in --backend / ROUTES_BACKEND"
 REPLAN_HINT = "plan again to see the live routes"
 
 

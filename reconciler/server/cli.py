@@ -186,18 +186,26 @@ def _log_to_stderr() -> None:
 
 
 @click.command("serve")
-@click.option("--db", default=".routes/state.db", show_default=True, help="SQLite store file.")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--db", metavar="FILE", default=".routes/state.db", show_default=True, help="SQLite store."
+)
+@click.option(
+    "--host", metavar="H", default="127.0.0.1", show_default=True, help="Address to listen on."
+)
 @click.option("--port", default=8900, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--token-file", help=f"File holding the bearer token (else ${TOKEN_ENV}).")
-@click.option("--tls-cert", help="PEM certificate chain: serve HTTPS.")
-@click.option("--tls-key", help="PEM private key of --tls-cert.")
+@click.option(
+    "--token-file", metavar="FILE", help=f"File holding the bearer token (else ${TOKEN_ENV})."
+)
+@click.option("--tls-cert", metavar="FILE", help="PEM certificate chain: serve HTTPS.")
+@click.option("--tls-key", metavar="FILE", help="PEM private key of --tls-cert.")
 @click.option(
     "--hostnames",
     type=click.Choice(["any", "registered"]),
     help="Accept any host, or only registered hostnames (default: as the store has it).",
 )
-@click.option("--rate-limit", type=float, help="Requests per second per client (429 past it).")
+@click.option(
+    "--rate-limit", metavar="N", type=float, help="Requests per second per client (429 past it)."
+)
 @click.option("--access-log/--no-access-log", default=True, show_default=True)
 def serve(
     db: str,
