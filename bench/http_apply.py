@@ -81,14 +81,19 @@ def library_apply(url: str, count: int, parallelism: int) -> float:
     return count / elapsed
 
 
-def bare_puts(url: str, count: int, parallelism: int) -> float:
-    headers = {"Authorization": f"Bearer {TOKEN}", "If-None-Match": "*"}
+def bare_puts(url: str, count: int, parallelism: int, *, read_first: bool = False) -> float:
+    """Conditional creates from ``parallelism`` threads; ``read_first``: GET each route first,
+    as the applier does, to tell the cost of that read from the library's own overhead."""
+    headers = {"Authorization": f"Bearer {TOKEN}"}
     limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
     with httpx.Client(base_url=url, headers=headers, limits=limits) as client:
 
         def put(i: int) -> int:
+            if read_first:
+                client.get(f"/v1/routes/r{i:05d}")
             body = {"spec": spec(i).to_dict(), "labels": {"managed-by": "routes"}}
-            return client.put(f"/v1/routes/r{i:05d}", json=body).status_code
+            create = {"If-None-Match": "*"}
+            return client.put(f"/v1/routes/r{i:05d}", json=body, headers=create).status_code
 
         started = time.perf_counter()
         with ThreadPoolExecutor(parallelism) as pool:
@@ -105,6 +110,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; medians")
     args = parser.parse_args()
     bare: list[float] = []
+    read_then_put: list[float] = []
     library: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         # Alternate the two on fresh servers so machine noise hits both alike.
@@ -112,12 +118,19 @@ def main() -> None:
             with server(Path(tmp)) as url:
                 bare.append(bare_puts(url, args.routes, args.parallelism))
             with server(Path(tmp)) as url:
+                read_then_put.append(bare_puts(url, args.routes, args.parallelism, read_first=True))
+            with server(Path(tmp)) as url:
                 library.append(library_apply(url, args.routes, args.parallelism))
     b, lib = statistics.median(bare), statistics.median(library)
     print(f"{args.routes} creates, parallelism {args.parallelism}, {args.rounds} rounds (median)")
     print(f"bare conditional PUTs : {b:8.1f} routes/s  {_spread(bare)}")
+    print(
+        f"bare GET + PUT        : {statistics.median(read_then_put):8.1f} routes/s  "
+        f"{_spread(read_then_put)}  (the applier's read-before-write, without the library)"
+    )
     print(f"library apply_plan    : {lib:8.1f} routes/s  {_spread(library)}")
     print(f"ratio                 : {lib / b:8.2f} (goal >= 0.8)")
+    print(f"ratio to GET + PUT    : {lib / statistics.median(read_then_put):8.2f}")
 
 
 def _spread(values: list[float]) -> str:
