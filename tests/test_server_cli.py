@@ -243,7 +243,7 @@ def test_sigterm_lets_the_request_in_flight_finish(
     client = threading.Thread(target=put)
     client.start()
     assert started.wait(timeout=10)
-    time.sleep(0.2)  # let the server read the first chunk: the request is now in flight
+    time.sleep(0.5)  # let the server read the first chunk: the request is now in flight
     process.send_signal(signal.SIGTERM)
     time.sleep(0.3)  # the server is now shutting down, the body not yet complete
     assert process.poll() is None, "the server quit with a request in flight"
