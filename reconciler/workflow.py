@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler import __version__
 from reconciler.errors import PlanError, UsageError
+from reconciler.model import LiveRoute, RouteSet
 from reconciler.plan import Diagnostic, Plan
 
 if TYPE_CHECKING:
@@ -160,7 +161,9 @@ def make_plan(
         diagnostics=source.load.diagnostics,
     )
     plan = plan_routes(desired, live, options)
-    problems = _backend_problems(plan, source, backend)
+    problems = _backend_problems(plan, source, backend) + _readiness_warnings(
+        desired, live, backend
+    )
     if problems:
         plan = replace(plan, diagnostics=(*plan.diagnostics, *problems))
     return plan
@@ -197,6 +200,38 @@ def _backend_problems(plan: Plan, source: Source, backend: Backend) -> list[Diag
                     route=change.route,
                 )
             )
+    return found
+
+
+def _readiness_warnings(
+    desired: RouteSet, live: Sequence[LiveRoute], backend: Backend
+) -> list[Diagnostic]:
+    """Warn about described routes that are (or will be) not Ready for their host."""
+    found: list[Diagnostic] = []
+    live_by_name = {route.name: route for route in live}
+    unregistered = backend.unregistered_hosts({r.spec.host for r in desired.values()})
+    for name, route in desired.items():
+        condition = live_by_name[name].condition("HostValidation") if name in live_by_name else None
+        if condition is not None and condition.status == "False":
+            message = f"route {name!r} is not Ready: {condition.reason}: {condition.message}"
+        elif route.spec.host in unregistered:
+            message = (
+                f"route {name!r}: host {route.spec.host} is not a registered hostname, so the"
+                " route will not be Ready; register it (POST /v1/hostnames) before applying"
+            )
+        else:
+            continue
+        found.append(
+            Diagnostic(
+                code="P030",
+                severity="warning",
+                message=message,
+                file=route.source.file,
+                line=route.source.line,
+                column=route.source.column,
+                route=name,
+            )
+        )
     return found
 
 

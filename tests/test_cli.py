@@ -252,3 +252,20 @@ def test_not_a_plan_file_and_missing_plan_file(repo: Path) -> None:
     assert code == 1 and "not a valid plan file" in err
     code, _, err = routes(repo, "show", "missing.json")
     assert code == 1 and "not found" in err
+
+
+def test_plan_warns_when_a_host_is_not_registered(repo: Path) -> None:
+    from reconciler.backends.local import LocalStore
+
+    store = LocalStore(repo / ".routes" / "state.db")
+    store.add_hostname("ecommerce.acme.org")
+    store.set_hostname_mode("registered")
+    store.close()
+    code, out, _ = routes(repo, "plan")
+    assert code == 0
+    assert "P030" in out and "admin.acme.org is not a registered hostname" in out
+    assert "ecommerce.acme.org is not" not in out
+
+    routes(repo, "apply", "--auto-approve")
+    code, out, _ = routes(repo, "plan")
+    assert "route 'admin' is not Ready: HostnameNotRegistered" in out

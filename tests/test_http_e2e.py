@@ -134,3 +134,18 @@ def test_a_half_applied_plan_finishes_on_the_second_run(
     outcomes = {r.route: r.outcome for r in result.results}
     assert outcomes == {"a": "already-applied", "b": "applied", "c": "applied"}
     assert {r.name for r in backend.list_routes()} == {"a", "b", "c"}
+
+
+def test_plan_warns_about_hosts_the_server_will_not_make_ready(tmp_path: Path) -> None:
+    """In `--hostnames registered` mode, `routes plan` warns before the apply (P030)."""
+
+    with running_server(tmp_path / "state.db") as server:
+        server.store.set_hostname_mode("registered")
+        server.store.add_hostname("shop.acme.org")
+        backend = HttpBackend(server.url)
+        try:
+            assert backend.unregistered_hosts({"shop.acme.org", "api.acme.org"}) == {"api.acme.org"}
+            server.store.set_hostname_mode("any")
+            assert backend.unregistered_hosts({"api.acme.org"}) == set()
+        finally:
+            backend.close()

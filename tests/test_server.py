@@ -409,7 +409,7 @@ def test_pages_stay_stable_while_routes_are_inserted(
 
 
 def test_hostnames_register_list_and_remove(client: httpx.Client) -> None:
-    assert client.get("/v1/hostnames").json() == {"items": []}
+    assert client.get("/v1/hostnames").json() == {"items": [], "mode": "any"}
     added = client.post("/v1/hostnames", json={"hostname": "Shop.ACME.org."})
     assert added.status_code == 201
     assert added.json()["hostname"] == "shop.acme.org"
@@ -439,6 +439,7 @@ def test_unregistered_host_is_not_ready_in_registered_mode(
     client: httpx.Client, server: RunningServer
 ) -> None:
     server.store.set_hostname_mode("registered")
+    assert client.get("/v1/hostnames").json()["mode"] == "registered"
     conditions = put(client, "shop").json()["status"]["conditions"]
     by_type = {c["type"]: c for c in conditions}
     assert by_type["HostValidation"]["status"] == "False"

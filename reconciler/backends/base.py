@@ -7,14 +7,19 @@ errors of ``reconciler.errors`` (translated at its own edge):
 - ``replace_route`` / ``delete_route`` raise ``NotFoundError`` when it does not exist and
   ``ConflictError`` when ``expected_version`` is given and does not match;
 - ``TransientBackendError`` for failures worth retrying (the applier retries them).
+
+A backend whose capabilities say ``batch_writes`` also implements ``write_batch`` (the
+``BatchWriter`` protocol): many writes in one request, where one request costs as much as
+many (Caddy reloads its whole config per write).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, runtime_checkable
 
+from reconciler.errors import RoutesError
 from reconciler.model import LiveRoute, RouteSpec
 
 
@@ -23,6 +28,19 @@ class Capabilities:
     labels: bool = True  # stores labels and annotations (else ownership comes from scope)
     conditional_writes: bool = True  # honours expected_version atomically
     granular_paths: bool = False  # can add/remove single paths without a full replace
+    batch_writes: bool = False  # implements BatchWriter.write_batch
+
+
+@dataclass(frozen=True)
+class Write:
+    """One write of a batch: the arguments of create_route, replace_route or delete_route."""
+
+    name: str
+    kind: Literal["create", "replace", "delete"]
+    spec: RouteSpec | None = None  # None for a delete
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    expected_version: str | None = None  # replace/delete only; None = any version
 
 
 @runtime_checkable
@@ -71,8 +89,30 @@ class Backend(Protocol):
         """Problems that keep this backend from enforcing ``spec`` faithfully (plan errors)."""
         ...
 
+    def unregistered_hosts(self, hosts: Iterable[str]) -> set[str]:
+        """Hosts a route could not be Ready on (the backend requires registered hostnames)."""
+        ...
+
     def close(self) -> None:
         """Release connections and files."""
+        ...
+
+
+# What one write of a batch came to: the new route, None for a delete, or that write's error.
+WriteOutcome = LiveRoute | RoutesError | None
+
+
+@runtime_checkable
+class BatchWriter(Protocol):
+    def write_batch(self, writes: Sequence[Write]) -> list[WriteOutcome]:
+        """Perform ``writes``; one entry per write, in order, for each write on its own.
+
+        An entry is the new ``LiveRoute`` (create, replace), ``None`` (a delete that
+        succeeded) or the error that write alone met (``ConflictError``, ``NotFoundError``,
+        ``InvalidSpecError``, ``BackendError``), as the single-route method would raise it.
+        Raises ``TransientBackendError`` when the backend could not be reached or asked to
+        try later: the caller retries the whole batch.
+        """
         ...
 
 
@@ -95,6 +135,10 @@ class BaseBackend:
 
     def check_spec(self, name: str, spec: RouteSpec) -> list[str]:
         return []
+
+    def unregistered_hosts(self, hosts: Iterable[str]) -> set[str]:
+        """Hosts a route could not be Ready on (the backend requires registered hostnames)."""
+        return set()
 
     def close(self) -> None:
         return None

@@ -110,6 +110,19 @@ class HttpBackend(BaseBackend):
         response = self._send("DELETE", _route_path(name), doing, headers=headers)
         raise_for(response, self.url, doing)
 
+    def unregistered_hosts(self, hosts: Iterable[str]) -> set[str]:
+        """In the server's ``registered`` mode, the hosts that are not registered hostnames."""
+        wanted = set(hosts)
+        if not wanted:
+            return set()
+        response = self._send("GET", "/v1/hostnames", "list hostnames")
+        raise_for(response, self.url, "list hostnames")
+        page = self._json(response)
+        if not isinstance(page, dict) or page.get("mode") != "registered":
+            return set()
+        registered = {str(item.get("hostname")) for item in page.get("items") or ()}
+        return wanted - registered
+
     def close(self) -> None:
         """Close the connection pool (unless the client was handed in)."""
         if self._owns_client:

@@ -42,6 +42,13 @@ class LocalBackend(BaseBackend):
         """The named routes that exist, in batched queries."""
         return {name: route.to_live() for name, route in self.store.get_routes(names).items()}
 
+    def unregistered_hosts(self, hosts: Iterable[str]) -> set[str]:
+        """In ``registered`` mode, the hosts that are not registered hostnames."""
+        wanted = set(hosts)
+        if not wanted or self.store.hostname_mode() != "registered":
+            return set()
+        return wanted - {h.hostname for h in self.store.list_hostnames()}
+
     def create_route(
         self,
         name: str,

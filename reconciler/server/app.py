@@ -171,7 +171,8 @@ class _Api:
 
     async def list_hostnames(self, request: Request) -> Response:
         hostnames = await _run(self.store.list_hostnames)
-        return JSONResponse({"items": [hostname_json(h) for h in hostnames]})
+        mode = await _run(self.store.hostname_mode)
+        return JSONResponse({"items": [hostname_json(h) for h in hostnames], "mode": mode})
 
     async def add_hostname(self, request: Request) -> Response:
         host = hostname_of(await self._json_body(request))
