@@ -274,6 +274,7 @@ def _is_plan_file(paths: Sequence[str]) -> bool:
 @click.option("--wait", is_flag=True, help="Wait until written routes report Ready.")
 @click.option("--wait-timeout", type=click.FloatRange(min=0), default=300.0, show_default=True)
 @click.option("--target", "targets", multiple=True, metavar="NAME", help="Only apply these routes.")
+@_format_option("text", "json")
 @click.pass_obj
 def apply(
     g: Globals,
@@ -286,6 +287,7 @@ def apply(
     wait: bool,
     wait_timeout: float,
     targets: tuple[str, ...],
+    fmt: str,
 ) -> None:
     """Apply descriptors (after a confirmation) or a saved plan file."""
     from reconciler import applier
@@ -298,9 +300,14 @@ def apply(
         settings, the_plan, backend, specs = _saved_plan(g, paths[0])
     else:
         settings, the_plan, backend, source = _plan(g, paths, prune=prune, targets=targets)
-        _echo(_render_plan(the_plan, "text", g.color))
+        # With --format json, stdout carries the report alone.
+        _echo(_render_plan(the_plan, "text", g.color), err=fmt == "json")
         if not the_plan.has_changes:
             backend.close()
+            if fmt == "json":
+                from reconciler.plan import ApplyResult
+
+                _report(ApplyResult(), fmt)
             sys.exit(EXIT_OK)
         specs = {name: route.spec for name, route in source.load.routes.items()}
     options = applier.ApplyOptions(
@@ -317,7 +324,7 @@ def apply(
     with _progress(the_plan) as progress:
         result = applier.apply_plan(the_plan, backend, specs, options, progress=progress)
     backend.close()
-    _report(result)
+    _report(result, fmt)
 
 
 def _saved_plan(g: Globals, path: str) -> tuple[Settings, Plan, Backend, dict[str, Any]]:
@@ -387,7 +394,12 @@ class _progress:
             sys.stderr.flush()
 
 
-def _report(result: ApplyResult) -> NoReturn:
+def _report(result: ApplyResult, fmt: str = "text") -> NoReturn:
+    if fmt == "json":
+        import json
+
+        _echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        sys.exit(EXIT_OK if result.ok else EXIT_ERROR)
     from reconciler.render.text import render_apply_text
 
     _echo("")

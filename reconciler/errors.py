@@ -57,7 +57,7 @@ class BackendError(RoutesError):
 
 
 class TransientBackendError(BackendError):
-    """A failure worth retrying: connect errors, timeouts, 429, 502, 503, 504."""
+    """A failure worth retrying: connect errors, timeouts, 429, 500, 502, 503, 504."""
 
     def __init__(
         self, message: str, *, hint: str | None = None, retry_after: float | None = None

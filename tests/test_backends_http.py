@@ -119,7 +119,7 @@ def test_404_reads_as_absent_and_fails_a_delete() -> None:
         backend.delete_route("shop", "3")
 
 
-@pytest.mark.parametrize("status", [429, 502, 503, 504])
+@pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
 def test_overload_answers_are_transient_with_retry_after(status: int) -> None:
     backend = answering(status, error_body("rate_limited", "slow down"), **{"Retry-After": "3"})
     with pytest.raises(TransientBackendError) as caught:

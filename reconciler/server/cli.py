@@ -16,6 +16,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import click
 import uvicorn
@@ -23,6 +24,7 @@ import uvicorn
 from reconciler.backends.local import LocalStore
 from reconciler.errors import ConfigError, UsageError
 from reconciler.server.app import create_app
+from reconciler.server.faults import FAULT_KINDS, FaultInjector, FaultPolicy, parse_kinds
 
 TOKEN_ENV = "ROUTES_SERVER_TOKEN"
 GRACE_SECONDS = 30
@@ -39,6 +41,7 @@ class ServeOptions:
     hostnames: str | None = None
     rate_limit: float | None = None
     access_log: bool = True
+    faults: FaultPolicy | None = None  # a testing aid: --faults RATE
 
 
 def is_loopback(host: str) -> bool:
@@ -81,6 +84,7 @@ def serve_options(
     rate_limit: float | None,
     access_log: bool,
     environ: Mapping[str, str] | None = None,
+    faults: FaultPolicy | None = None,
 ) -> ServeOptions:
     """Check the flags together; ``UsageError`` / ``ConfigError`` say what to change."""
     token = read_token(token_file, os.environ if environ is None else environ)
@@ -106,7 +110,26 @@ def serve_options(
         hostnames=hostnames,
         rate_limit=rate_limit,
         access_log=access_log,
+        faults=faults,
     )
+
+
+def fault_policy(
+    rate: float | None, seed: int, kinds: str, slow: float, routes: tuple[str, ...]
+) -> FaultPolicy | None:
+    """The ``--faults`` flags as a policy; None (no injection, no stats) without them."""
+    if rate is None and not routes:
+        return None
+    try:
+        return FaultPolicy(
+            seed=seed,
+            rate=rate or 0.0,
+            kinds=parse_kinds(kinds),
+            slow_seconds=slow,
+            failing_routes=frozenset(routes),
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc), hint="see `routes serve --help`") from exc
 
 
 def _check_tls(cert: str, key: str) -> None:
@@ -143,7 +166,9 @@ def run(options: ServeOptions) -> None:
     store = LocalStore(options.db)
     if options.hostnames is not None:
         store.set_hostname_mode(options.hostnames)
-    app = create_app(store, options.token, options.rate_limit, access_log=options.access_log)
+    app: Any = create_app(store, options.token, options.rate_limit, access_log=options.access_log)
+    if options.faults is not None:
+        app = FaultInjector(app, options.faults, options.token)
     sock = bind(options.host, options.port)
     _log_to_stderr()
     config = uvicorn.Config(
@@ -162,6 +187,12 @@ def run(options: ServeOptions) -> None:
         f"routes serve: listening on {_url(options, port)} (store {options.db}; {auth})",
         err=True,
     )
+    if options.faults is not None:
+        click.echo(
+            f"routes serve: INJECTING FAULTS into {options.faults.rate:.0%} of requests "
+            f"(seed {options.faults.seed}; {', '.join(options.faults.kinds)}); a testing aid",
+            err=True,
+        )
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:
@@ -207,6 +238,35 @@ def _log_to_stderr() -> None:
     "--rate-limit", metavar="N", type=float, help="Requests per second per client (429 past it)."
 )
 @click.option("--access-log/--no-access-log", default=True, show_default=True)
+@click.option(
+    "--faults",
+    metavar="RATE",
+    type=click.FloatRange(0, 1),
+    help="Testing aid: fail this share of requests (0-1); also serves GET /v1/_stats.",
+)
+@click.option("--fault-seed", metavar="N", type=int, default=0, show_default=True)
+@click.option(
+    "--fault-kinds",
+    metavar="LIST",
+    default=",".join(FAULT_KINDS),
+    show_default=True,
+    help="Comma-separated kinds of fault to inject.",
+)
+@click.option(
+    "--fault-slow",
+    metavar="SECONDS",
+    type=click.FloatRange(min=0),
+    default=0.5,
+    show_default=True,
+    help="How late a `slow` fault answers.",
+)
+@click.option(
+    "--fault-route",
+    "fault_routes",
+    metavar="NAME",
+    multiple=True,
+    help="Testing aid: every request for this route answers 503.",
+)
 def serve(
     db: str,
     host: str,
@@ -217,6 +277,11 @@ def serve(
     hostnames: str | None,
     rate_limit: float | None,
     access_log: bool,
+    faults: float | None,
+    fault_seed: int,
+    fault_kinds: str,
+    fault_slow: float,
+    fault_routes: tuple[str, ...],
 ) -> None:
     """Serve the route control-plane API over the local store."""
     run(
@@ -230,5 +295,6 @@ def serve(
             hostnames=hostnames,
             rate_limit=rate_limit,
             access_log=access_log,
+            faults=fault_policy(faults, fault_seed, fault_kinds, fault_slow, fault_routes),
         )
     )

@@ -1,0 +1,208 @@
+"""Fault injection for ``routes serve --faults RATE``: a testing aid, off by default.
+
+``FaultInjector`` wraps the whole ASGI app (outside every middleware, so it sees uvicorn's
+own connection) and, for a share ``rate`` of requests, misbehaves the way real control
+planes and proxies do. What a request meets is decided by a hash of the seed, the method,
+the path and how many times that method and path were asked before, so the same seed
+gives the same faults whatever order concurrent requests arrive in.
+
+Kinds: ``502``, ``503`` and ``429`` (with ``Retry-After``) answer without reaching the
+store, as an overloaded proxy does. ``500`` and ``drop`` let the request run, then lose
+the answer (a 500, or the connection closed without a word): the write may well have
+happened, which is what makes a client's retry dangerous. ``slow`` answers late.
+
+With faults on, ``GET /v1/_stats`` counts requests, faults and the writes each route got,
+so a test can tell that no route was written twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from reconciler.server.auth import bearer_of, token_matches
+
+FAULT_KINDS = ("500", "502", "503", "429", "drop", "slow")
+STATS_PATH = "/v1/_stats"
+_ROUTE_PREFIX = "/v1/routes/"
+_WRITE_OK = {"PUT": (200, 201), "DELETE": (204,)}
+
+
+@dataclass(frozen=True)
+class FaultPolicy:
+    """Which requests misbehave, and how."""
+
+    seed: int = 0
+    rate: float = 0.0
+    kinds: tuple[str, ...] = FAULT_KINDS
+    slow_seconds: float = 0.5
+    retry_after: int = 1  # seconds, on injected 429s
+    failing_routes: frozenset[str] = frozenset()  # every request for these answers 503
+    exempt: frozenset[str] = field(default_factory=lambda: frozenset({"/healthz", STATS_PATH}))
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.rate <= 1.0:
+            raise ValueError(f"fault rate must be from 0 to 1 (got {self.rate:g})")
+        unknown = sorted(set(self.kinds) - set(FAULT_KINDS))
+        if unknown or not self.kinds:
+            raise ValueError(
+                f"unknown fault kind(s) {', '.join(unknown) or '(none given)'}: "
+                f"choose from {', '.join(FAULT_KINDS)}"
+            )
+
+    def decide(self, method: str, path: str, serial: int) -> str | None:
+        """The fault for the ``serial``-th request of ``method path``, or None."""
+        if path in self.exempt:
+            return None
+        if path.startswith(_ROUTE_PREFIX) and path[len(_ROUTE_PREFIX) :] in self.failing_routes:
+            return "always"
+        if self.rate <= 0.0:
+            return None
+        digest = hashlib.blake2b(
+            f"{self.seed}\0{method}\0{path}\0{serial}".encode(), digest_size=16
+        ).digest()
+        draw = int.from_bytes(digest[:8], "big") / 2**64
+        if draw >= self.rate:
+            return None
+        return self.kinds[int.from_bytes(digest[8:], "big") % len(self.kinds)]
+
+
+def parse_kinds(raw: str) -> tuple[str, ...]:
+    """``"500,502,drop"`` -> ``("500", "502", "drop")``; ValueError names an unknown kind."""
+    kinds = tuple(dict.fromkeys(k.strip() for k in raw.split(",") if k.strip()))
+    FaultPolicy(kinds=kinds)  # validates
+    return kinds
+
+
+class FaultInjector:
+    """ASGI wrapper injecting the faults of ``policy`` and counting what happened."""
+
+    def __init__(self, app: ASGIApp, policy: FaultPolicy, token: str | None = None) -> None:
+        self.app = app
+        self.token = token
+        self.policy = policy  # replaceable: a test turns the faults off mid-run
+        self.requests = 0
+        self.faults: Counter[str] = Counter()
+        self.writes: Counter[str] = Counter()
+        self._serials: Counter[tuple[str, str]] = Counter()
+
+    def stats(self) -> dict[str, Any]:
+        """Requests seen, faults injected by kind, successful writes per route."""
+        return {
+            "requests": self.requests,
+            "faults": dict(sorted(self.faults.items())),
+            "faultsTotal": sum(self.faults.values()),
+            "writes": dict(sorted(self.writes.items())),
+            "writesTotal": sum(self.writes.values()),
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        method, path = scope["method"], scope["path"]
+        if path == STATS_PATH and method == "GET":
+            if self._authorized(scope):
+                await _send_json(send, 200, self.stats())
+            else:
+                await _send_error(send, 401, "unauthorized", "send Authorization: Bearer <token>")
+            return
+        self.requests += 1
+        key = (method, path)
+        serial = self._serials[key]
+        self._serials[key] += 1
+        kind = self.policy.decide(method, path, serial)
+        if kind is not None:
+            self.faults[kind] += 1
+        if kind == "always":
+            await _send_error(
+                send, 503, "injected_fault", "injected fault: this route always fails"
+            )
+        elif kind in ("502", "503"):
+            await _send_error(send, int(kind), "injected_fault", f"injected fault: HTTP {kind}")
+        elif kind == "429":
+            seconds = str(self.policy.retry_after)
+            await _send_error(
+                send, 429, "rate_limited", "injected fault: too many requests", seconds
+            )
+        elif kind in ("500", "drop"):
+            status = await self._run_unheard(scope, receive, method, path)
+            if kind == "500":
+                await _send_error(
+                    send, 500, "injected_fault", f"injected fault: HTTP 500 (was {status})"
+                )
+            else:
+                await _drop(send)
+        else:
+            if kind == "slow":
+                await asyncio.sleep(self.policy.slow_seconds)
+            await self.app(scope, receive, self._counting(send, method, path))
+
+    def _authorized(self, scope: Scope) -> bool:
+        if self.token is None:
+            return True
+        header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+        presented = bearer_of(header)
+        return presented is not None and token_matches(presented, self.token)
+
+    async def _run_unheard(self, scope: Scope, receive: Receive, method: str, path: str) -> int:
+        """Run the request for real and swallow its answer; its status is returned."""
+        status = 0
+
+        async def swallow(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+
+        await self.app(scope, receive, self._counting(swallow, method, path))
+        return status
+
+    def _counting(self, send: Send, method: str, path: str) -> Send:
+        async def counted(message: Message) -> None:
+            if (
+                message["type"] == "http.response.start"
+                and path.startswith(_ROUTE_PREFIX)
+                and message["status"] in _WRITE_OK.get(method, ())
+            ):
+                self.writes[path[len(_ROUTE_PREFIX) :]] += 1
+            await send(message)
+
+        return counted
+
+
+async def _drop(send: Send) -> None:
+    """Close the connection without an answer (uvicorn's cycle holds the transport)."""
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if transport is None:  # another server: the nearest thing is a bad gateway
+        await _send_error(send, 502, "injected_fault", "injected fault: connection dropped")
+        return
+    transport.close()
+    for _ in range(3):  # let connection_lost run, so uvicorn knows nobody listens
+        await asyncio.sleep(0)
+
+
+async def _send_error(
+    send: Send, status: int, code: str, message: str, retry_after: str | None = None
+) -> None:
+    body = {"error": {"code": code, "message": message, "details": []}}
+    await _send_json(send, status, body, retry_after)
+
+
+async def _send_json(
+    send: Send, status: int, document: Any, retry_after: str | None = None
+) -> None:
+    payload = json.dumps(document).encode("utf-8")
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode("ascii")),
+    ]
+    if retry_after is not None:
+        headers.append((b"retry-after", retry_after.encode("ascii")))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
