@@ -5,6 +5,7 @@ Heavy modules are imported inside the commands so ``routes --version`` starts fa
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -30,7 +31,7 @@ from reconciler.errors import (
 if TYPE_CHECKING:
     from reconciler.backends.base import Backend
     from reconciler.config import Settings
-    from reconciler.plan import ApplyResult, Plan, RouteResult
+    from reconciler.plan import ApplyResult, Diagnostic, Plan, RouteResult
     from reconciler.workflow import Source
 
 
@@ -128,12 +129,29 @@ def validate(g: Globals, paths: tuple[str, ...], fmt: str) -> None:
     if fmt == "json":
         _echo(render.render_json(diags, len(source.load.files)))
     elif fmt == "github":
-        out = render.render_github(diags)
+        out = render.render_github(_workspace_relative(diags))
         if out:
             _echo(out)
     else:
         _echo(render.render_text(diags, len(source.load.files)))
     sys.exit(EXIT_ERROR if source.load.has_errors else EXIT_OK)
+
+
+def _workspace_relative(diags: Sequence[Diagnostic]) -> list[Diagnostic]:
+    """GitHub attaches annotations by repository path: rebase files on GITHUB_WORKSPACE."""
+    from dataclasses import replace
+
+    workspace = os.environ.get("GITHUB_WORKSPACE")
+    if not workspace:
+        return list(diags)
+    base = Path(workspace).resolve()
+    rebased = []
+    for diag in diags:
+        if diag.file:
+            with contextlib.suppress(ValueError):
+                diag = replace(diag, file=str(Path(diag.file).resolve().relative_to(base)))
+        rebased.append(diag)
+    return rebased
 
 
 # -------------------------------------------------------------------------------------- plan

@@ -269,3 +269,19 @@ def test_plan_warns_when_a_host_is_not_registered(repo: Path) -> None:
     routes(repo, "apply", "--auto-approve")
     code, out, _ = routes(repo, "plan")
     assert "route 'admin' is not Ready: HostnameNotRegistered" in out
+
+
+def test_github_annotations_name_repository_paths(repo: Path) -> None:
+    """In an Action with working-directory, annotations must still point at repo paths."""
+    (repo / "routes" / "broken.yaml").write_text("host: a.acme.org\nroutes: []\n")
+    code, out, _ = routes(
+        repo / "routes",
+        "--config",
+        "../.routes.yaml",
+        "validate",
+        "--format",
+        "github",
+        env={"GITHUB_WORKSPACE": str(repo.parent)},
+    )
+    assert code == 1
+    assert f"::error file={repo.name}/routes/broken.yaml,line=2," in out
