@@ -224,6 +224,10 @@ def test_show_renders_a_saved_plan_in_every_format(repo: Path) -> None:
     assert code == 0 and "<details>" in md
     code, raw, _ = routes(repo, "show", "plan.json", "--format", "json")
     assert json.loads(raw)["summary"]["add"] == 2
+    from reconciler.render.json import plan_schema_errors
+
+    assert plan_schema_errors(json.loads(raw)) == []
+    assert json.loads(raw) == json.loads((repo / "plan.json").read_text())
 
 
 @pytest.mark.parametrize(
