@@ -2,7 +2,8 @@
 
 The applier only reads the plan. Every write is preceded by a read of the route, so an apply
 that stopped half-way can simply be run again: what is done already reads as
-``already-applied`` and is never written twice.
+``already-applied`` and is never written twice. On backends with ``batch_writes`` a phase is
+read and written in batches (``batch_apply``), one request for many routes.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.backends.base import Backend
+from reconciler.backends.base import Backend, BatchWriter
+from reconciler.batch_apply import BatchRouteWriter
 from reconciler.errors import (
     GuardError,
     PlanError,
@@ -38,6 +40,7 @@ class ApplyOptions:
     """How to apply: the ``routes apply`` flags, resolved."""
 
     parallelism: int = 10  # routes written at once within a phase
+    batch_size: int = 200  # routes per batch where the backend writes batches (bounds a request)
     max_attempts: int = 5  # per route, for TransientBackendError only
     backoff_base: float = 0.5  # seconds; doubles per attempt, full jitter
     backoff_cap: float = 20.0  # longest jittered backoff (a Retry-After may be longer)
@@ -154,7 +157,8 @@ def apply_plan(
     """Apply ``plan``: creates, then updates, then deletes; never raises for a single route.
 
     Each phase starts only when the one before it has finished, with up to
-    ``options.parallelism`` routes at once. When any create or update did not succeed
+    ``options.parallelism`` routes at once (or, where the backend writes batches, in batches
+    of ``options.batch_size``). When any create or update did not succeed
     (failed, conflict, or not Ready with ``--wait``), deletes are not attempted: the old
     routes stay until their replacements are in place (make before break). With ``wait``,
     readiness is awaited after the creates and updates, before any delete.
@@ -192,6 +196,11 @@ class _Run:
         self.plan, self.backend, self.options = plan, backend, options
         self.journal, self.progress, self.sleep, self.clock = journal, progress, sleep, clock
         self.writer = RouteWriter(backend, options.max_attempts, self._delay, sleep, journal)
+        self.batch_writer: BatchRouteWriter | None = None
+        if backend.capabilities.batch_writes and isinstance(backend, BatchWriter):
+            self.batch_writer = BatchRouteWriter(
+                backend, options.max_attempts, self._delay, sleep, journal
+            )
         self.labels = {LABEL_MANAGED_BY: LABEL_MANAGED_BY_VALUE, LABEL_OWNER: plan.owner}
         self.specs = specs
         self.results: dict[str, RouteResult] = {}
@@ -219,6 +228,7 @@ class _Run:
                 for c in self.plan.changes
             ],
             parallelism=self.options.parallelism,
+            batch_size=self.options.batch_size if self.batch_writer else None,
         )
         self._phase([c for c in self.plan.changes if c.action == "create"])
         self._phase([c for c in self.plan.changes if c.action == "update"])
@@ -242,6 +252,16 @@ class _Run:
     def _phase(self, changes: list[Change]) -> None:
         if not changes:
             return
+        if self.batch_writer is not None:
+            size = max(1, self.options.batch_size)
+            for start in range(0, len(changes), size):
+                batch = [
+                    (c, self.specs.get(c.route), self._labels(c))
+                    for c in changes[start : start + size]
+                ]
+                for result in self.batch_writer.apply(batch):
+                    self._record(result)
+            return
         workers = max(1, min(self.options.parallelism, len(changes)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="routes-apply") as pool:
             futures = [pool.submit(self._one, change) for change in changes]
@@ -249,8 +269,10 @@ class _Run:
                 self._record(future.result())
 
     def _one(self, change: Change) -> RouteResult:
-        labels = {**self.labels, **change.labels}
-        return self.writer.apply(change, self.specs.get(change.route), labels)
+        return self.writer.apply(change, self.specs.get(change.route), self._labels(change))
+
+    def _labels(self, change: Change) -> dict[str, str]:
+        return {**self.labels, **change.labels}
 
     def _record(self, result: RouteResult) -> None:
         self.results[result.route] = result

@@ -1,0 +1,138 @@
+"""Many routes of an apply phase per request, on backends with ``batch_writes`` (DESIGN §7).
+
+The decisions are route_apply's, made for a batch at once: one read of the batch's routes,
+``classify`` each, one ``write_batch`` for those that need a write. A write refused as a
+conflict is read again and classified once more (another run may have written the very same
+thing); a transient failure retries whatever is still undecided, read included, with the
+same backoff as single routes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from reconciler.backends.base import Backend, BatchWriter, Write
+from reconciler.errors import BackendError, ConflictError, NotFoundError, TransientBackendError
+from reconciler.journal import Journal
+from reconciler.model import LiveRoute, RouteSpec
+from reconciler.plan import Change, RouteResult
+from reconciler.route_apply import (
+    Delay,
+    after_lost_race,
+    classify,
+    failed,
+    journal_retry,
+    result_of,
+    target_of,
+    write_of,
+    written,
+)
+
+Item = tuple[Change, RouteSpec | None, Mapping[str, str]]  # a change, its spec and labels
+# One attempt's answer: final results, the items to try again, and why they are tried again.
+Attempt = tuple[list[RouteResult], list[Item], TransientBackendError | None]
+
+
+class BatchRouteWriter:
+    """Applies batches of changes of one phase against a ``BatchWriter`` backend."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        max_attempts: int,
+        delay: Delay,
+        sleep: Callable[[float], None],
+        journal: Journal,
+    ) -> None:
+        assert isinstance(backend, BatchWriter)
+        self.backend = backend
+        self.batcher: BatchWriter = backend
+        self.max_attempts = max(1, max_attempts)
+        self.delay = delay
+        self.sleep = sleep
+        self.journal = journal
+
+    def apply(self, items: Sequence[Item]) -> list[RouteResult]:
+        """One result per item, in order; every exception becomes ``failed`` results."""
+        results: dict[str, RouteResult] = {}
+        pending = list(items)
+        attempts = 0
+        while pending:
+            attempts += 1
+            try:
+                done, retry, error = self._attempt(pending, attempts)
+            except Exception as exc:
+                done, retry, error = [failed(c, exc, attempts) for c, _, _ in pending], [], None
+            results.update((r.route, r) for r in done)
+            if error is None or not retry:
+                break
+            if attempts >= self.max_attempts:
+                results.update((c.route, failed(c, error, attempts)) for c, _, _ in retry)
+                break
+            pause = self.delay(attempts, error.retry_after)
+            for change, _, _ in retry:
+                journal_retry(self.journal, change, attempts, error, pause)
+            self.sleep(pause)
+            pending = retry
+        return [results[change.route] for change, _, _ in items]
+
+    def _attempt(self, items: list[Item], attempts: int) -> Attempt:
+        try:
+            live = self.backend.get_routes([change.route for change, _, _ in items])
+        except TransientBackendError as exc:
+            return [], items, exc
+        done: list[RouteResult] = []
+        writes: list[tuple[Item, Write]] = []
+        for item in items:
+            change, spec, labels = item
+            verdict = classify(change, live.get(change.route), target_of(change, spec))
+            if verdict.outcome is not None:
+                done.append(result_of(change, verdict, attempts))
+            else:
+                writes.append((item, write_of(change, spec, labels, live.get(change.route))))
+        if not writes:
+            return done, [], None
+        try:
+            outcomes = self.batcher.write_batch([write for _, write in writes])
+        except TransientBackendError as exc:
+            return done, [item for item, _ in writes], exc
+        if len(outcomes) != len(writes):
+            raise BackendError(
+                f"{self.backend.url} answered {len(outcomes)} results to {len(writes)} writes",
+                hint="this is a bug in the backend: report it",
+            )
+        retry: list[Item] = []
+        error: TransientBackendError | None = None
+        lost: list[tuple[Item, ConflictError | NotFoundError]] = []
+        for (item, write), outcome in zip(writes, outcomes, strict=True):
+            change = item[0]
+            if isinstance(outcome, TransientBackendError):
+                retry.append(item)
+                error = outcome
+            elif isinstance(outcome, ConflictError | NotFoundError):
+                lost.append((item, outcome))
+            elif isinstance(outcome, BaseException):
+                done.append(failed(change, outcome, attempts))
+            else:
+                done.append(result_of(change, written(write, outcome), attempts))
+        if lost:
+            try:
+                done += self._after_lost_races(lost, attempts)
+            except TransientBackendError as exc:
+                retry += [item for item, _ in lost]
+                error = exc
+        return done, retry, error
+
+    def _after_lost_races(
+        self, lost: list[tuple[Item, ConflictError | NotFoundError]], attempts: int
+    ) -> list[RouteResult]:
+        names = [change.route for (change, _, _), _ in lost]
+        live: dict[str, LiveRoute] = self.backend.get_routes(names)
+        return [
+            result_of(
+                change,
+                after_lost_race(change, exc, live.get(change.route), target_of(change, spec)),
+                attempts,
+            )
+            for (change, spec, _), exc in lost
+        ]
