@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +12,12 @@ import httpx
 import pytest
 
 from reconciler.applier import ApplyOptions, apply_plan, resolve_desired_specs
-from reconciler.backends.base import Backend
+from reconciler.backends.base import Backend, Write
 from reconciler.backends.caddy import CaddyBackend, open_caddy
 from reconciler.backends.caddy_mapping import CaddyOptions
 from reconciler.config import Settings
 from reconciler.errors import BackendError, InvalidSpecError
-from reconciler.model import DesiredRoute, RouteSet, RouteSpec, SourceLocation
+from reconciler.model import DesiredRoute, LiveRoute, RouteSet, RouteSpec, SourceLocation
 from reconciler.planner import PlanOptions, make_plan
 from tests.backend_contract import ANNOTATIONS, FULL_FEATURES, LABELS, BackendContract
 from tests.caddy_helpers import (
@@ -329,3 +330,161 @@ def test_plan_and_apply_reach_an_empty_plan(backend: CaddyBackend, options: Cadd
     assert {r.route: r.outcome for r in result.results} == {"shop": "applied", "blog": "applied"}
     assert get(options, "shop.example.com", "/carts/9").text == "shopping-cart /carts/9\n"
     assert not make_plan(desired, backend.list_routes(), plan_options).has_changes
+
+
+# -- batched writes: many routes per config load ----------------------------------------------
+
+
+class CountingBackend:
+    """A Caddy backend whose admin requests are counted, by method."""
+
+    def __init__(self, caddy: CaddyProcess, options: CaddyOptions) -> None:
+        self.requests: list[str] = []
+        self.on_post: Callable[[], None] | None = None
+        client = httpx.Client(
+            base_url=caddy.admin_url, timeout=30.0, event_hooks={"request": [self._seen]}
+        )
+        self.client = client
+        self.backend = CaddyBackend(caddy.admin_url, options, client=client)
+
+    def _seen(self, request: httpx.Request) -> None:
+        self.requests.append(request.method)
+        if request.method == "POST" and self.on_post is not None:
+            hook, self.on_post = self.on_post, None
+            hook()
+
+    @property
+    def loads(self) -> int:
+        return self.requests.count("POST")
+
+
+@pytest.fixture
+def counting(caddy: CaddyProcess, options: CaddyOptions) -> Iterator[CountingBackend]:
+    caddy.reset()
+    counting = CountingBackend(caddy, options)
+    yield counting
+    counting.client.close()
+
+
+def desired_set(routes: dict[str, RouteSpec]) -> RouteSet:
+    return RouteSet(
+        {n: DesiredRoute(n, s, SourceLocation(f"routes/{n}.yaml")) for n, s in routes.items()}
+    )
+
+
+def test_a_50_route_apply_takes_one_config_load_and_every_route_serves(
+    counting: CountingBackend, options: CaddyOptions
+) -> None:
+    backend = counting.backend
+    routes = {f"r{i:02d}": spec(f"r{i:02d}.example.com", {"/": "frontend"}) for i in range(50)}
+    routes["r07"] = spec("r07.example.com", {"/": "frontend", "/carts": "shopping-cart"})
+    plan_options = PlanOptions(owner=OWNER, backend_url=backend.url, tool_version="0")
+    plan = make_plan(desired_set(routes), backend.list_routes(), plan_options)
+    specs = resolve_desired_specs(plan, routes)
+    result = apply_plan(plan, backend, specs, ApplyOptions())
+    assert result.ok and result.count("applied") == 50
+    assert counting.loads == 1
+    for name in routes:
+        assert get(options, f"{name}.example.com", "/x").text == "frontend /x\n"
+    assert get(options, "r07.example.com", "/carts/1").text == "shopping-cart /carts/1\n"
+
+    # updates and prunes: one load per phase, still make before break
+    changed = {n: spec(f"{n}.example.com", {"/": "carts-v2"}) for n in list(routes)[:10]}
+    kept = {**{n: routes[n] for n in list(routes)[:45]}, **changed}
+    prune = PlanOptions(owner=OWNER, backend_url=backend.url, tool_version="0", prune=True)
+    second = make_plan(desired_set(kept), backend.list_routes(), prune)
+    assert second.summary()["change"] == 10 and second.summary()["destroy"] == 5
+    counting.requests.clear()
+    result = apply_plan(second, backend, resolve_desired_specs(second, kept), ApplyOptions())
+    assert result.ok and counting.loads == 2
+    assert get(options, "r03.example.com", "/x").text == "carts-v2 /x\n"
+    assert get(options, "r47.example.com", "/x").status_code == 404
+    assert not make_plan(desired_set(kept), backend.list_routes(), prune).has_changes
+
+
+def test_write_batch_refuses_stale_versions_and_loads_the_rest_at_once(
+    counting: CountingBackend, options: CaddyOptions
+) -> None:
+    backend = counting.backend
+    shop = backend.create_route("shop", spec("shop.example.com", {"/": "frontend"}), LABELS, {})
+    blog = backend.create_route("blog", spec("blog.example.com", {"/": "frontend"}), LABELS, {})
+    counting.requests.clear()
+    outcomes = backend.write_batch(
+        [
+            Write("shop", "replace", spec("shop.example.com", {"/": "carts-v2"}), LABELS, {}, "0"),
+            Write("new", "create", spec("new.example.com", {"/": "shopping-cart"}), LABELS, {}),
+            Write("blog", "delete", expected_version=blog.version),
+            Write("blog", "create", spec("blog.example.com", {"/": "carts-v2"}), LABELS, {}),
+            Write("ghost", "delete", expected_version=None),
+            Write("shop", "create", spec("shop.example.com", {"/": "carts-v2"}), LABELS, {}),
+        ]
+    )
+    kinds = [type(outcome).__name__ for outcome in outcomes]
+    assert kinds == [
+        "ConflictError",
+        "LiveRoute",
+        "NoneType",
+        "LiveRoute",
+        "NotFoundError",
+        "ConflictError",
+    ]
+    assert "shop" in str(outcomes[0]) and shop.version in str(outcomes[0])
+    assert counting.loads == 1
+    assert get(options, "shop.example.com", "/").text == "frontend /\n"  # untouched
+    assert get(options, "new.example.com", "/").text == "shopping-cart /\n"
+    assert get(options, "blog.example.com", "/").text == "carts-v2 /\n"
+    live = backend.get_routes(["new", "blog", "ghost"])
+    written = {"new": outcomes[1], "blog": outcomes[3]}
+    assert {n: (r.spec, r.version) for n, r in live.items()} == {
+        n: (r.spec, r.version) for n, r in written.items() if isinstance(r, LiveRoute)
+    }
+
+
+def test_an_edit_by_someone_else_during_a_batch_is_kept_and_the_batch_loaded_again(
+    counting: CountingBackend, caddy: CaddyProcess, options: CaddyOptions
+) -> None:
+    backend = counting.backend
+    backend.create_route("shop", spec("shop.example.com", {"/": "frontend"}), LABELS, {})
+    legacy = {
+        "match": [{"host": ["legacy.example.com"]}],
+        "handle": [{"handler": "static_response", "body": "legacy\n"}],
+    }
+    url = f"{caddy.admin_url}/config/apps/http/servers/{options.server}/routes/0"
+    counting.on_post = lambda: httpx.put(url, json=legacy, timeout=10).raise_for_status()
+    counting.requests.clear()
+    names = [f"r{i}" for i in range(5)]
+    writes = [
+        Write(n, "create", spec(f"{n}.example.com", {"/": "frontend"}), LABELS, {}) for n in names
+    ]
+    outcomes = backend.write_batch(writes)
+    assert all(isinstance(outcome, LiveRoute) for outcome in outcomes)
+    assert counting.loads == 2  # the first lost to the other editor (412)
+    assert get(options, "legacy.example.com", "/").text == "legacy\n"
+    assert get(options, "r4.example.com", "/").text == "frontend /\n"
+
+
+def test_a_route_caddy_cannot_load_fails_alone_in_its_batch(
+    caddy: CaddyProcess, options: CaddyOptions, tmp_path: Path
+) -> None:
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate\n", encoding="utf-8")
+    broken = replace(options, secrets={**options.secrets, "junk": (str(junk), str(junk))})
+    caddy.reset()
+    counting = CountingBackend(caddy, broken)
+    try:
+        tls = {"serverCertificate": {"name": "junk"}}
+        writes = [
+            Write(f"r{i}", "create", spec(f"r{i}.example.com", {"/": "frontend"}), LABELS, {})
+            for i in range(6)
+        ]
+        writes[4] = Write("r4", "create", spec(SECURE_HOST, {"/": "frontend"}, tls=tls), {}, {})
+        outcomes = counting.backend.write_batch(writes)
+        refused = outcomes.pop(4)
+        assert isinstance(refused, InvalidSpecError)
+        assert "'r4'" in refused.message and "PEM" in refused.message
+        assert all(isinstance(outcome, LiveRoute) for outcome in outcomes)
+        assert counting.loads <= 7  # halving, not one load per route
+        assert get(options, "r5.example.com", "/").text == "frontend /\n"
+        assert [r.name for r in counting.backend.list_routes()] == ["r0", "r1", "r2", "r3", "r5"]
+    finally:
+        counting.client.close()

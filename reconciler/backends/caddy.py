@@ -4,6 +4,9 @@ Every write reads ``/config/apps``, edits the route (and its TLS parts) in that 
 the tree back with ``If-Match: "/config/apps <fnv32a>"``, the ETag Caddy 2.6 computes over
 the body it returned. Caddy checks it under its config lock, so a concurrent editor's change
 is never lost: we get 412, read again and re-check the route's own version.
+
+``write_batch`` does the same for many routes in one config load: a reload costs about as
+much for one route as for two hundred, so batches are what make large applies fast.
 """
 
 from __future__ import annotations
@@ -11,14 +14,15 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
 from reconciler.backends import caddy_apps
-from reconciler.backends.base import BaseBackend, Capabilities
+from reconciler.backends.base import BaseBackend, Capabilities, Write, WriteOutcome
+from reconciler.backends.caddy_admin import fnv32a, raise_for, refused, request
 from reconciler.backends.caddy_checks import check_route, options_from_settings
 from reconciler.backends.caddy_mapping import (
     ID_PREFIX,
@@ -34,27 +38,13 @@ from reconciler.errors import (
     ConflictError,
     InvalidSpecError,
     NotFoundError,
+    RoutesError,
     TransientBackendError,
 )
 from reconciler.model import Condition, LiveRoute, RouteSpec, digest_of
 
-try:  # a C implementation: hashing a 1 MB config in pure Python takes a quarter second
-    from fnv_hash_fast import fnv1a_32 as _fast_fnv1a_32
-except ImportError:  # pragma: no cover - depends on the environment
-    _fast_fnv1a_32 = None  # type: ignore[assignment]
-
 APPS = "/config/apps"
 _MAX_RACES = 20  # lost If-Match races against other writers before we give up
-
-
-def fnv32a(data: bytes) -> str:
-    """The hash Caddy's admin API puts in its ETag (FNV-1a, 32 bits, hex)."""
-    if _fast_fnv1a_32 is not None:
-        return f"{_fast_fnv1a_32(data):08x}"
-    value = 0x811C9DC5
-    for byte in data:
-        value = ((value ^ byte) * 0x01000193) & 0xFFFFFFFF
-    return f"{value:08x}"
 
 
 def open_caddy(url: str, settings: Settings | None) -> CaddyBackend:
@@ -71,7 +61,9 @@ def open_caddy(url: str, settings: Settings | None) -> CaddyBackend:
 class CaddyBackend(BaseBackend):
     """Routes as Caddy routes; ownership and provenance live in the Caddy config itself."""
 
-    capabilities = Capabilities(labels=True, conditional_writes=True, granular_paths=False)
+    capabilities = Capabilities(
+        labels=True, conditional_writes=True, granular_paths=False, batch_writes=True
+    )
 
     def __init__(
         self, admin_url: str, options: CaddyOptions, client: httpx.Client | None = None
@@ -100,6 +92,17 @@ class CaddyBackend(BaseBackend):
         found = caddy_apps.find(apps, name)
         return self._live(apps, *found) if found else None
 
+    def get_routes(self, names: Iterable[str]) -> dict[str, LiveRoute]:
+        """The named routes that exist, from one read of the config."""
+        apps = self._read()[0]
+        live: dict[str, LiveRoute] = {}
+        for name in names:
+            found = caddy_apps.find(apps, name)
+            route = self._live(apps, *found) if found else None
+            if route is not None:
+                live[name] = route
+        return live
+
     def check_spec(self, name: str, spec: RouteSpec) -> list[str]:
         """What Caddy cannot enforce faithfully in ``spec``: each is a plan error."""
         return check_route(name, spec, self.options)
@@ -108,18 +111,7 @@ class CaddyBackend(BaseBackend):
         self, name: str, spec: RouteSpec, labels: Mapping[str, str], annotations: Mapping[str, str]
     ) -> LiveRoute:
         """Create a route; ``ConflictError`` when a route with its ``@id`` exists."""
-        self._refuse_unenforceable(name, spec)
-
-        def edit(apps: dict[str, Any]) -> None:
-            if caddy_apps.find(apps, name) is not None:
-                raise ConflictError(
-                    f"route {name!r} already exists on {self.url}",
-                    hint="plan again to see the live route",
-                )
-            route = route_to_caddy(name, spec, labels, annotations, self.options, uuid.uuid4().hex)
-            caddy_apps.add(apps, name, spec, route, self.options)
-
-        return self._write(name, edit)
+        return self._write_one(Write(name, "create", spec, labels, annotations))
 
     def replace_route(
         self,
@@ -130,37 +122,30 @@ class CaddyBackend(BaseBackend):
         expected_version: str | None,
     ) -> LiveRoute:
         """Replace a route if its version is ``expected_version`` (any version when None)."""
-        self._refuse_unenforceable(name, spec)
-
-        def edit(apps: dict[str, Any]) -> None:
-            self._check_version(apps, name, expected_version)
-            caddy_apps.remove(apps, name)
-            route = route_to_caddy(name, spec, labels, annotations, self.options, uuid.uuid4().hex)
-            caddy_apps.add(apps, name, spec, route, self.options)
-
-        return self._write(name, edit)
+        return self._write_one(Write(name, "replace", spec, labels, annotations, expected_version))
 
     def delete_route(self, name: str, expected_version: str | None) -> None:
         """Delete a route if its version is ``expected_version`` (any version when None)."""
+        self._write_one(Write(name, "delete", expected_version=expected_version))
 
-        def edit(apps: dict[str, Any]) -> None:
-            self._check_version(apps, name, expected_version)
-            caddy_apps.remove(apps, name)
-
-        self._write(name, edit)
+    def write_batch(self, writes: Sequence[Write]) -> list[WriteOutcome]:
+        """All ``writes`` in one conditional config load (see ``BatchWriter``)."""
+        with self._write_lock:
+            return self._load(writes)
 
     def close(self) -> None:
         if self._own_client:
             self._client.close()
 
-    def _refuse_unenforceable(self, name: str, spec: RouteSpec) -> None:
-        problems = self.check_spec(name, spec)
-        if problems:
-            raise InvalidSpecError(
-                f"route {name!r} cannot be served faithfully by Caddy: {'; '.join(problems)}",
-                hint="see docs/caddy.md for what the Caddy backend supports",
-                details=[{"route": name, "message": p} for p in problems],
-            )
+    def _refusal(self, write: Write) -> InvalidSpecError | None:
+        problems = self.check_spec(write.name, write.spec) if write.spec is not None else []
+        if not problems:
+            return None
+        return InvalidSpecError(
+            f"route {write.name!r} cannot be served faithfully by Caddy: {'; '.join(problems)}",
+            hint="see docs/caddy.md for what the Caddy backend supports",
+            details=[{"route": write.name, "message": p} for p in problems],
+        )
 
     def _check_version(self, apps: dict[str, Any], name: str, expected: str | None) -> None:
         found = caddy_apps.find(apps, name)
@@ -176,34 +161,90 @@ class CaddyBackend(BaseBackend):
                 hint="someone else changed it: plan again",
             )
 
-    def _write(self, name: str, edit: Callable[[dict[str, Any]], None]) -> LiveRoute:
+    def _write_one(self, write: Write) -> LiveRoute:
         with self._write_lock:
-            for _ in range(_MAX_RACES):
-                apps, etag = self._read(with_etag=True)
-                edit(apps)
-                response = self._request(
-                    "POST",
-                    APPS,
-                    content=json.dumps(apps).encode("utf-8"),
-                    headers={"Content-Type": "application/json", "If-Match": etag},
+            outcome = self._load([write])[0]
+        if isinstance(outcome, RoutesError):
+            raise outcome
+        return outcome or LiveRoute(name=write.name, spec=RouteSpec(host="", paths=()), version="")
+
+    def _load(self, writes: Sequence[Write]) -> list[WriteOutcome]:
+        """Edit the config for every write that can be done and post it once, If-Match."""
+        refusals: list[RoutesError | None] = [self._refusal(write) for write in writes]
+        if all(refusals):
+            return list(refusals)
+        for _ in range(_MAX_RACES):
+            apps, etag = self._read(with_etag=True)
+            # Each edit sees the ones before it, as if the writes were made one by one.
+            errors = [
+                error or self._edit(apps, w) for w, error in zip(writes, refusals, strict=True)
+            ]
+            accepted = [w for w, error in zip(writes, errors, strict=True) if error is None]
+            if not accepted:
+                return list(errors)
+            response = request(
+                self._client,
+                self.admin_url,
+                "POST",
+                APPS,
+                content=json.dumps(apps).encode("utf-8"),
+                headers={"Content-Type": "application/json", "If-Match": etag},
+            )
+            if response.status_code == 412:
+                continue  # someone else changed the config: read it again, check again
+            if refused(response) and len(accepted) > 1:
+                # Caddy refused the whole config without naming the route: halve until it can.
+                half = len(writes) // 2
+                return self._load(writes[:half]) + self._load(writes[half:])
+            try:
+                raise_for(
+                    response, self.admin_url, accepted[0].name if len(accepted) == 1 else None
                 )
-                if response.status_code == 412:
-                    continue
-                self._raise_for(response, name)
-                break
-            else:
-                raise TransientBackendError(
-                    f"the Caddy config on {self.admin_url} kept changing while writing {name!r}",
-                    hint="another client is editing Caddy's config: try again",
+            except InvalidSpecError as exc:
+                return [error or exc for error in errors]
+            # What we posted is what Caddy now serves: no need to read it back.
+            return [
+                error or self._written(apps, w) for w, error in zip(writes, errors, strict=True)
+            ]
+        names = ", ".join(repr(w.name) for w in writes[:3]) + (" ..." if len(writes) > 3 else "")
+        raise TransientBackendError(
+            f"the Caddy config on {self.admin_url} kept changing while writing {names}",
+            hint="another client is editing Caddy's config: try again",
+        )
+
+    def _edit(self, apps: dict[str, Any], write: Write) -> RoutesError | None:
+        """Apply one write to the config tree; its error leaves the tree untouched."""
+        name = write.name
+        try:
+            if write.kind == "create" and caddy_apps.find(apps, name) is not None:
+                raise ConflictError(
+                    f"route {name!r} already exists on {self.url}",
+                    hint="plan again to see the live route",
                 )
-        # What we posted is what Caddy now serves: no need to read it back.
-        found = caddy_apps.find(apps, name)
+            if write.kind != "create":
+                self._check_version(apps, name, write.expected_version)
+        except RoutesError as exc:
+            return exc
+        if write.kind != "create":
+            caddy_apps.remove(apps, name)
+        if write.spec is not None and write.kind != "delete":
+            labels, annotations = write.labels, write.annotations
+            route = route_to_caddy(
+                name, write.spec, labels, annotations, self.options, uuid.uuid4().hex
+            )
+            caddy_apps.add(apps, name, write.spec, route, self.options)
+        return None
+
+    def _written(self, apps: dict[str, Any], write: Write) -> LiveRoute | None:
+        if write.kind == "delete":
+            return None
+        found = caddy_apps.find(apps, write.name)
         live = self._live(apps, *found) if found else None
-        return live or LiveRoute(name=name, spec=RouteSpec(host="", paths=()), version="")
+        return live or LiveRoute(name=write.name, spec=RouteSpec(host="", paths=()), version="")
 
     def _read(self, *, with_etag: bool = False) -> tuple[dict[str, Any], str]:
-        response = self._request("GET", APPS)
-        self._raise_for(response, None)
+        response = request(self._client, self.admin_url, "GET", APPS)
+        raise_for(response, self.admin_url, None)
         parsed = response.json() if response.content.strip() != b"null" else None
         apps = parsed if isinstance(parsed, dict) else {}
         etag = f'"{APPS} {fnv32a(response.content)}"' if with_etag else ""
@@ -227,44 +268,6 @@ class CaddyBackend(BaseBackend):
         spec = RouteSpec(host=host, paths=())
         return LiveRoute(name, spec, digest_of(route)[7:23], {}, {}, _serving(server))
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        # Caddy restarts its admin server on each config load, which resets kept-alive
-        # connections: one connection per request avoids writing into a dead socket.
-        headers = {**kwargs.pop("headers", {}), "Connection": "close"}
-        try:
-            return self._client.request(method, path, headers=headers, **kwargs)
-        except httpx.ConnectError as exc:
-            raise BackendError(
-                f"cannot reach the Caddy admin API at {self.admin_url}: {exc}",
-                hint="is Caddy running? start it with `caddy run` (admin address in its config)",
-            ) from exc
-        except httpx.TimeoutException as exc:
-            raise TransientBackendError(
-                f"the Caddy admin API at {self.admin_url} timed out ({method} {path})"
-            ) from exc
-        except httpx.HTTPError as exc:
-            raise TransientBackendError(
-                f"talking to the Caddy admin API at {self.admin_url} failed: {exc}"
-            ) from exc
-
-    def _raise_for(self, response: httpx.Response, name: str | None) -> None:
-        if response.is_success:
-            return
-        detail = _error_text(response)
-        where = f"{response.request.method} {self.admin_url}{response.request.url.path}"
-        if response.status_code == 429 or response.status_code >= 500:
-            retry = response.headers.get("Retry-After")
-            raise TransientBackendError(
-                f"Caddy answered {response.status_code} to {where}: {detail}",
-                retry_after=float(retry) if retry and retry.isdigit() else None,
-            )
-        if response.status_code == 400 and name is not None:
-            raise InvalidSpecError(
-                f"Caddy refused the config for route {name!r}: {detail}",
-                hint="check the caddy: section of .routes.yaml (upstreams, secret files)",
-            )
-        raise BackendError(f"Caddy answered {response.status_code} to {where}: {detail}")
-
 
 def _version(apps: dict[str, Any], name: str) -> str:
     return digest_of(caddy_apps.parts_of(apps, name))[7:23]
@@ -279,11 +282,3 @@ def _serving(server: str) -> tuple[Condition, ...]:
         ),
         Condition("Ready", "True", "RouteServed", f"served by Caddy server {server}", now),
     )
-
-
-def _error_text(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text.strip()[:500]
-    return str(body.get("error", body))[:500] if isinstance(body, dict) else str(body)[:500]
