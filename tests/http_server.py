@@ -15,6 +15,7 @@ import uvicorn
 
 from reconciler.backends.local import LocalStore
 from reconciler.server.app import create_app
+from reconciler.server.faults import FaultInjector, FaultPolicy
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class RunningServer:
     url: str
     store: LocalStore
     port: int
+    faults: FaultInjector | None = None  # with ``faults=``: its policy and counters
 
 
 @contextmanager
@@ -32,18 +34,20 @@ def running_server(
     rate_limit: float | None = None,
     ssl_certfile: str | None = None,
     ssl_keyfile: str | None = None,
+    faults: FaultPolicy | None = None,
     **app_options: Any,
 ) -> Iterator[RunningServer]:
     """Serve a fresh app over ``db`` on 127.0.0.1 (a free port) until the block ends."""
     store = LocalStore(db)
-    app = create_app(store, token=token, rate_limit=rate_limit, **app_options)
+    app: Any = create_app(store, token=token, rate_limit=rate_limit, **app_options)
+    injector = FaultInjector(app, faults, token) if faults is not None else None
     # proto must say TCP, or asyncio leaves Nagle on and keep-alive requests stall 40 ms.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        app,
+        injector or app,
         log_level="warning",
         access_log=False,
         lifespan="off",
@@ -61,7 +65,7 @@ def running_server(
         time.sleep(0.01)
     scheme = "https" if ssl_certfile else "http"
     try:
-        yield RunningServer(f"{scheme}://127.0.0.1:{port}", store, port)
+        yield RunningServer(f"{scheme}://127.0.0.1:{port}", store, port, injector)
     finally:
         server.should_exit = True
         thread.join(timeout=10)

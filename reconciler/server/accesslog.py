@@ -24,15 +24,24 @@ class AccessLog:
             return
         started = time.perf_counter()
         status = 500
+        logged = False
+
+        def log() -> None:
+            nonlocal logged
+            logged = True
+            millis = (time.perf_counter() - started) * 1000
+            self.logger.info("%s %s %d %.1fms", scope["method"], scope["path"], status, millis)
 
         async def record_status(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                log()  # before the last byte leaves: whoever got the answer sees the line
             await send(message)
 
         try:
             await self.app(scope, receive, record_status)
         finally:
-            millis = (time.perf_counter() - started) * 1000
-            self.logger.info("%s %s %d %.1fms", scope["method"], scope["path"], status, millis)
+            if not logged:
+                log()
