@@ -18,6 +18,7 @@ from yaml.nodes import Node
 
 from reconciler import schema
 from reconciler.codes import diagnostic, sort_key
+from reconciler.gcpause import gc_paused
 from reconciler.lint import RouteDocument, lint_document, lint_route_set, route_name_problem
 from reconciler.model import DesiredRoute, RouteSet, RouteSpec, SourceLocation
 from reconciler.plan import Diagnostic
@@ -44,13 +45,13 @@ class LoadResult:
 
 
 @dataclass
-class _Collector:
-    """Accumulates one load; turned into a frozen ``LoadResult`` at the end."""
+class _Sources:
+    """The files of one load, recomposed into nodes only when a late check locates a problem.
 
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    documents: list[RouteDocument] = field(default_factory=list)
-    broken: set[int] = field(default_factory=set)
-    blobs: list[tuple[str, bytes]] = field(default_factory=list)
+    Kept apart from ``_Collector`` so the route documents, which point here, make no
+    reference cycle: a finished load is freed at once, without waiting for the collector.
+    """
+
     contents: dict[str, bytes] = field(default_factory=dict)
     roots: dict[str, list[Node]] = field(default_factory=dict)
 
@@ -61,6 +62,17 @@ class _Collector:
         if display not in self.roots:
             self.roots[display] = compose_roots(self.contents[display])
         return locate(self.roots[display][index], base + path, key=key)
+
+
+@dataclass
+class _Collector:
+    """Accumulates one load; turned into a frozen ``LoadResult`` at the end."""
+
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    documents: list[RouteDocument] = field(default_factory=list)
+    broken: set[int] = field(default_factory=set)
+    blobs: list[tuple[str, bytes]] = field(default_factory=list)
+    sources: _Sources = field(default_factory=_Sources)
 
     def result(self) -> LoadResult:
         self.diagnostics.extend(lint_route_set(self.documents))
@@ -88,6 +100,13 @@ def load_paths(
     paths: Sequence[str | Path], *, root: Path, display_base: Path | None = None
 ) -> LoadResult:
     """Load descriptor files and folders (``*.yaml``, ``*.yml``, recursive, sorted)."""
+    with gc_paused():
+        return _load_paths(paths, root=root, display_base=display_base)
+
+
+def _load_paths(
+    paths: Sequence[str | Path], *, root: Path, display_base: Path | None
+) -> LoadResult:
     collector = _Collector()
     root_abs = Path(os.path.abspath(root))
     base = Path(os.path.abspath(display_base or root))
@@ -113,7 +132,7 @@ def load_paths(
             continue
         content = file.read_bytes()
         collector.blobs.append((display, content))
-        collector.contents[display] = content
+        collector.sources.contents[display] = content
         _load_file(display, content, collector)
     return collector.result()
 
@@ -121,14 +140,15 @@ def load_paths(
 def load_blobs(blobs: Iterable[tuple[str, bytes]]) -> LoadResult:
     """Load already-read files (display path, content), e.g. from a git tree."""
     collector = _Collector()
-    for display, content in sorted(blobs):
-        if len(content) > MAX_FILE_BYTES:
-            collector.diagnostics.append(_too_big(display, len(content)))
-            continue
-        collector.blobs.append((display, content))
-        collector.contents[display] = content
-        _load_file(display, content, collector)
-    return collector.result()
+    with gc_paused():
+        for display, content in sorted(blobs):
+            if len(content) > MAX_FILE_BYTES:
+                collector.diagnostics.append(_too_big(display, len(content)))
+                continue
+            collector.blobs.append((display, content))
+            collector.sources.contents[display] = content
+            _load_file(display, content, collector)
+        return collector.result()
 
 
 def _display(path: Path, *, base: Path) -> str:
@@ -341,7 +361,7 @@ def _route(
         file=display,
         line=line,
         column=column,
-        locate=functools.partial(collector.locate, display, index, base),
+        locate=functools.partial(collector.sources.locate, display, index, base),
     )
     findings = lint_document(doc)
     collector.diagnostics.extend(findings)

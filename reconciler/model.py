@@ -143,15 +143,17 @@ class RouteSpec:
         rules: dict[str, PathRule] = {}
         for rule in descriptor.get("routes") or ():
             prefix = str(rule["prefix"])
+            name = rule.get("name")
             rules[prefix] = PathRule(
-                prefix=prefix,
-                service=str((rule.get("route") or {}).get("service", "")),
-                name=str(rule["name"]) if rule.get("name") else None,
-                websockets=bool(rule.get("enableWebsockets", False)),
+                prefix,
+                str((rule.get("route") or {}).get("service", "")),
+                str(name) if name else None,
+                bool(rule.get("enableWebsockets", False)),
             )
         return cls(
             host=canonical_host(str(descriptor.get("host", ""))),
-            paths=tuple(sorted(rules.values())),
+            # Prefixes are unique, so their order is the rules' order (and far cheaper).
+            paths=tuple([rules[prefix] for prefix in sorted(rules)]),
             cors=_cors_from(descriptor.get("corsPolicy")),
             tls=_tls_from(descriptor.get("tls")),
             validation=_validation_from(descriptor.get("validation")),

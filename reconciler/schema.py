@@ -13,9 +13,10 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
+if TYPE_CHECKING:
+    import jsonschema
 
 SCHEMA_FILE = "route-descriptor.schema.json"
 
@@ -54,6 +55,8 @@ def load_schema() -> dict[str, Any]:
 @functools.cache
 def validator() -> jsonschema.protocols.Validator:
     """The one compiled Draft 2020-12 validator."""
+    import jsonschema  # only for descriptors the fast path rejects: a valid repo skips ~50 ms
+
     schema = load_schema()
     jsonschema.Draft202012Validator.check_schema(schema)
     return jsonschema.Draft202012Validator(schema)

@@ -32,6 +32,7 @@ from reconciler.backends.local_sql import (
     write_meta,
 )
 from reconciler.errors import BackendError, ConflictError, NotFoundError, UsageError
+from reconciler.gcpause import gc_paused
 from reconciler.model import RouteSpec, canonical_host
 
 T = TypeVar("T")
@@ -56,7 +57,8 @@ class LocalStore:
 
     def list_routes(self) -> list[StoredRoute]:
         """Every route, sorted by name."""
-        return self._read(lambda conn: self._routes(conn, "ORDER BY name", ()), [])
+        with gc_paused():
+            return self._read(lambda conn: self._routes(conn, "ORDER BY name", ()), [])
 
     def list_page(
         self, page_size: int, after_name: str | None = None

@@ -6,12 +6,13 @@ import json
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 import reconciler
 from reconciler.plan import Plan
+
+if TYPE_CHECKING:
+    import jsonschema
 
 PLAN_SCHEMA = Path(reconciler.__file__).parent / "schemas" / "plan.schema.json"
 
@@ -23,6 +24,8 @@ def render_plan_json(plan: Plan) -> str:
 
 def plan_schema_errors(plan: Mapping[str, Any]) -> list[str]:
     """Every way ``plan`` breaks the plan schema, as ``location: message`` lines; [] if valid."""
+    import jsonschema  # only when a plan file is read: writing one needs no validator
+
     problems = []
     for found in _validator().iter_errors(plan):
         # "not valid under any of the given schemas" helps nobody: name the deepest cause.
@@ -34,6 +37,8 @@ def plan_schema_errors(plan: Mapping[str, Any]) -> list[str]:
 
 @lru_cache(maxsize=1)
 def _validator() -> jsonschema.Draft202012Validator:
+    import jsonschema
+
     # Read once: the packaged schema does not change while the process runs.
     schema = json.loads(PLAN_SCHEMA.read_text(encoding="utf-8"))
     return jsonschema.Draft202012Validator(schema)
