@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -214,11 +214,15 @@ class _Api:
                 raise too_large
         chunks: list[bytes] = []
         size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > self.max_body:  # a chunked body declares no length: count it
-                raise too_large
-            chunks.append(chunk)
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > self.max_body:  # a chunked body declares no length: count it
+                    raise too_large
+                chunks.append(chunk)
+        except ClientDisconnect:
+            # Nobody will read the answer; an ApiError keeps a traceback out of the log.
+            raise ApiError(400, "client_disconnected", "the client left mid-body") from None
         return parse_json(b"".join(chunks))
 
     async def _precondition_failed(self, name: str, expected: str | None) -> ApiError:
