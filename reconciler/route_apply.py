@@ -2,7 +2,9 @@
 
 Reading before writing is what makes an apply idempotent: a route already as the plan wants
 it is ``already-applied``; one still as the plan found it is written, conditional on the
-version just read; anything else is a ``conflict`` that only a new plan can resolve.
+version just read; anything else is a ``conflict`` that only a new plan can resolve. On
+backends with conditional writes the first attempt folds the read into the write's
+condition (the version the plan saw), and reads only when that condition fails.
 The batched path (``batch_apply``) makes the same decisions with the functions here.
 """
 
@@ -159,7 +161,7 @@ class RouteWriter:
         while True:
             attempts += 1
             try:
-                verdict = self._attempt(change, spec, labels)
+                verdict = self._attempt(change, spec, labels, optimistic=attempts == 1)
             except TransientBackendError as exc:
                 if attempts >= self.max_attempts:
                     return failed(change, exc, attempts)
@@ -172,9 +174,13 @@ class RouteWriter:
             return result_of(change, verdict, attempts)
 
     def _attempt(
-        self, change: Change, spec: RouteSpec | None, labels: Mapping[str, str]
+        self, change: Change, spec: RouteSpec | None, labels: Mapping[str, str], optimistic: bool
     ) -> Verdict:
         target = target_of(change, spec)
+        if optimistic and self.backend.capabilities.conditional_writes:
+            verdict = self._write_as_planned(change, spec, labels)
+            if verdict is not None:
+                return verdict
         live = self.backend.get_route(change.route)
         verdict = classify(change, live, target)
         if verdict.outcome is not None:
@@ -184,3 +190,22 @@ class RouteWriter:
             return written(write, send(self.backend, write))
         except (ConflictError, NotFoundError) as exc:
             return after_lost_race(change, exc, self.backend.get_route(change.route), target)
+
+    def _write_as_planned(
+        self, change: Change, spec: RouteSpec | None, labels: Mapping[str, str]
+    ) -> Verdict | None:
+        """Write conditional on the state the plan saw, skipping the read.
+
+        With conditional writes, "the live route is still as the plan found it" is exactly
+        "its version is still the plan's ``live_version``" (or, for a create, "it does not
+        exist"), so the condition does the read's job in one request. When the condition
+        fails (None is returned) the route is read and classified as usual.
+        """
+        if change.action != "create" and not change.live_version:
+            return None
+        planned = LiveRoute(change.route, RouteSpec("", ()), change.live_version or "")
+        write = write_of(change, spec, labels, None if change.action == "create" else planned)
+        try:
+            return written(write, send(self.backend, write))
+        except (ConflictError, NotFoundError):
+            return None

@@ -508,7 +508,7 @@ def test_transient_failures_are_retried_until_success() -> None:
 
 def test_retry_after_is_honoured() -> None:
     backend = RecordingBackend()
-    backend.faults[("get", "shop")] = [TransientBackendError("429", retry_after=7.5)]
+    backend.faults[("create", "shop")] = [TransientBackendError("429", retry_after=7.5)]
     clock = FakeClock()
     wanted = spec("shop.acme.org")
     result = run(plan_of([create("shop", wanted)]), backend, {"shop": wanted}, clock)
@@ -516,9 +516,51 @@ def test_retry_after_is_honoured() -> None:
     assert clock.sleeps and clock.sleeps[0] >= 7.5
 
 
+def test_a_retry_after_an_ambiguous_failure_reads_first() -> None:
+    """A failed write may have landed: the retry reads, so it never writes twice."""
+    backend = RecordingBackend()
+    backend.faults[("get", "shop")] = [TransientBackendError("502")]
+    backend.faults[("create", "shop")] = [TransientBackendError("503")]
+    wanted = spec("shop.acme.org")
+    result = run(plan_of([create("shop", wanted)]), backend, {"shop": wanted})
+    assert result.ok and result.results[0].attempts == 3
+    assert backend.calls == [
+        ("create", "shop"),
+        ("get", "shop"),
+        ("get", "shop"),
+        ("create", "shop"),
+    ]
+
+
+def test_conditional_backends_write_without_reading_when_the_plan_still_holds() -> None:
+    """The write's condition (the version the plan saw) does the read's job."""
+    backend = RecordingBackend()
+    old = backend.seed("upd", spec("old.acme.org"))
+    gone = backend.seed("del", spec("del.acme.org"))
+    wanted = spec("new.acme.org")
+    plan = plan_of([create("new", wanted), update("upd", old, wanted), delete("del", gone)])
+    result = run(plan, backend, {"new": wanted, "upd": wanted})
+    assert [r.outcome for r in result.results] == ["applied"] * 3
+    assert [op for op, _ in backend.calls] == ["create", "replace", "delete"]
+
+
+def test_a_failed_condition_falls_back_to_read_and_classify() -> None:
+    backend = RecordingBackend()
+    old = backend.seed("upd", spec("old.acme.org"))
+    wanted = spec("new.acme.org")
+    plan = plan_of([update("upd", old, wanted), create("dup", wanted)])
+    backend.replace_route("upd", wanted, LABELS, {}, old.version)  # someone applied it already
+    backend.seed("dup", spec("other.acme.org"))  # someone created it differently
+    backend.calls.clear()
+    result = run(plan, backend, {"upd": wanted, "dup": wanted})
+    outcomes = {r.route: r.outcome for r in result.results}
+    assert outcomes == {"upd": "already-applied", "dup": "conflict"}
+    assert ("get", "upd") in backend.calls and ("get", "dup") in backend.calls
+
+
 def test_backoff_grows_and_stays_capped() -> None:
     backend = RecordingBackend()
-    backend.faults[("get", "shop")] = [TransientBackendError("502") for _ in range(30)]
+    backend.faults[("create", "shop")] = [TransientBackendError("502") for _ in range(30)]
     clock = FakeClock()
     wanted = spec("shop.acme.org")
     plan = plan_of([create("shop", wanted)])
