@@ -289,3 +289,44 @@ def test_github_annotations_name_repository_paths(repo: Path) -> None:
     )
     assert code == 1
     assert f"::error file={repo.name}/routes/broken.yaml,line=2," in out
+
+
+BAD = REPO / "tests" / "fixtures" / "bad"
+ERROR_FIXTURES = sorted(
+    p.name
+    for p in BAD.iterdir()
+    if p.name
+    not in {
+        "cors-any-origin.yaml",
+        "cors-no-origins.yaml",
+        "empty.yaml",
+        "other-resource.yaml",
+        "shadowed",
+    }
+)
+
+
+@pytest.mark.parametrize("name", ERROR_FIXTURES)
+def test_every_bad_input_exits_1_with_a_located_error(tmp_path: Path, name: str) -> None:
+    """The user's view of DESIGN §4: exit 1, `file:line:col: error CODE: …`, no traceback."""
+    shutil.copytree(BAD, tmp_path / "bad", symlinks=True)
+    code, out, _ = routes(tmp_path, "validate", f"bad/{name}")
+    assert code == 1, out
+    located = [line for line in out.splitlines() if ": error R0" in line]
+    assert located, out
+    where = located[0].split(": error")[0]
+    file, line, column = where.rsplit(":", 2)
+    assert file.startswith(f"bad/{name}") and int(line) >= 1 and int(column) >= 1
+
+
+def test_big_and_symlinked_inputs_are_located_errors(tmp_path: Path) -> None:
+    (tmp_path / "routes").mkdir()
+    (tmp_path / "routes" / "huge.yaml").write_text("host: a.acme.org\n# " + "x" * (1 << 20) + "\n")
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.yaml"
+    outside.write_text(SHOP)
+    (tmp_path / "routes" / "escape.yaml").symlink_to(outside)
+    (tmp_path / ".routes.yaml").write_text("descriptors: [routes]\n")
+    code, out, _ = routes(tmp_path, "validate")
+    assert code == 1
+    assert "routes/huge.yaml:1:1: error R004" in out
+    assert "routes/escape.yaml:1:1: error R007" in out

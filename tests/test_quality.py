@@ -59,3 +59,14 @@ def test_readme_lists_every_diagnostic_code() -> None:
     planner_codes = [v for k, v in vars(planner).items() if k.startswith("CODE_")]
     for code in [*CODES, *planner_codes, "P030", "B001"]:
         assert f"| `{code}` |" in readme, f"README's code table misses {code}"
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    readme = (REPO / "README.md").read_text()
+    quickstart = readme.split("## Quickstart", 1)[1].split("\n## ", 1)[0]
+    blocks = [b.split("```", 1)[0].strip() for b in quickstart.split("```sh\n")[1:]]
+    assert len(blocks) >= 2, "the Quickstart has two commands"
+    install_and_plan, test_command = blocks[0], blocks[1]
+    assert install_and_plan.startswith("pip install ") and " plan" in install_and_plan
+    ci = (REPO / ".ci" / "run").read_text().splitlines()
+    assert test_command in ci, f".ci/run must run {test_command!r}"
