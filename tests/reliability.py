@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import yaml
 
@@ -106,6 +108,35 @@ def wait_for(predicate: Any, timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.02)
+
+
+@contextmanager
+def serve(db: Path, token: str, *flags: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """``routes serve`` in a child process on a free loopback port."""
+    process = subprocess.Popen(
+        routes_cmd("serve", "--db", str(db), "--port", "0", *flags),
+        env=routes_env(ROUTES_SERVER_TOKEN=token),
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        url = _listening_url(process.stderr)
+        yield process, url
+    finally:
+        if process.poll() is None:
+            process.terminate()
+        process.wait(timeout=30)
+        if process.stderr:
+            process.stderr.close()
+
+
+def _listening_url(stderr: IO[str] | None) -> str:
+    assert stderr is not None
+    line = stderr.readline()
+    found = re.search(r"listening on (http://\S+)", line)
+    assert found, f"routes serve did not start: {line!r}"
+    return found[1]
 
 
 def totals(path: Path = FIGURES) -> dict[str, int]:

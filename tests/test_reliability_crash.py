@@ -6,16 +6,13 @@ Real processes, real SIGKILL (no handler runs, nothing is flushed on the way out
 from __future__ import annotations
 
 import json
-import re
 import signal
 import sqlite3
 import subprocess
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 
@@ -27,6 +24,7 @@ from tests.reliability import (
     routes_cmd,
     routes_env,
     run_routes,
+    serve,
     spec,
     wait_for,
     write_repo,
@@ -121,42 +119,13 @@ class _Writer:
         return str(answer.json()["version"])
 
 
-@contextmanager
-def serve(db: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """``routes serve`` in a child process on a free loopback port."""
-    process = subprocess.Popen(
-        routes_cmd("serve", "--db", str(db), "--port", "0", "--no-access-log"),
-        env=routes_env(ROUTES_SERVER_TOKEN=TOKEN),
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        url = _listening_url(process.stderr)
-        yield process, url
-    finally:
-        if process.poll() is None:
-            process.terminate()
-        process.wait(timeout=30)
-        if process.stderr:
-            process.stderr.close()
-
-
-def _listening_url(stderr: IO[str] | None) -> str:
-    assert stderr is not None
-    line = stderr.readline()
-    found = re.search(r"listening on (http://\S+)", line)
-    assert found, f"routes serve did not start: {line!r}"
-    return found[1]
-
-
 def _service_of(route: dict[str, Any]) -> str:
     return str(route["spec"]["routes"][0]["route"]["service"]).rsplit("-", 1)[0]
 
 
 def test_every_acknowledged_write_survives_a_sigkilled_server(tmp_path: Path) -> None:
     db = tmp_path / "state.db"
-    with serve(db) as (process, url):
+    with serve(db, TOKEN, "--no-access-log") as (process, url):
         writers = [_Writer(url, f"w{index}") for index in range(8)]
         stop = threading.Event()
         threads = [threading.Thread(target=w.run, args=(stop,)) for w in writers]
@@ -169,7 +138,7 @@ def test_every_acknowledged_write_survives_a_sigkilled_server(tmp_path: Path) ->
         for thread in threads:
             thread.join(timeout=30)
 
-    with serve(db) as (_, url):
+    with serve(db, TOKEN, "--no-access-log") as (_, url):
         headers = {"Authorization": f"Bearer {TOKEN}"}
         live: dict[str, dict[str, Any]] = {}
         token = None
