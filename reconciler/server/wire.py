@@ -150,6 +150,8 @@ def parse_json(raw: bytes) -> Any:
         )
     except (UnicodeDecodeError, ValueError) as exc:
         raise ApiError(400, "malformed_json", f"the request body is not valid JSON: {exc}") from exc
+    except RecursionError:
+        raise ApiError(400, "malformed_json", "the request body nests too deeply") from None
 
 
 def route_write(body: Any) -> RouteWrite:
