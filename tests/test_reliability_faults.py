@@ -23,10 +23,10 @@ from tests.reliability import journals, record, routes_env, run_routes, spec, wr
 
 TOKEN = "reliability-token-5f2c"
 # Fault decisions hang on (seed, method, path, how many times asked), so every route meets
-# the same faults on every run. At 20 % per request a route's attempt (a read, then a write)
-# fails ~31 % of the time and 5 attempts all fail ~0.28 % of the time: ~0.85 routes in 300,
-# so about half of all seeds leave one route failed (then the re-run converges, as the
-# next test shows). This seed is one where the 5 attempts suffice for every route.
+# the same faults on every run. An attempt makes one or two requests, so at 20 % per request
+# it fails 17-31 % of the time and all 5 attempts fail ~0.01-0.3 % of the time: with 300
+# routes some seeds leave one route failed (the re-run then converges, as the next test
+# shows). This seed is one where the 5 attempts suffice for every route.
 SEED = 20240606
 
 
