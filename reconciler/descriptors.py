@@ -11,7 +11,7 @@ import hashlib
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from yaml.nodes import Node
@@ -126,11 +126,11 @@ def _load_paths(
         else:
             found.setdefault(show(path), path)
     for display, file in sorted(found.items()):
-        size = file.stat().st_size
-        if size > MAX_FILE_BYTES:
-            collector.diagnostics.append(_too_big(display, size))
-            continue
-        content = file.read_bytes()
+        with open(file, "rb") as stream:  # one open and read per file: no stat first
+            content = stream.read(MAX_FILE_BYTES + 1)
+            if len(content) > MAX_FILE_BYTES:
+                collector.diagnostics.append(_too_big(display, os.fstat(stream.fileno()).st_size))
+                continue
         collector.blobs.append((display, content))
         collector.sources.contents[display] = content
         _load_file(display, content, collector)
@@ -152,10 +152,20 @@ def load_blobs(blobs: Iterable[tuple[str, bytes]]) -> LoadResult:
 
 
 def _display(path: Path, *, base: Path) -> str:
+    text, prefix = str(path), f"{base}{os.sep}"
+    if os.sep == "/" and text.startswith(prefix):  # the common case, without pathlib
+        return text[len(prefix) :]
     try:
         return path.relative_to(base).as_posix()
     except ValueError:
         return path.as_posix()
+
+
+def _stem(display: str) -> str:
+    """``PurePosixPath(display).stem``, for 10,000 files without 10,000 path objects."""
+    name = display.rpartition("/")[2]
+    dot = name.rfind(".")
+    return name[:dot] if 0 < dot < len(name) - 1 else name
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -284,7 +294,7 @@ def _load_file(display: str, content: bytes, collector: _Collector) -> None:
             )
         else:
             bare_seen = True
-            name = PurePosixPath(display).stem
+            name = _stem(display)
             problem_text = route_name_problem(name)
             if problem_text:
                 collector.diagnostics.append(
