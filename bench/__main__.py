@@ -201,6 +201,8 @@ def main() -> None:
         rows = cli_rows(Path(tmp), n, sizes, args.runs)
     rows.append(http_row(http_count, rounds=3))
     print(table(rows))
+    if args.quick:
+        print("\n--quick: a smoke run; the goals are set for the full N (startup weighs more here)")
     missed = [row.scenario for row in rows if row.met is False]
     if missed:
         print("\nGoals missed: " + "; ".join(missed))
