@@ -134,6 +134,8 @@ def _read_config(path: Path) -> dict[str, Any]:
             f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}",
             hint="fix the syntax of the config file",
         ) from exc
+    except RecursionError as exc:
+        raise ConfigError(f"{path}: the config file nests too deeply to be a config") from exc
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from exc
     if raw is None:

@@ -65,9 +65,39 @@ def position(node: Node) -> tuple[int, int]:
     return int(mark.line) + 1, int(mark.column) + 1
 
 
+# libyaml's composer recurses in C and crashes the process past ~20,000 levels; a file of
+# SMALL_FILE bytes cannot nest deeper than that many levels, so only larger files pay for a
+# depth scan over the (iterative, crash-free) event stream first.
+SMALL_FILE = 8192
+MAX_DEPTH = 1000
+
+
+def _too_deep(content: bytes | str) -> YamlProblem | None:
+    if len(content) <= SMALL_FILE:
+        return None
+    depth = 0
+    try:
+        for event in yaml.parse(content, Loader=yaml.CSafeLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    mark = event.start_mark
+                    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+                    message = f"the document nests more than {MAX_DEPTH} levels deep"
+                    return YamlProblem("R003", message, line, column)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return None  # compose reports the syntax error with its location
+    return None
+
+
 def parse_documents(content: bytes | str) -> tuple[list[Document], YamlProblem | None]:
     """Every document up to the first problem, and that problem (or None)."""
     documents: list[Document] = []
+    deep = _too_deep(content)
+    if deep is not None:
+        return documents, deep
     star: str | bytes = "*" if isinstance(content, str) else b"*"
     builder = _Builder(aliases=star in content)  # type: ignore[operator]
     try:
