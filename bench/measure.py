@@ -6,7 +6,7 @@ import math
 import os
 import statistics
 import subprocess
-import time
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,19 +44,28 @@ class Row:
     peak_mib: float | None
 
 
+# Linux starts a child's ru_maxrss at its parent's peak (kept across exec), and this runner
+# grows large; so a small launcher forks the measured command and reports its wait4 rusage.
+# The launcher times from spawn to reaped, so its own startup is not counted.
+LAUNCHER_CODE = """\
+import os, subprocess, sys, time
+started = time.perf_counter()
+child = subprocess.Popen(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(child.pid, 0)
+seconds = time.perf_counter() - started
+print(seconds, os.waitstatus_to_exitcode(status), usage.ru_maxrss)
+"""
+
+
 def run_child(args: Sequence[str], cwd: Path, expect: int = 0) -> Run:
-    """Run ``args`` to completion with output discarded; its own rusage comes from wait4."""
+    """Run ``args`` to completion with output discarded: wall seconds and peak RSS."""
     env = {**os.environ, "NO_COLOR": "1"}
-    started = time.perf_counter()
-    child = subprocess.Popen(
-        args, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
-    )
-    _, status, usage = os.wait4(child.pid, 0)
-    seconds = time.perf_counter() - started
-    child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode != expect:
-        raise SystemExit(f"{' '.join(args)} in {cwd} exited {child.returncode}, not {expect}")
-    return Run(seconds, usage.ru_maxrss / 1024)  # ru_maxrss is in KiB on Linux
+    launcher = [sys.executable, "-c", LAUNCHER_CODE, *args]
+    out = subprocess.run(launcher, cwd=cwd, env=env, capture_output=True, text=True, check=True)
+    seconds, code, max_rss_kib = out.stdout.split()
+    if int(code) != expect:
+        raise SystemExit(f"{' '.join(args)} in {cwd} exited {code}, not {expect}: {out.stderr}")
+    return Run(float(seconds), int(max_rss_kib) / 1024)  # ru_maxrss is in KiB on Linux
 
 
 def interleaved(
