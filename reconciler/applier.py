@@ -29,6 +29,7 @@ from reconciler.model import LABEL_MANAGED_BY, LABEL_MANAGED_BY_VALUE, LABEL_OWN
 from reconciler.model import SENSITIVE as SENSITIVE_MARK
 from reconciler.plan import ApplyResult, Change, Plan, RouteResult
 from reconciler.readiness import wait_until_ready
+from reconciler.retry import backoff_delay, retry_transient
 from reconciler.route_apply import RouteWriter
 
 Progress = Callable[[RouteResult, int, int], None]
@@ -121,7 +122,8 @@ def resolve_desired_specs(
 
 def check_fresh(plan: Plan, backend: Backend) -> None:
     """Raise ``StalePlanError`` unless every touched route is as planned or as wanted."""
-    live = backend.get_routes([c.route for c in plan.changes])
+    touched = [c.route for c in plan.changes]
+    live = retry_transient(lambda: backend.get_routes(touched))
     stale: list[str] = []
     for change in plan.changes:
         route = live.get(change.route)
@@ -283,10 +285,14 @@ class _Run:
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         """Exponential backoff with full jitter, capped; never shorter than ``retry_after``."""
-        ceiling = min(self.options.backoff_cap, self.options.backoff_base * 2 ** (attempt - 1))
         with self.random_lock:
-            delay = self.random.uniform(0, ceiling)
-        return max(delay, retry_after or 0.0)
+            return backoff_delay(
+                attempt,
+                retry_after,
+                base=self.options.backoff_base,
+                cap=self.options.backoff_cap,
+                rng=self.random.uniform,
+            )
 
     def _wait(self) -> None:
         written = [

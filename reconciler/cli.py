@@ -457,7 +457,10 @@ def drift(g: Globals, paths: tuple[str, ...], fmt: str, github_issue: bool) -> N
         _github_context(pull_request=False)
 
     settings, the_plan, backend, _ = _plan(g, paths, prune=True)
-    live = {r.name: r for r in backend.get_routes([c.route for c in the_plan.changes]).values()}
+    from reconciler.retry import retry_transient
+
+    touched = [c.route for c in the_plan.changes]
+    live = {r.name: r for r in retry_transient(lambda: backend.get_routes(touched)).values()}
     backend.close()
     applied = _journal_applied(settings)
     report = drifting.classify(the_plan, live, applied)

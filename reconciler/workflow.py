@@ -15,6 +15,7 @@ from reconciler import __version__
 from reconciler.errors import PlanError, UsageError
 from reconciler.model import LiveRoute, RouteSet
 from reconciler.plan import Diagnostic, Plan
+from reconciler.retry import retry_transient
 
 if TYPE_CHECKING:
     from reconciler.backends.base import Backend
@@ -134,11 +135,11 @@ def make_plan(
         wanted = tuple(t for t in wanted if t in source.targets) if wanted else source.targets
         if not wanted:
             desired = RouteSet()
-        live = list(backend.get_routes(wanted).values()) if wanted else []
+        live = list(retry_transient(lambda: backend.get_routes(wanted)).values()) if wanted else []
     elif wanted:
-        live = list(backend.get_routes(wanted).values())
+        live = list(retry_transient(lambda: backend.get_routes(wanted)).values())
     else:
-        live = backend.list_routes()
+        live = retry_transient(backend.list_routes)
     if prune and not backend.capabilities.labels and not settings.scope:
         raise UsageError(
             f"--prune on {backend.url} needs a `scope` in .routes.yaml",
@@ -209,7 +210,8 @@ def _readiness_warnings(
     """Warn about described routes that are (or will be) not Ready for their host."""
     found: list[Diagnostic] = []
     live_by_name = {route.name: route for route in live}
-    unregistered = backend.unregistered_hosts({r.spec.host for r in desired.values()})
+    hosts = {r.spec.host for r in desired.values()}
+    unregistered = retry_transient(lambda: backend.unregistered_hosts(hosts))
     for name, route in desired.items():
         condition = live_by_name[name].condition("HostValidation") if name in live_by_name else None
         if condition is not None and condition.status == "False":

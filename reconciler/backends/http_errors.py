@@ -63,7 +63,7 @@ def raise_for(response: httpx.Response, url: str, doing: str) -> None:
     if status in TRANSIENT_STATUS:
         raise TransientBackendError(
             f"{where}: HTTP {status} ({message})",
-            hint="the apply retries this; if it persists, check the server",
+            hint="routes retries this with backoff; if it persists, check the server",
             retry_after=_retry_after(response),
         )
     raise BackendError(f"{where}: HTTP {status} ({message})")
@@ -74,7 +74,7 @@ def transport_error(exc: httpx.HTTPError, url: str, doing: str) -> BackendError:
     if isinstance(exc, httpx.TimeoutException):
         return TransientBackendError(
             f"{url} did not answer in time to {doing} ({type(exc).__name__})",
-            hint="the server may be overloaded; the apply retries this",
+            hint="the server may be overloaded; routes retries this with backoff",
         )
     if isinstance(exc, httpx.ConnectError):
         text = str(exc)
