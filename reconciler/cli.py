@@ -184,19 +184,6 @@ def _refuse_broken_descriptors(plan_or_diags: Any) -> None:
     )
 
 
-def _write_plan_file(plan: Plan, out: str) -> None:
-    from reconciler.render.json import render_plan_json
-
-    target = Path(out)
-    tmp = target.with_name(f".{target.name}.tmp")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(render_plan_json(plan), encoding="utf-8")
-        os.replace(tmp, target)
-    except OSError as exc:
-        raise PlanError(f"cannot write plan file {out}: {exc.strerror}") from exc
-
-
 def _plan(
     g: Globals,
     paths: Sequence[str],
@@ -264,7 +251,9 @@ def plan(
     )
     backend.close()
     if out:
-        _write_plan_file(the_plan, out)
+        from reconciler.saved_plan import write_plan_file
+
+        write_plan_file(the_plan, out)
     _echo(_render_plan(the_plan, fmt, g.color))
     if out and fmt == "text":
         _echo(f'\nSaved the plan to {out}. Apply exactly this plan with "routes apply {out}".')
@@ -346,35 +335,17 @@ def apply(
 
 
 def _saved_plan(g: Globals, path: str) -> tuple[Settings, Plan, Backend, dict[str, Any]]:
-    from reconciler import applier
-    from reconciler.model import SENSITIVE
-    from reconciler.workflow import read_plan_file
+    from reconciler.saved_plan import prepare_saved_plan, read_plan_file
 
     settings = g.settings()
     the_plan = read_plan_file(path)
-    if the_plan.has_errors:
-        raise PlanError(f"{path} was made from descriptors with errors; it cannot be applied")
     backend = _open_backend(settings)
-    if backend.url != the_plan.backend:
+    try:
+        specs = prepare_saved_plan(settings, path, the_plan, backend)
+    except BaseException:
         backend.close()
-        raise PlanError(
-            f"{path} was made for backend {the_plan.backend}, but the backend is {backend.url}",
-            hint="apply it with the same --backend / ROUTES_BACKEND / config it was planned with",
-        )
-    loaded = None
-    if any(SENSITIVE in str(change.after) for change in the_plan.changes):
-        loaded = _load_plan_source(settings, the_plan)
-    specs = applier.resolve_desired_specs(the_plan, loaded)
-    applier.check_fresh(the_plan, backend)
+        raise
     return settings, the_plan, backend, specs
-
-
-def _load_plan_source(settings: Settings, the_plan: Plan) -> dict[str, Any]:
-    from reconciler.workflow import load_source
-
-    paths = [str(settings.resolve(p)) for p in the_plan.source_paths]
-    source = load_source(settings, paths)
-    return {name: route.spec for name, route in source.load.routes.items()}
 
 
 def _confirm(the_plan: Plan) -> None:
@@ -434,7 +405,7 @@ def _report(result: ApplyResult, fmt: str = "text") -> NoReturn:
 @click.pass_obj
 def show(g: Globals, planfile: str, fmt: str) -> None:
     """Render a saved plan file."""
-    from reconciler.workflow import read_plan_file
+    from reconciler.saved_plan import read_plan_file
 
     _echo(_render_plan(read_plan_file(planfile), fmt, g.color))
 

@@ -5,14 +5,13 @@ Nothing here prints or exits; ``cli.py`` does. Each step returns values.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reconciler import __version__
-from reconciler.errors import PlanError, UsageError
+from reconciler.errors import UsageError
 from reconciler.model import LiveRoute, RouteSet
 from reconciler.plan import Diagnostic, Plan
 from reconciler.retry import retry_transient
@@ -235,30 +234,3 @@ def _readiness_warnings(
             )
         )
     return found
-
-
-def read_plan_file(path: str) -> Plan:
-    """Read and check a saved plan file; a broken or foreign file is a clear error."""
-    from reconciler.render.json import plan_schema_errors
-
-    try:
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise PlanError(
-            f"plan file {path} not found", hint="make one with `routes plan --out`"
-        ) from exc
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PlanError(
-            f"{path} is not a plan file (not JSON: {exc})",
-            hint="pass the file written by `routes plan --out FILE`",
-        ) from exc
-    except OSError as exc:
-        raise PlanError(f"cannot read plan file {path}: {exc.strerror}") from exc
-    errors = plan_schema_errors(raw) if isinstance(raw, dict) else ["the document is not an object"]
-    if errors:
-        shown = "; ".join(errors[:3])
-        raise PlanError(
-            f"{path} is not a valid plan file: {shown}",
-            hint="pass the file written by `routes plan --out FILE` of this version of routes",
-        )
-    return Plan.from_dict(raw)

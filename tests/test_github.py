@@ -236,7 +236,15 @@ def _create(name: str) -> Change:
     spec = RouteSpec.from_dict(
         {"host": f"{name}.acme.org", "routes": [{"prefix": "/", "route": {"service": name}}]}
     )
-    return Change(route=name, action="create", after=spec.to_dict(redact=True))
+    return Change(
+        route=name,
+        action="create",
+        file=f"routes/{name}.yaml",
+        line=1,
+        after=spec.to_dict(redact=True),
+        after_fingerprint=spec.fingerprint(),
+        labels={"managed-by": "routes", "routes/owner": "acme/gitops"},
+    )
 
 
 def _plan(*changes: Change) -> dict[str, Any]:
@@ -523,6 +531,12 @@ def test_a_broken_plan_file_is_a_plan_error(env: dict[str, str], tmp_path: Path)
     result = CliRunner().invoke(github_group, ["comment", str(bad)], env=env)
     assert isinstance(result.exception, PlanError)
     assert "is not a plan file" in str(result.exception)
+
+    half = tmp_path / "half.json"
+    half.write_text(json.dumps({"summary": {}, "changes": []}))
+    result = CliRunner().invoke(github_group, ["comment", str(half)], env=env)
+    assert isinstance(result.exception, PlanError)
+    assert "is not a valid plan file" in str(result.exception)
 
 
 def test_publish_functions_read_the_environment(fake: FakeGitHub, env: dict[str, str]) -> None:

@@ -6,16 +6,13 @@ Errors are reconciler.errors classes; the handler in ``cli.py`` turns them into 
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import click
 import httpx
 
-from reconciler.errors import PlanError
 from reconciler.integrations.github import (
     GitHubClient,
     GitHubContext,
@@ -64,24 +61,10 @@ def publish_drift(
 
 
 def read_plan_file(path: str) -> dict[str, Any]:
-    """A saved plan's JSON, or a PlanError that says what is wrong with the file."""
-    try:
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise PlanError(
-            f"cannot read the plan file {path}: {exc.strerror or exc}",
-            hint="save one with `routes plan --out FILE`",
-        ) from exc
-    except ValueError as exc:
-        raise PlanError(
-            f"{path} is not a plan file: {exc}", hint="save one with `routes plan --out FILE`"
-        ) from exc
-    if not isinstance(raw, dict) or "changes" not in raw or "summary" not in raw:
-        raise PlanError(
-            f"{path} is not a plan file: no summary and changes",
-            hint="save one with `routes plan --out FILE`",
-        )
-    return raw
+    """A saved plan's JSON, checked like `routes apply` checks it."""
+    from reconciler.saved_plan import read_plan_file as read_plan
+
+    return read_plan(path).to_dict()
 
 
 @click.group("github")
