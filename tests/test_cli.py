@@ -330,3 +330,53 @@ def test_big_and_symlinked_inputs_are_located_errors(tmp_path: Path) -> None:
     assert code == 1
     assert "routes/huge.yaml:1:1: error R004" in out
     assert "routes/escape.yaml:1:1: error R007" in out
+
+
+def run_in_terminal(cwd: Path, args: list[str], answer: str) -> tuple[int, str]:
+    """Run the CLI on a pseudo-terminal (stdin, stdout, stderr), answer its prompt."""
+    import pty
+    import select
+
+    master, slave = pty.openpty()
+    env = {**os.environ, "NO_COLOR": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", *args],
+        cwd=cwd,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        close_fds=True,
+    )
+    os.close(slave)
+    seen, answered = b"", False
+    while True:
+        ready, _, _ = select.select([master], [], [], 30)
+        if not ready:
+            proc.kill()
+            break
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+        if not answered and b"Enter a value:" in seen:
+            os.write(master, answer.encode() + b"\n")
+            answered = True
+    os.close(master)
+    return proc.wait(timeout=30), seen.decode(errors="replace")
+
+
+def test_apply_on_a_terminal_asks_and_only_yes_applies(repo: Path) -> None:
+    code, out = run_in_terminal(repo, ["apply"], "no")
+    assert code == 1 and "Only 'yes' will be accepted" in out and "nothing was changed" in out
+    assert not (repo / ".routes" / "state.db").exists()
+
+    for index in range(6):  # enough routes for the progress bar
+        (repo / "routes" / f"extra-{index}.yaml").write_text(SHOP.replace("ecommerce", f"x{index}"))
+    code, out = run_in_terminal(repo, ["apply"], "yes")
+    assert code == 0, out
+    assert "applying [" in out and "8/8" in out
+    assert "Apply complete: 8 applied" in out
