@@ -41,6 +41,7 @@ from reconciler.server.wire import (
     hostname_json,
     hostname_of,
     if_match_version,
+    is_weak,
     page_size_of,
     parse_json,
     route_json,
@@ -232,6 +233,11 @@ class _Api:
             message = f"route {name!r} does not exist, so If-Match cannot be met"
         elif expected is None:
             message = f"route {name!r} already exists (If-None-Match: *)"
+        elif is_weak(expected):
+            message = (
+                f"If-Match needs a strong entity tag: {expected} never matches "
+                f"(route {name!r} is at version {version})"
+            )
         else:
             message = f"route {name!r} is at version {version}, not {expected}"
         return ApiError(412, "precondition_failed", message, [{"currentVersion": version}])

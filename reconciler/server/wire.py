@@ -216,7 +216,16 @@ def if_match_version(raw: str | None) -> str | None:
             "invalid_header",
             'If-Match must be one entity tag such as "7" (quotes included) or *',
         )
+    if value.startswith("W/"):
+        # If-Match compares strongly (RFC 9110 13.1.1): a weak tag matches no version, and
+        # kept whole it can never equal one the store issues, so the write answers 412.
+        return value
     return found.group(1)
+
+
+def is_weak(version: str | None) -> bool:
+    """True for what ``if_match_version`` returns for a weak tag (``W/"7"``)."""
+    return version is not None and version.startswith("W/")
 
 
 def etags_of(raw: str) -> set[str]:

@@ -1,0 +1,58 @@
+"""Black-box checks of DESIGN §8 found by acceptance review: conditional requests by
+RFC 9110, and answers that stay the API's JSON on paths a client can get slightly wrong."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.http_server import RunningServer, running_server
+
+SPEC = {"host": "shop.acme.org", "routes": [{"prefix": "/carts", "route": {"service": "cart"}}]}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    with running_server(tmp_path_factory.mktemp("contract") / "state.db") as running:
+        yield running
+
+
+@pytest.fixture
+def client(server: RunningServer) -> Iterator[httpx.Client]:
+    for route in server.store.list_routes():
+        server.store.delete_route(route.name)
+    with httpx.Client(base_url=server.url) as http:
+        yield http
+
+
+def put(client: httpx.Client, name: str, **headers: str) -> httpx.Response:
+    return client.put(f"/v1/routes/{name}", json={"spec": SPEC}, headers=headers)
+
+
+def error_of(response: httpx.Response) -> dict[str, Any]:
+    body = response.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "details"}
+    error: dict[str, Any] = body["error"]
+    return error
+
+
+def test_a_weak_etag_never_meets_if_match(client: httpx.Client) -> None:
+    version = put(client, "shop").json()["version"]
+    weak = f'W/"{version}"'
+    replaced = put(client, "shop", **{"If-Match": weak})
+    assert replaced.status_code == 412
+    assert error_of(replaced)["details"] == [{"currentVersion": version}]
+    deleted = client.delete("/v1/routes/shop", headers={"If-Match": weak})
+    assert deleted.status_code == 412
+    assert client.get("/v1/routes/shop").json()["version"] == version
+    strong = put(client, "shop", **{"If-Match": f'"{version}"'})
+    assert strong.status_code == 200
+
+
+def test_if_none_match_on_get_compares_weakly(client: httpx.Client) -> None:
+    version = put(client, "shop").json()["version"]
+    unchanged = client.get("/v1/routes/shop", headers={"If-None-Match": f'W/"{version}"'})
+    assert unchanged.status_code == 304
