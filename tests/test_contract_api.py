@@ -56,3 +56,18 @@ def test_if_none_match_on_get_compares_weakly(client: httpx.Client) -> None:
     version = put(client, "shop").json()["version"]
     unchanged = client.get("/v1/routes/shop", headers={"If-None-Match": f'W/"{version}"'})
     assert unchanged.status_code == 304
+
+
+def test_delete_honours_if_none_match(client: httpx.Client) -> None:
+    version = put(client, "shop").json()["version"]
+    for tag in ("*", f'"{version}"', f'"0", W/"{version}"'):
+        refused = client.delete("/v1/routes/shop", headers={"If-None-Match": tag})
+        assert refused.status_code == 412, tag
+        assert error_of(refused)["details"] == [{"currentVersion": version}]
+    assert client.get("/v1/routes/shop").status_code == 200
+    both = client.delete("/v1/routes/shop", headers={"If-None-Match": "*", "If-Match": "*"})
+    assert error_of(both)["code"] == "invalid_header"
+    other = client.delete("/v1/routes/shop", headers={"If-None-Match": '"0"'})
+    assert other.status_code == 204
+    missing = client.delete("/v1/routes/shop", headers={"If-None-Match": "*"})
+    assert error_of(missing)["code"] == "route_not_found"

@@ -162,6 +162,11 @@ class _Api:
     async def delete_route(self, request: Request) -> Response:
         name = check_route_name(request.path_params["name"])
         expected = if_match_version(request.headers.get("if-match"))
+        none_match = request.headers.get("if-none-match")
+        if none_match is not None:
+            if expected is not None:
+                raise ApiError(400, "invalid_header", "send If-Match or If-None-Match, not both")
+            expected = await self._version_not_matching(name, none_match)
         try:
             await _run(self.store.delete_route, name, expected)
         except NotFoundError:
@@ -226,13 +231,22 @@ class _Api:
             raise ApiError(400, "client_disconnected", "the client left mid-body") from None
         return parse_json(b"".join(chunks))
 
+    async def _version_not_matching(self, name: str, none_match: str) -> str:
+        """The version to delete at, when the route's tag is not in ``If-None-Match``."""
+        current = await _run(self.store.get_route, name)
+        if current is None:
+            raise _route_not_found(name)
+        if etags_of(none_match) & {current.version, "*"}:
+            raise await self._precondition_failed(name, None)
+        return current.version  # a write between this read and the delete answers 412
+
     async def _precondition_failed(self, name: str, expected: str | None) -> ApiError:
         current = await _run(self.store.get_route, name)
         version = current.version if current else None
         if current is None:
             message = f"route {name!r} does not exist, so If-Match cannot be met"
         elif expected is None:
-            message = f"route {name!r} already exists (If-None-Match: *)"
+            message = f"route {name!r} already exists at version {version} (If-None-Match)"
         elif is_weak(expected):
             message = (
                 f"If-Match needs a strong entity tag: {expected} never matches "
