@@ -71,3 +71,24 @@ def test_delete_honours_if_none_match(client: httpx.Client) -> None:
     assert other.status_code == 204
     missing = client.delete("/v1/routes/shop", headers={"If-None-Match": "*"})
     assert error_of(missing)["code"] == "route_not_found"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/healthz/"),
+        ("GET", "/v1/routes/"),
+        ("GET", "/v1/routes/shop/"),
+        ("PUT", "/v1/routes/shop/"),
+        ("GET", "/v1/hostnames/"),
+    ],
+)
+def test_a_trailing_slash_answers_json_not_a_redirect(
+    client: httpx.Client, method: str, path: str
+) -> None:
+    response = client.request(method, path, json={"spec": SPEC})
+    assert response.status_code == 404
+    error = error_of(response)
+    assert error["code"] == "not_found"
+    assert "trailing slash" in error["message"]
+    assert client.get("/v1/routes/shop").status_code == 404

@@ -79,7 +79,7 @@ def create_app(
         middleware.append(Middleware(RateLimit, buckets=buckets, exempt=OPEN_PATHS))
     if token is not None:
         middleware.append(Middleware(BearerAuth, token=token))
-    return Starlette(
+    app = Starlette(
         routes=routes,
         middleware=middleware,
         exception_handlers={
@@ -89,6 +89,10 @@ def create_app(
             Exception: _internal_error,
         },
     )
+    # A trailing slash answers a JSON 404 that says so: a bare 307 is not the API's JSON,
+    # and a client that follows it sends a PUT body twice.
+    app.router.redirect_slashes = False
+    return app
 
 
 class _Api:
@@ -277,7 +281,9 @@ async def _api_error(request: Request, exc: Exception) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
-        error = ApiError(404, "not_found", f"no such endpoint: {request.url.path}")
+        path = request.url.path
+        hint = " (drop the trailing slash)" if path.endswith("/") and path != "/" else ""
+        error = ApiError(404, "not_found", f"no such endpoint: {path}{hint}")
     elif exc.status_code == 405:
         allowed = (exc.headers or {}).get("Allow", "")
         error = ApiError(
