@@ -245,3 +245,13 @@ def test_the_token_never_reaches_the_logs(
         backend.close()
     assert caplog.records
     assert not any(TOKEN in record.getMessage() for record in caplog.records)
+
+
+def test_https_to_a_plain_http_server_says_so_not_ca_bundle(server: RunningServer) -> None:
+    backend = HttpBackend(server.url.replace("http://", "https://"), token=TOKEN)
+    with pytest.raises(BackendError) as caught:
+        backend.list_routes()
+    backend.close()
+    assert "does not speak TLS" in caught.value.message
+    assert "ROUTES_CA_BUNDLE" not in (caught.value.hint or "")
+    assert not isinstance(caught.value, TransientBackendError)

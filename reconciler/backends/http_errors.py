@@ -78,6 +78,12 @@ def transport_error(exc: httpx.HTTPError, url: str, doing: str) -> BackendError:
         )
     if isinstance(exc, httpx.ConnectError):
         text = str(exc)
+        if "WRONG_VERSION_NUMBER" in text or "record layer failure" in text:
+            # The TLS hello got a plain-HTTP answer: a CA bundle would not help.
+            return BackendError(
+                f"cannot {doing}: {url} does not speak TLS",
+                hint="use http:// for this server, or start `routes serve` with --tls-cert",
+            )
         if "CERTIFICATE_VERIFY_FAILED" in text or "SSL" in text or "certificate" in text.lower():
             return BackendError(
                 f"cannot {doing}: TLS verification of {url} failed",
