@@ -25,7 +25,7 @@ def export_routes(
 ) -> list[Path]:
     """Write one file per live route (owned ones, unless ``include_unmanaged``)."""
     from reconciler.planner import PlanOptions, is_owned
-    from reconciler.workflow import resolve_owner
+    from reconciler.workflow import default_owner
 
     if names:
         found = backend.get_routes(names)
@@ -38,7 +38,7 @@ def export_routes(
         routes = [found[n] for n in sorted(found)]
     else:
         options = PlanOptions(
-            owner=resolve_owner(settings, None),
+            owner=default_owner(settings),
             backend_url=backend.url,
             tool_version="",
             scope=settings.scope,

@@ -105,6 +105,11 @@ def _git_info(root: Path) -> GitInfo | None:
     return git_info(root)
 
 
+def default_owner(settings: Settings) -> str:
+    """The owner for a command that reads no descriptors (export), resolved as plan does."""
+    return resolve_owner(settings, _git_info(settings.root))
+
+
 def resolve_owner(settings: Settings, git: GitInfo | None) -> str:
     """Owner from config, else the git remote ``owner/repo``, else the config folder name."""
     if settings.owner:

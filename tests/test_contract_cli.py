@@ -1,0 +1,57 @@
+"""Black-box checks of DESIGN's CLI contract (§2-§10) found wanting in an acceptance review.
+
+Each test runs the real `routes` process in a temporary folder, as a user would.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from tests.test_cli import routes
+
+ROUTE = """\
+host: {host}
+routes:
+- prefix: /
+  route: {{service: {service}}}
+"""
+
+
+def git(cwd: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.email=ci@acme.org", "-c", "user.name=ci", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+    )
+
+
+def git_repo(folder: Path, remote: str | None) -> None:
+    git(folder, "init", "-q")
+    if remote:
+        git(folder, "remote", "add", "origin", remote)
+    git(folder, "add", "-A")
+    git(folder, "commit", "-qm", "descriptors")
+
+
+def write_route(folder: Path, name: str, service: str = "a") -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.yaml").write_text(ROUTE.format(host=f"{name}.acme.org", service=service))
+
+
+def test_export_finds_the_routes_apply_wrote_for_the_git_remote_owner(tmp_path: Path) -> None:
+    # The owner defaults to the git remote's owner/repo: export must resolve it the same way
+    # as apply, or it exports nothing from a repository with a remote.
+    write_route(tmp_path / "routes", "shop")
+    git_repo(tmp_path, "https://github.com/acme/gitops.git")
+    code, _, err = routes(tmp_path, "apply", "routes", "--auto-approve")
+    assert code == 0, err
+    code, out, err = routes(tmp_path, "export", "--dir", "exported")
+    assert code == 0, err
+    assert "Exported 1 route(s) to exported." in out
+    code, out, _ = routes(tmp_path, "plan", "exported")
+    assert (code, out.strip().splitlines()[-1]) == (
+        0,
+        "No changes. Live routes match the descriptors.",
+    )
