@@ -268,7 +268,17 @@ def plan(
 
 
 def _is_plan_file(paths: Sequence[str]) -> bool:
-    return len(paths) == 1 and paths[0].endswith(".json") and Path(paths[0]).is_file()
+    """One file that is not YAML: `plan --out` takes any name, so a non-.json one counts
+    when it reads as a JSON object."""
+    if len(paths) != 1 or not Path(paths[0]).is_file():
+        return False
+    if paths[0].endswith(".json"):
+        return True
+    if paths[0].endswith((".yaml", ".yml")):
+        return False
+    with contextlib.suppress(OSError), open(paths[0], "rb") as stream:
+        return stream.read(64).lstrip().startswith(b"{")
+    return False
 
 
 @main_group.command()

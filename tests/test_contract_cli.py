@@ -55,3 +55,15 @@ def test_export_finds_the_routes_apply_wrote_for_the_git_remote_owner(tmp_path: 
         0,
         "No changes. Live routes match the descriptors.",
     )
+
+
+def test_a_saved_plan_applies_whatever_its_file_is_called(tmp_path: Path) -> None:
+    # `plan --out FILE` takes any name; `apply FILE` must apply it, not read it as YAML.
+    write_route(tmp_path / "routes", "shop")
+    code, _, err = routes(tmp_path, "plan", "routes", "--out", "shop.tfplan")
+    assert code == 0, err
+    code, out, err = routes(tmp_path, "apply", "shop.tfplan")
+    assert code == 0, err
+    assert "Apply complete: 1 applied" in out
+    code, out, _ = routes(tmp_path, "plan", "routes")
+    assert out.strip().splitlines()[-1] == "No changes. Live routes match the descriptors."
