@@ -41,6 +41,7 @@ CODES: dict[str, tuple[str, str]] = {
     "R026": (ERROR, "invalid host name"),
     "R027": (ERROR, "wildcard host name"),
     "R028": (ERROR, "more than one bare route descriptor in one file"),
+    "R029": (ERROR, "file or folder cannot be read"),
     "W101": (WARNING, "prefix shadowed by a shorter prefix of another route on the same host"),
     "W102": (WARNING, "two or more routes on one host"),
     "W103": (WARNING, "CORS allows any origin (*)"),

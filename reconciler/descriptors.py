@@ -126,11 +126,16 @@ def _load_paths(
         else:
             found.setdefault(show(path), path)
     for display, file in sorted(found.items()):
-        with open(file, "rb") as stream:  # one open and read per file: no stat first
-            content = stream.read(MAX_FILE_BYTES + 1)
-            if len(content) > MAX_FILE_BYTES:
-                collector.diagnostics.append(_too_big(display, os.fstat(stream.fileno()).st_size))
-                continue
+        try:
+            with open(file, "rb") as stream:  # one open and read per file: no stat first
+                content = stream.read(MAX_FILE_BYTES + 1)
+                size = os.fstat(stream.fileno()).st_size if len(content) > MAX_FILE_BYTES else 0
+        except OSError as exc:
+            collector.diagnostics.append(_unreadable(display, exc))
+            continue
+        if size:
+            collector.diagnostics.append(_too_big(display, size))
+            continue
         collector.blobs.append((display, content))
         collector.sources.contents[display] = content
         _load_file(display, content, collector)
@@ -188,6 +193,17 @@ def _escape_diagnostic(display: str) -> Diagnostic:
     )
 
 
+def _unreadable(display: str, exc: OSError | RuntimeError) -> Diagnostic:
+    reason = getattr(exc, "strerror", None) or str(exc)
+    return diagnostic(
+        "R029",
+        f"{display} cannot be read ({reason}): make it readable or remove it",
+        file=display,
+        line=1,
+        column=1,
+    )
+
+
 def _too_big(display: str, size: int) -> Diagnostic:
     return diagnostic(
         "R004",
@@ -210,20 +226,29 @@ def _walk(
         if real in seen:
             continue
         seen.add(real)
-        with os.scandir(current) as entries:
-            for entry in entries:
-                if entry.name.startswith("."):
-                    continue
-                path = Path(entry.path)
+        try:
+            entries = list(os.scandir(current))
+        except OSError as exc:
+            collector.diagnostics.append(_unreadable(show(current), exc))
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            path = Path(entry.path)
+            try:
                 is_dir = entry.is_dir()
                 if not is_dir and not entry.name.endswith(SUFFIXES):
                     continue
-                if entry.is_symlink() and _escapes(path, root_abs):
-                    collector.diagnostics.append(_escape_diagnostic(show(path)))
-                elif is_dir:
-                    pending.append(path)
-                elif entry.is_file():
-                    yield path
+                escapes = entry.is_symlink() and _escapes(path, root_abs)
+            except (OSError, RuntimeError) as exc:  # e.g. a symlink loop
+                collector.diagnostics.append(_unreadable(show(path), exc))
+                continue
+            if escapes:
+                collector.diagnostics.append(_escape_diagnostic(show(path)))
+            elif is_dir:
+                pending.append(path)
+            elif entry.is_file():
+                yield path
 
 
 def _load_file(display: str, content: bytes, collector: _Collector) -> None:

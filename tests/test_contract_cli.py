@@ -67,3 +67,15 @@ def test_a_saved_plan_applies_whatever_its_file_is_called(tmp_path: Path) -> Non
     assert "Apply complete: 1 applied" in out
     code, out, _ = routes(tmp_path, "plan", "routes")
     assert out.strip().splitlines()[-1] == "No changes. Live routes match the descriptors."
+
+
+def test_an_unreadable_descriptor_path_is_a_located_error_not_a_crash(tmp_path: Path) -> None:
+    write_route(tmp_path / "routes", "shop")
+    (tmp_path / "routes" / "loop.yaml").symlink_to("loop.yaml")
+    (tmp_path / "routes" / "cycle").symlink_to("cycle")
+    code, out, err = routes(tmp_path, "validate", "routes")
+    assert code == 1
+    assert "internal error" not in err
+    lines = out.splitlines()
+    assert any(line.startswith("routes/loop.yaml:1:1: error R029: ") for line in lines), out
+    assert any(line.startswith("routes/cycle:1:1: error R029: ") for line in lines), out
