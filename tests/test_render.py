@@ -337,6 +337,16 @@ def test_markdown_falls_back_to_one_line_per_delete_when_blocks_do_not_fit() -> 
     assert "more changed routes not shown" in md
 
 
+def test_markdown_lists_deletes_by_name_when_even_one_line_each_is_too_long() -> None:
+    plan = many_changes(1300, 1200)
+    md = render_plan_markdown(plan.to_dict())
+    assert len(md) < 65536
+    assert md.splitlines()[0].startswith("**Plan:** 50 to add, 50 to change, 1200 to destroy")
+    assert "- 1200 routes will be deleted (listed below)" in md
+    for i in range(1200):
+        assert f"`gone-{i:03d}`" in md
+
+
 def test_apply_report_says_complete_or_failed() -> None:
     ok = ApplyResult(
         (RouteResult("a", "create", "applied"), RouteResult("b", "update", "already-applied"))

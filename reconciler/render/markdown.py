@@ -36,6 +36,11 @@ def render_plan_markdown(plan: Mapping[str, Any], *, limit: int = COMMENT_LIMIT)
     if reserved + _size(delete_parts) > limit:
         # Every delete must stay visible: fall back to one line each.
         delete_parts = ["\n".join(_delete_line(c) for c in deletes)]
+    if reserved + _size(delete_parts) > limit:
+        # Still too long: one risk note for them all, and their names as one list.
+        delete_notes = [f"- {len(deletes)} routes will be deleted (listed below)"]
+        reserved = _size([summary, "### Risks", *delete_notes]) + _TRAILER_ROOM
+        delete_parts = [_delete_list(deletes, limit - reserved)]
     budget = limit - reserved - _size(delete_parts)
 
     other_notes, notes_left = _take(
@@ -112,6 +117,14 @@ def _unmanaged_line(entry: Mapping[str, Any]) -> str:
 
 def _delete_line(change: Mapping[str, Any]) -> str:
     return f"- `- {change['route']}` will be destroyed (because {change.get('reason')})"
+
+
+def _delete_list(deletes: Sequence[Mapping[str, Any]], budget: int) -> str:
+    """The deleted routes' names on as few lines as fit; only past ``budget`` are any cut."""
+    head = f"**{len(deletes)} routes will be destroyed:**"
+    names, left = _take([f"`{c['route']}`" for c in deletes], budget - len(head) - 200)
+    tail = [f"… and {left} more not shown; run `routes show plan.json`."] if left else []
+    return "\n".join([head, ", ".join(names), *tail])
 
 
 def _longest_backtick_run(text: str) -> int:
