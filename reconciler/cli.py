@@ -49,7 +49,7 @@ class Globals:
 
 
 def _color_wanted(no_color: bool) -> bool:
-    if no_color or "NO_COLOR" in os.environ:
+    if no_color or os.environ.get("NO_COLOR"):  # no-color.org: set and not empty
         return False
     return sys.stdout.isatty()
 

@@ -79,3 +79,47 @@ def test_an_unreadable_descriptor_path_is_a_located_error_not_a_crash(tmp_path: 
     lines = out.splitlines()
     assert any(line.startswith("routes/loop.yaml:1:1: error R029: ") for line in lines), out
     assert any(line.startswith("routes/cycle:1:1: error R029: ") for line in lines), out
+
+
+def plan_on_a_terminal(cwd: Path, *args: str, no_color: str | None) -> str:
+    """`routes ARGS plan routes` with stdout on a pseudo-terminal; what it printed."""
+    import os
+    import pty
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "ROUTES_BACKEND")}
+    if no_color is not None:
+        env["NO_COLOR"] = no_color
+    master, slave = pty.openpty()
+    proc = subprocess.run(
+        [sys.executable, "-m", "reconciler", *args, "plan", "routes"],
+        cwd=cwd,
+        stdout=slave,
+        stderr=subprocess.PIPE,
+        env=env,
+        timeout=60,
+        check=True,
+    )
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    assert not proc.stderr
+    return seen.decode()
+
+
+def test_colour_only_on_a_terminal_and_never_with_no_color_or_the_flag(tmp_path: Path) -> None:
+    write_route(tmp_path / "routes", "shop")
+    assert "\x1b[" in plan_on_a_terminal(tmp_path, no_color=None)
+    assert "\x1b[" not in plan_on_a_terminal(tmp_path, no_color="1")
+    assert "\x1b[" not in plan_on_a_terminal(tmp_path, "--no-color", no_color=None)
+    # no-color.org: an empty NO_COLOR does not turn colour off.
+    assert "\x1b[" in plan_on_a_terminal(tmp_path, no_color="")
+    assert "\x1b[" not in routes(tmp_path, "plan", "routes", env={"NO_COLOR": ""})[1]
