@@ -111,11 +111,12 @@ def default_owner(settings: Settings) -> str:
 
 
 def resolve_owner(settings: Settings, git: GitInfo | None) -> str:
-    """Owner from config, else the git remote ``owner/repo``, else the config folder name."""
+    """Owner from config, else the git remote ``owner/repo``, else the repository's folder
+    name (the config folder's outside git), as DESIGN §5 says."""
     if settings.owner:
         return settings.owner
-    if git is not None and git.remote_slug:
-        return git.remote_slug
+    if git is not None:
+        return git.remote_slug or git.root.name
     return settings.root.name or "routes"
 
 

@@ -5,6 +5,7 @@ Each test runs the real `routes` process in a temporary folder, as a user would.
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -123,3 +124,22 @@ def test_colour_only_on_a_terminal_and_never_with_no_color_or_the_flag(tmp_path:
     # no-color.org: an empty NO_COLOR does not turn colour off.
     assert "\x1b[" in plan_on_a_terminal(tmp_path, no_color="")
     assert "\x1b[" not in routes(tmp_path, "plan", "routes", env={"NO_COLOR": ""})[1]
+
+
+def test_the_default_owner_is_the_repository_folder_name_without_a_remote(
+    tmp_path: Path,
+) -> None:
+    # DESIGN §5: owner from config, else the git remote, else the *repo* folder name, even
+    # when .routes.yaml sits in a subfolder of the repository.
+    repo = tmp_path / "gitops"
+    infra = repo / "infra"
+    write_route(infra / "routes", "shop")
+    (infra / ".routes.yaml").write_text("descriptors: [routes]\n")
+    git_repo(repo, remote=None)
+    code, out, err = routes(infra, "plan", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["owner"] == "gitops"
+    plain = tmp_path / "plain"
+    write_route(plain / "routes", "shop")
+    code, out, err = routes(plain, "plan", "routes", "--format", "json")
+    assert (code, json.loads(out)["owner"]) == (0, "plain")
