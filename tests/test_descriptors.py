@@ -30,7 +30,7 @@ LOAD_CASES = [
     ("other-resource.yaml", "I201", 1, 11),
 ]
 # Codes whose inputs are made by a test below (too big, symlinks, missing paths).
-BUILT_CODES = {"R004", "R007", "R008"}
+BUILT_CODES = {"R004", "R007", "R008", "R029"}
 
 
 def load_fixture(name: str) -> tuple[Diagnostic, ...]:
@@ -113,6 +113,14 @@ def test_symlink_inside_the_root_is_followed(tmp_path: Path) -> None:
 def test_missing_path_is_an_error(tmp_path: Path) -> None:
     found = find(load_paths([tmp_path / "nope"], root=tmp_path).diagnostics, "R008")
     assert (found.file, found.line, found.severity) == ("nope", None, "error")
+
+
+def test_a_path_that_cannot_be_read_is_a_located_error(tmp_path: Path) -> None:
+    (tmp_path / "routes").mkdir()
+    os.symlink("loop.yaml", tmp_path / "routes" / "loop.yaml")
+    found = find(load_paths([tmp_path / "routes"], root=tmp_path).diagnostics, "R029")
+    assert (found.file, found.line, found.column) == ("routes/loop.yaml", 1, 1)
+    assert "cannot be read" in found.message
 
 
 def test_folders_are_read_recursively_sorted_and_skip_other_files(tmp_path: Path) -> None:
