@@ -92,3 +92,12 @@ def test_a_trailing_slash_answers_json_not_a_redirect(
     assert error["code"] == "not_found"
     assert "trailing slash" in error["message"]
     assert client.get("/v1/routes/shop").status_code == 404
+
+
+@pytest.mark.parametrize("host", ["bad host!", "*.acme.org", "https://acme.org", "a..b"])
+def test_a_host_the_platform_cannot_route_is_422(client: httpx.Client, host: str) -> None:
+    body = {"spec": {"host": host, "routes": [{"prefix": "/", "route": {"service": "s"}}]}}
+    answer = client.put("/v1/routes/shop", json=body)
+    assert answer.status_code == 422
+    assert answer.json()["error"]["details"][0]["pointer"] == "/host"
+    assert client.get("/v1/routes/shop").status_code == 404

@@ -16,6 +16,7 @@ from typing import Any
 
 from reconciler import schema
 from reconciler.backends.local import Hostname, StoredRoute
+from reconciler.lint import host_problem
 from reconciler.model import RouteSpec, canonical_host
 
 MAX_BODY = 1024 * 1024
@@ -268,6 +269,9 @@ def _string_map(body: Mapping[str, Any], key: str) -> dict[str, str]:
 def _semantic_problems(spec: Mapping[str, Any]) -> list[dict[str, str]]:
     """What the schema cannot say but the platform refuses."""
     problems: list[dict[str, str]] = []
+    host = host_problem(str(spec["host"]))
+    if host is not None:
+        problems.append({"pointer": "/host", "message": host[1]})
     seen: dict[str, int] = {}
     for index, rule in enumerate(spec["routes"]):
         prefix = rule["prefix"]
