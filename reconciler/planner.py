@@ -135,7 +135,9 @@ def make_plan(desired: RouteSet, live: Iterable[LiveRoute], options: PlanOptions
         tool_version=options.tool_version,
         changes=tuple(changes),
         unchanged=unchanged,
-        desired_count=len(considered),
+        # The empty-set guard asks whether anything is described at all, not whether the
+        # --target selection is empty.
+        desired_count=len(desired),
         unmanaged=_unmanaged(live_by_name.values(), options),
         diagnostics=tuple(diagnostics),
         source_paths=options.source_paths,

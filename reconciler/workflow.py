@@ -167,12 +167,28 @@ def make_plan(
         diagnostics=source.load.diagnostics,
     )
     plan = plan_routes(desired, live, options)
+    if source.targets is not None and not plan.desired_count and _describes_any(source.paths):
+        # --changed-since loads only the changed files; the empty-set guard must still see
+        # that the repository describes routes (a PR that only deletes files is not empty).
+        plan = replace(plan, desired_count=1)
     problems = _backend_problems(plan, source, backend) + _readiness_warnings(
         desired, live, backend
     )
     if problems:
         plan = replace(plan, diagnostics=(*plan.diagnostics, *problems))
     return plan
+
+
+def _describes_any(paths: Sequence[str]) -> bool:
+    """Whether any descriptor file exists under ``paths`` (stops at the first)."""
+    for raw in paths:
+        path = Path(raw)
+        if path.is_file():
+            return True
+        for found in path.rglob("*"):
+            if found.suffix in (".yaml", ".yml") and found.is_file():
+                return True
+    return False
 
 
 def _display(settings: Settings, path: str) -> str:

@@ -380,3 +380,43 @@ def test_apply_on_a_terminal_asks_and_only_yes_applies(repo: Path) -> None:
     assert code == 0, out
     assert "applying [" in out and "8/8" in out
     assert "Apply complete: 8 applied" in out
+
+
+def test_prune_with_a_target_is_not_an_empty_desired_set(repo: Path) -> None:
+    routes(repo, "apply", "--auto-approve")
+    (repo / "routes" / "admin.yaml").unlink()
+    code, out, err = routes(repo, "apply", "--auto-approve", "--prune", "--target", "admin")
+    assert code == 0, err
+    assert "0 to add, 0 to change, 1 to destroy" in out
+
+
+def test_a_plan_made_with_backend_local_applies_with_the_default_backend(repo: Path) -> None:
+    (repo / ".routes.yaml").write_text("descriptors: [routes]\nowner: acme/shop\nbackend: local\n")
+    routes(repo, "plan", "--out", "plan.json")
+    (repo / ".routes.yaml").write_text("descriptors: [routes]\nowner: acme/shop\n")
+    code, _, err = routes(repo, "apply", "plan.json")
+    assert code == 0, err
+    assert json.loads((repo / "plan.json").read_text())["backend"] == "local:.routes/state.db"
+
+
+def test_an_http_backend_url_without_a_host_is_a_usage_error(repo: Path) -> None:
+    code, _, err = routes(repo, "--backend", "http://", "plan")
+    assert code == 64 and "names no host" in err
+
+
+def test_a_pull_request_that_only_deletes_a_file_can_prune(repo: Path) -> None:
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+
+    git("init", "-q", "-b", "main")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "0")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "routes")
+    routes(repo, "apply", "--auto-approve")
+    git("checkout", "-q", "-b", "pr")
+    git("rm", "-q", "routes/admin.yaml")
+    code, out, err = routes(repo, "plan", "--changed-since", "main", "--prune", "--out", "p.json")
+    assert code == 0, err
+    assert "0 to add, 0 to change, 1 to destroy" in out
+    code, out, err = routes(repo, "apply", "p.json")
+    assert code == 0, err

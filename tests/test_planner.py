@@ -435,7 +435,9 @@ def test_options_and_passed_through_diagnostics_reach_the_plan() -> None:
     )
     out = plan.to_dict()
     assert out["diagnostics"][0] == lint.to_dict()
-    assert out["options"] == {"prune": False, "targets": ["b"], "desired_count": 1}
+    # desired_count is the whole described set: a --target selection never trips the
+    # empty-set guard while routes are described.
+    assert out["options"] == {"prune": False, "targets": ["b"], "desired_count": 2}
     assert out["source"] == {
         "paths": ["routes"],
         "digest": "sha256:" + "0" * 64,

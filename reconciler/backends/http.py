@@ -19,7 +19,7 @@ import httpx
 
 from reconciler.backends.base import BaseBackend, Capabilities
 from reconciler.backends.http_errors import error_code, raise_for, transport_error
-from reconciler.errors import BackendError, ConfigError
+from reconciler.errors import BackendError, ConfigError, UsageError
 from reconciler.model import Condition, LiveRoute, RouteSpec
 
 if TYPE_CHECKING:
@@ -194,6 +194,11 @@ class HttpBackend(BaseBackend):
 
 def open_http(url: str, settings: Settings | None = None) -> HttpBackend:
     """The http(s) backend for ``url``, with ``ROUTES_TOKEN`` and ``ROUTES_CA_BUNDLE``."""
+    if not httpx.URL(url).host:
+        raise UsageError(
+            f"backend URL {url!r} names no host",
+            hint="use http://HOST:PORT or https://HOST:PORT, e.g. http://127.0.0.1:8900",
+        )
     token = settings.token if settings is not None else None
     ca_bundle = settings.ca_bundle if settings is not None else None
     if ca_bundle and settings is not None:

@@ -90,4 +90,8 @@ def local_path(url: str, settings: Settings | None = None) -> Path:
 
 def open_local(url: str, settings: Settings | None = None) -> LocalBackend:
     """The ``local`` backend for ``url``; nothing is created until the first write."""
+    # `local` and `local:.routes/state.db` are the same store: one name, so a saved plan
+    # made with either applies with either.
+    if url.strip().lower() in ("local", "local:"):
+        url = f"local:{DEFAULT_PATH.as_posix()}"
     return LocalBackend(LocalStore(local_path(url, settings)), url)
