@@ -208,9 +208,13 @@ def _plan(
         targets=targets,
     )
     if plan.has_errors:
-        _echo(_render_plan(plan, "text", g.color), err=True)
+        from reconciler.render.diagnostics import render_text
+
+        backend.close()
+        errors = [d for d in plan.diagnostics if d.severity == "error"]
+        _echo(render_text(errors), err=True)
         raise PlanError(
-            "the plan has errors; nothing can be applied",
+            "the plan has errors; nothing was planned",
             hint="fix the errors listed above and plan again",
         )
     return settings, plan, backend, source

@@ -420,3 +420,23 @@ def test_a_pull_request_that_only_deletes_a_file_can_prune(repo: Path) -> None:
     assert "0 to add, 0 to change, 1 to destroy" in out
     code, out, err = routes(repo, "apply", "p.json")
     assert code == 0, err
+
+
+def test_a_name_taken_by_an_unmanaged_route_is_an_error_not_a_takeover(repo: Path) -> None:
+    from reconciler.backends.local import LocalStore
+    from reconciler.model import RouteSpec
+
+    store = LocalStore(repo / ".routes" / "state.db")
+    legacy = {"host": "old.acme.org", "routes": [{"prefix": "/", "route": {"service": "old"}}]}
+    store.create_route("shop", RouteSpec.from_dict(legacy), {}, {})
+    store.close()
+    code, out, err = routes(repo, "plan")
+    assert code == 1
+    assert "P001" in err and "shop" in err
+    assert "No changes" not in out + err
+    code, _, err = routes(repo, "apply", "--auto-approve")
+    assert code == 1
+    store = LocalStore(repo / ".routes" / "state.db")
+    assert store.get_route("shop").spec.host == "old.acme.org"  # type: ignore[union-attr]
+    assert store.get_route("admin") is None, "nothing is applied from a plan with errors"
+    store.close()
