@@ -440,3 +440,9 @@ def test_a_name_taken_by_an_unmanaged_route_is_an_error_not_a_takeover(repo: Pat
     assert store.get_route("shop").spec.host == "old.acme.org"  # type: ignore[union-attr]
     assert store.get_route("admin") is None, "nothing is applied from a plan with errors"
     store.close()
+
+
+def test_credentials_in_a_backend_url_are_refused_and_never_echoed(repo: Path) -> None:
+    code, out, err = routes(repo, "--backend", "http://admin:hunter2@127.0.0.1:9/", "plan")
+    assert code == 64 and "ROUTES_TOKEN" in err
+    assert "hunter2" not in out + err

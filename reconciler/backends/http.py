@@ -196,8 +196,15 @@ def open_http(url: str, settings: Settings | None = None) -> HttpBackend:
     """The http(s) backend for ``url``, with ``ROUTES_TOKEN`` and ``ROUTES_CA_BUNDLE``."""
     if not httpx.URL(url).host:
         raise UsageError(
-            f"backend URL {url!r} names no host",
+            f"backend URL {_without_userinfo(url)!r} names no host",
             hint="use http://HOST:PORT or https://HOST:PORT, e.g. http://127.0.0.1:8900",
+        )
+    if "@" in urlsplit(url).netloc:
+        # Credentials in a URL end up in shell history and CI logs, and httpx would send them
+        # as Basic auth in place of the bearer token.
+        raise UsageError(
+            f"backend URL {_without_userinfo(url)!r} carries credentials",
+            hint="drop `user:password@` from the URL and put the token in ROUTES_TOKEN",
         )
     token = settings.token if settings is not None else None
     ca_bundle = settings.ca_bundle if settings is not None else None
