@@ -16,7 +16,7 @@ import pytest
 from reconciler.backends.base import Backend
 from reconciler.backends.http import HttpBackend, open_http
 from reconciler.config import Settings
-from reconciler.errors import UsageError, (
+from reconciler.errors import (
     AuthError,
     BackendError,
     ConfigError,
@@ -24,6 +24,7 @@ from reconciler.errors import UsageError, (
     InvalidSpecError,
     NotFoundError,
     TransientBackendError,
+    UsageError,
 )
 from tests.backend_contract import BackendContract, simple_spec
 from tests.http_server import RunningServer, running_server
