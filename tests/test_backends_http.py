@@ -226,9 +226,10 @@ def test_get_routes_lists_for_many_names_and_gets_for_few() -> None:
 def test_open_http_refuses_credentials_in_the_url_without_echoing_them(tmp_path: Path) -> None:
     # httpx would send them as Basic auth in place of the bearer token; the token belongs
     # in ROUTES_TOKEN.
-    with pytest.raises(UsageError, match="ROUTES_TOKEN") as caught:
+    with pytest.raises(UsageError, match="carries credentials") as caught:
         open_http("https://user:pw@control.test", Settings(root=tmp_path, token=TOKEN))
     assert "pw" not in caught.value.message and "https://control.test" in caught.value.message
+    assert "ROUTES_TOKEN" in (caught.value.hint or "")
 
 
 def test_a_missing_ca_bundle_is_a_config_error(tmp_path: Path) -> None:
