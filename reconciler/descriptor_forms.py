@@ -1,0 +1,221 @@
+"""One descriptor file's bytes -> route documents: a bare descriptor or `resource: Route` forms.
+
+Nothing here raises for bad input: every problem becomes a located diagnostic, and a route
+with an error is marked broken so a plan never acts on it.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import Any
+
+from yaml.nodes import Node
+
+from reconciler import schema
+from reconciler.codes import diagnostic
+from reconciler.lint import RouteDocument, lint_document, route_name_problem
+from reconciler.model import RouteSpec
+from reconciler.plan import Diagnostic
+from reconciler.yamlnodes import Document, compose_roots, locate, parse_documents, position
+
+_ENVELOPE = ["metadata", "resource", "resourceVersion", "spec"]
+Path_ = tuple[str | int, ...]
+
+
+@dataclass
+class Sources:
+    """The files of one load, recomposed into nodes only when a late check locates a problem.
+
+    Kept apart from ``Collector`` so the route documents, which point here, make no
+    reference cycle: a finished load is freed at once, without waiting for the collector.
+    """
+
+    contents: dict[str, bytes] = field(default_factory=dict)
+    roots: dict[str, list[Node]] = field(default_factory=dict)
+
+    def locate(
+        self, display: str, index: int, base: Path_, path: Path_, key: bool
+    ) -> tuple[int, int]:
+        """Locate a node of document ``index`` of a file, recomposing it on first use."""
+        if display not in self.roots:
+            self.roots[display] = compose_roots(self.contents[display])
+        return locate(self.roots[display][index], base + path, key=key)
+
+
+@dataclass
+class Collector:
+    """Accumulates the files, route documents and diagnostics of one load."""
+
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    documents: list[RouteDocument] = field(default_factory=list)
+    broken: set[int] = field(default_factory=set)
+    blobs: list[tuple[str, bytes]] = field(default_factory=list)
+    sources: Sources = field(default_factory=Sources)
+
+    def add(self, display: str, content: bytes) -> None:
+        """Keep one file's content and load the route documents it holds."""
+        self.blobs.append((display, content))
+        self.sources.contents[display] = content
+        _load_file(display, content, self)
+
+
+def _load_file(display: str, content: bytes, collector: Collector) -> None:
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = content.count(b"\n", 0, exc.start) + 1
+        column = exc.start - content.rfind(b"\n", 0, exc.start)
+        collector.diagnostics.append(
+            diagnostic(
+                "R005",
+                f"byte 0x{content[exc.start]:02x} is not UTF-8: save the file as UTF-8",
+                file=display,
+                line=line,
+                column=column,
+            )
+        )
+        return
+    documents, problem = parse_documents(content)
+    if problem is not None:
+        collector.diagnostics.append(
+            diagnostic(
+                problem.code,
+                problem.message,
+                file=display,
+                line=problem.line,
+                column=problem.column,
+            )
+        )
+    elif not documents:
+        collector.diagnostics.append(
+            diagnostic(
+                "W105",
+                "file holds no YAML document: add a route descriptor or delete the file",
+                file=display,
+                line=1,
+                column=1,
+            )
+        )
+    bare_seen = False
+    for index, document in enumerate(documents):
+        value = document.value
+        line, column = position(document.root)
+        if not isinstance(value, dict):
+            kind = "a list" if isinstance(value, list) else "a single value"
+            collector.diagnostics.append(
+                diagnostic(
+                    "R006",
+                    f"a descriptor document must be a mapping of fields, not {kind}",
+                    file=display,
+                    line=line,
+                    column=column,
+                )
+            )
+        elif "resource" in value:
+            _project_document(display, index, document, collector)
+        elif bare_seen:
+            collector.diagnostics.append(
+                diagnostic(
+                    "R028",
+                    "only one bare route descriptor is allowed per file (it is named after "
+                    "the file): move this one to its own file, or use `resource: Route` "
+                    "documents with metadata.name",
+                    file=display,
+                    line=line,
+                    column=column,
+                )
+            )
+        else:
+            bare_seen = True
+            name = _stem(display)
+            problem_text = route_name_problem(name)
+            if problem_text:
+                collector.diagnostics.append(
+                    diagnostic(
+                        "R009",
+                        f"{problem_text} (the name is the file name): rename the file",
+                        file=display,
+                        line=1,
+                        column=1,
+                        route=name,
+                    )
+                )
+                continue
+            _route(name, value, (display, index, document.root), (), collector)
+
+
+def _project_document(display: str, index: int, document: Document, collector: Collector) -> None:
+    value, root = document.value, document.root
+
+    def report(code: str, message: str, path: tuple[str | int, ...], key: bool = False) -> None:
+        line, column = locate(root, path, key=key)
+        collector.diagnostics.append(
+            diagnostic(code, message, file=display, line=line, column=column)
+        )
+
+    if value["resource"] != "Route":
+        report(
+            "I201",
+            f"skipped a `{value['resource']}` document: only `resource: Route` documents "
+            "are routes",
+            ("resource",),
+        )
+        return
+    for key in sorted(set(value) - set(_ENVELOPE), key=str):
+        report("R013", schema.unknown_field_message(str(key), "", _ENVELOPE), (key,), True)
+    metadata = value.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    if value.get("resourceVersion") != "v1":
+        report("R011", "a Route document needs `resourceVersion: v1`", ("resourceVersion",))
+    elif not isinstance(name, str):
+        report("R011", "a Route document needs `metadata: {name: NAME}`", ("metadata",))
+    elif not isinstance(value.get("spec"), dict):
+        report("R011", "a Route document needs a `spec:` mapping with the route", ("spec",))
+    elif (problem := route_name_problem(name)) is not None:
+        report("R009", problem, ("metadata", "name"))
+    elif set(value) <= set(_ENVELOPE):
+        _route(name, value["spec"], (display, index, root), ("spec",), collector)
+
+
+def _route(
+    name: str,
+    descriptor: dict[str, Any],
+    origin: tuple[str, int, Node],
+    base: Path_,
+    collector: Collector,
+) -> None:
+    """Schema-check one descriptor, then lint it and keep it as a route document."""
+    display, index, root = origin
+    problems = schema.check(descriptor)
+    for problem in problems:
+        line, column = locate(root, base + problem.path, key=problem.at_key)
+        collector.diagnostics.append(
+            diagnostic(
+                problem.code, problem.message, file=display, line=line, column=column, route=name
+            )
+        )
+    if problems:
+        return
+    line, column = position(root)
+    doc = RouteDocument(
+        name=name,
+        descriptor=descriptor,
+        spec=RouteSpec.from_dict(descriptor),
+        file=display,
+        line=line,
+        column=column,
+        locate=functools.partial(collector.sources.locate, display, index, base),
+    )
+    findings = lint_document(doc)
+    collector.diagnostics.extend(findings)
+    collector.documents.append(doc)
+    if any(d.severity == "error" for d in findings):
+        collector.broken.add(id(doc))
+
+
+def _stem(display: str) -> str:
+    """``PurePosixPath(display).stem``, for 10,000 files without 10,000 path objects."""
+    name = display.rpartition("/")[2]
+    dot = name.rfind(".")
+    return name[:dot] if 0 < dot < len(name) - 1 else name
