@@ -5,7 +5,6 @@ Heavy modules are imported inside the commands so ``routes --version`` starts fa
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -31,7 +30,7 @@ from reconciler.errors import (
 if TYPE_CHECKING:
     from reconciler.backends.base import Backend
     from reconciler.config import Settings
-    from reconciler.plan import ApplyResult, Diagnostic, Plan, RouteResult
+    from reconciler.plan import ApplyResult, Plan, RouteResult
     from reconciler.workflow import Source
 
 
@@ -129,29 +128,14 @@ def validate(g: Globals, paths: tuple[str, ...], fmt: str) -> None:
     if fmt == "json":
         _echo(render.render_json(diags, len(source.load.files)))
     elif fmt == "github":
-        out = render.render_github(_workspace_relative(diags))
+        out = render.render_github(
+            render.workspace_relative(diags, os.environ.get("GITHUB_WORKSPACE"))
+        )
         if out:
             _echo(out)
     else:
         _echo(render.render_text(diags, len(source.load.files)))
     sys.exit(EXIT_ERROR if source.load.has_errors else EXIT_OK)
-
-
-def _workspace_relative(diags: Sequence[Diagnostic]) -> list[Diagnostic]:
-    """GitHub attaches annotations by repository path: rebase files on GITHUB_WORKSPACE."""
-    from dataclasses import replace
-
-    workspace = os.environ.get("GITHUB_WORKSPACE")
-    if not workspace:
-        return list(diags)
-    base = Path(workspace).resolve()
-    rebased = []
-    for diag in diags:
-        if diag.file:
-            with contextlib.suppress(ValueError):
-                diag = replace(diag, file=str(Path(diag.file).resolve().relative_to(base)))
-        rebased.append(diag)
-    return rebased
 
 
 # -------------------------------------------------------------------------------------- plan
@@ -271,20 +255,6 @@ def plan(
 # ------------------------------------------------------------------------------------- apply
 
 
-def _is_plan_file(paths: Sequence[str]) -> bool:
-    """One file that is not YAML: `plan --out` takes any name, so a non-.json one counts
-    when it reads as a JSON object."""
-    if len(paths) != 1 or not Path(paths[0]).is_file():
-        return False
-    if paths[0].endswith(".json"):
-        return True
-    if paths[0].endswith((".yaml", ".yml")):
-        return False
-    with contextlib.suppress(OSError), open(paths[0], "rb") as stream:
-        return stream.read(64).lstrip().startswith(b"{")
-    return False
-
-
 @main_group.command()
 @click.argument("paths", nargs=-1, metavar="[PLANFILE | PATH...]")
 @click.option("--auto-approve", is_flag=True, help="Skip the confirmation prompt.")
@@ -312,13 +282,17 @@ def apply(
 ) -> None:
     """Apply descriptors (after a confirmation) or a saved plan file."""
     from reconciler import applier
+    from reconciler.saved_plan import is_plan_file
 
-    if _is_plan_file(paths):
+    if is_plan_file(paths):
         if prune is not None or targets:
             raise UsageError(
                 "--prune and --target belong to the plan; a saved plan is applied as is"
             )
-        settings, the_plan, backend, specs = _saved_plan(g, paths[0])
+        from reconciler.saved_plan import open_saved_plan
+
+        settings = g.settings()
+        the_plan, backend, specs = open_saved_plan(settings, paths[0])
     else:
         settings, the_plan, backend, source = _plan(g, paths, prune=prune, targets=targets)
         # With --format json, stdout carries the report alone.
@@ -340,26 +314,12 @@ def apply(
         allow_empty=allow_empty,
     )
     applier.check_guards(the_plan, options)
-    if not _is_plan_file(paths) and not auto_approve:
+    if not is_plan_file(paths) and not auto_approve:
         _confirm(the_plan)
     with _progress(the_plan) as progress:
         result = applier.apply_plan(the_plan, backend, specs, options, progress=progress)
     backend.close()
     _report(result, fmt)
-
-
-def _saved_plan(g: Globals, path: str) -> tuple[Settings, Plan, Backend, dict[str, Any]]:
-    from reconciler.saved_plan import prepare_saved_plan, read_plan_file
-
-    settings = g.settings()
-    the_plan = read_plan_file(path)
-    backend = _open_backend(settings)
-    try:
-        specs = prepare_saved_plan(settings, path, the_plan, backend)
-    except BaseException:
-        backend.close()
-        raise
-    return settings, the_plan, backend, specs
 
 
 def _confirm(the_plan: Plan) -> None:

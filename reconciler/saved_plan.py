@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -89,3 +91,31 @@ def _load_plan_source(settings: Settings, the_plan: Plan) -> dict[str, RouteSpec
     paths = [str(settings.resolve(p)) for p in the_plan.source_paths]
     source = load_source(settings, paths)
     return {name: route.spec for name, route in source.load.routes.items()}
+
+
+def open_saved_plan(settings: Settings, path: str) -> tuple[Plan, Backend, dict[str, RouteSpec]]:
+    """Read a saved plan and open its backend, once the plan is proven applicable there."""
+    from reconciler.backends import open_backend
+
+    the_plan = read_plan_file(path)
+    backend = open_backend(settings.backend, settings)
+    try:
+        specs = prepare_saved_plan(settings, path, the_plan, backend)
+    except BaseException:
+        backend.close()
+        raise
+    return the_plan, backend, specs
+
+
+def is_plan_file(paths: Sequence[str]) -> bool:
+    """One file that is not YAML: `plan --out` takes any name, so a non-.json one counts
+    when it reads as a JSON object."""
+    if len(paths) != 1 or not Path(paths[0]).is_file():
+        return False
+    if paths[0].endswith(".json"):
+        return True
+    if paths[0].endswith((".yaml", ".yml")):
+        return False
+    with contextlib.suppress(OSError), open(paths[0], "rb") as stream:
+        return stream.read(64).lstrip().startswith(b"{")
+    return False

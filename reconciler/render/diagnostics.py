@@ -1,9 +1,12 @@
-"""Diagnostics -> text, JSON or GitHub workflow commands. Pure: returns strings, never prints."""
+"""Diagnostics -> text, JSON or GitHub workflow commands. Pure: returns values, never prints."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from pathlib import Path
 
 from reconciler.codes import sort_key
 from reconciler.plan import Diagnostic
@@ -82,3 +85,19 @@ def _escape_data(value: str) -> str:
 
 def _escape_property(value: str) -> str:
     return _escape_data(value).replace(":", "%3A").replace(",", "%2C")
+
+
+def workspace_relative(
+    diagnostics: Sequence[Diagnostic], workspace: str | None
+) -> list[Diagnostic]:
+    """GitHub attaches annotations by repository path: rebase files on ``workspace``."""
+    if not workspace:
+        return list(diagnostics)
+    base = Path(workspace).resolve()
+    rebased = []
+    for diag in diagnostics:
+        if diag.file:
+            with contextlib.suppress(ValueError):
+                diag = replace(diag, file=str(Path(diag.file).resolve().relative_to(base)))
+        rebased.append(diag)
+    return rebased
