@@ -21,10 +21,9 @@ from reconciler.model import (
     DesiredRoute,
     LiveRoute,
     RouteSet,
-    RouteSpec,
-    Validation,
 )
-from reconciler.plan import Change, Diagnostic, Operation, Plan
+from reconciler.plan import Change, Diagnostic, Plan
+from reconciler.plan_ops import RISK_ORDER, compute_operations, risks
 
 # Stable diagnostic codes: users grep for them and CI filters on them.
 CODE_UNMANAGED_CLASH = "P001"
@@ -34,15 +33,18 @@ CODE_UNKNOWN_TARGET = "P020"
 
 REASON_NOT_IN_CONFIGURATION = "not-in-configuration"
 
-# Risk tags in the order they are listed on a change.
-RISK_ORDER = (
-    "delete",
-    "host-changed",
-    "path-removed",
-    "cors-wildcard",
-    "mtls-removed",
-    "basic-auth-removed",
-)
+__all__ = [
+    "CODE_KEPT_WITHOUT_PRUNE",
+    "CODE_PROTECTED",
+    "CODE_UNKNOWN_TARGET",
+    "CODE_UNMANAGED_CLASH",
+    "REASON_NOT_IN_CONFIGURATION",
+    "RISK_ORDER",
+    "PlanOptions",
+    "compute_operations",
+    "is_owned",
+    "make_plan",
+]
 
 _ACTION_ORDER = {"create": 0, "update": 1, "delete": 2}
 
@@ -148,107 +150,6 @@ def make_plan(desired: RouteSet, live: Iterable[LiveRoute], options: PlanOptions
     )
 
 
-def compute_operations(before: RouteSpec, after: RouteSpec) -> tuple[Operation, ...]:
-    """The in-place operations that turn ``before`` into ``after``; secrets stay redacted."""
-    ops: list[Operation] = []
-    if before.host != after.host:
-        ops.append(Operation("set-host", before=before.host, after=after.host))
-    old = {rule.prefix: rule for rule in before.paths}
-    new = {rule.prefix: rule for rule in after.paths}
-    ops += [
-        Operation("add-path", prefix=p, service=new[p].service)
-        for p in sorted(new.keys() - old.keys())
-    ]
-    ops += [
-        Operation("remove-path", prefix=p, service=old[p].service)
-        for p in sorted(old.keys() - new.keys())
-    ]
-    common = sorted(old.keys() & new.keys())
-    ops += [
-        Operation("set-path-service", prefix=p, before=old[p].service, after=new[p].service)
-        for p in common
-        if old[p].service != new[p].service
-    ]
-    ops += [
-        Operation(
-            "set-path-options",
-            prefix=p,
-            service=new[p].service,
-            before=old[p].options(),
-            after=new[p].options(),
-        )
-        for p in common
-        if old[p].options() != new[p].options()
-    ]
-    if before.cors != after.cors:
-        ops.append(
-            Operation(
-                "set-cors",
-                before=before.cors.to_dict() if before.cors else None,
-                after=after.cors.to_dict() if after.cors else None,
-            )
-        )
-    if before.tls != after.tls:
-        ops.append(
-            Operation(
-                "set-tls",
-                before=before.tls.to_dict() if before.tls else None,
-                after=after.tls.to_dict() if after.tls else None,
-            )
-        )
-    if before.validation != after.validation:
-        ops.append(
-            Operation(
-                "set-validation",
-                before=before.validation.to_dict(redact=True) if before.validation else None,
-                after=after.validation.to_dict(redact=True) if after.validation else None,
-                changed=_changed_secrets(before.validation, after.validation),
-            )
-        )
-    return tuple(ops)
-
-
-def _changed_secrets(before: Validation | None, after: Validation | None) -> tuple[str, ...]:
-    # Redaction makes a changed hash look unchanged; name it so the plan still says so.
-    old = dict(before.http_basic.password_hashes) if before and before.http_basic else {}
-    new = dict(after.http_basic.password_hashes) if after and after.http_basic else {}
-    return tuple(
-        f"httpBasic.passwordHashes.{user}"
-        for user in sorted(old.keys() & new.keys())
-        if old[user] != new[user]
-    )
-
-
-def _risks(before: RouteSpec | None, after: RouteSpec | None) -> tuple[str, ...]:
-    found: set[str] = set()
-    if after is None:
-        found.add("delete")
-    if before is not None and after is not None:
-        if before.host != after.host:
-            found.add("host-changed")
-        if {r.prefix for r in before.paths} - {r.prefix for r in after.paths}:
-            found.add("path-removed")
-        if _has_ca(before) and not _has_ca(after):
-            found.add("mtls-removed")
-        if _has_basic(before) and not _has_basic(after):
-            found.add("basic-auth-removed")
-    if after is not None and _wildcard(after) and (before is None or not _wildcard(before)):
-        found.add("cors-wildcard")
-    return tuple(risk for risk in RISK_ORDER if risk in found)
-
-
-def _wildcard(spec: RouteSpec) -> bool:
-    return spec.cors is not None and "*" in spec.cors.origins
-
-
-def _has_ca(spec: RouteSpec) -> bool:
-    return spec.tls is not None and spec.tls.client_validation_ca is not None
-
-
-def _has_basic(spec: RouteSpec) -> bool:
-    return spec.validation is not None and spec.validation.http_basic is not None
-
-
 def _stamp(route: DesiredRoute, options: PlanOptions) -> dict[str, Any]:
     digest = route.spec.fingerprint()
     commit = (options.git or {}).get("commit") or ""
@@ -270,7 +171,7 @@ def _create(route: DesiredRoute, options: PlanOptions) -> Change:
         file=route.source.file,
         line=route.source.line,
         after=route.spec.to_dict(redact=True),
-        risks=_risks(None, route.spec),
+        risks=risks(None, route.spec),
         **_stamp(route, options),
     )
 
@@ -286,7 +187,7 @@ def _update(route: DesiredRoute, current: LiveRoute, options: PlanOptions) -> Ch
         live_version=current.version,
         live_fingerprint=current.spec.fingerprint(),
         operations=compute_operations(current.spec, route.spec),
-        risks=_risks(current.spec, route.spec),
+        risks=risks(current.spec, route.spec),
         **_stamp(route, options),
     )
 
@@ -299,7 +200,7 @@ def _delete(current: LiveRoute) -> Change:
         before=current.spec.to_dict(redact=True),
         live_version=current.version,
         live_fingerprint=current.spec.fingerprint(),
-        risks=_risks(current.spec, None),
+        risks=risks(current.spec, None),
     )
 
 
