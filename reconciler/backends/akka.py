@@ -28,6 +28,12 @@ from urllib.parse import parse_qsl
 import yaml
 
 from reconciler.backends.akka_cli import cmd_output
+from reconciler.backends.akka_flags import (
+    differing_fields,
+    path_flags,
+    paths_only_change,
+    removal_flags,
+)
 from reconciler.backends.akka_parse import (
     conditions_from_get,
     names_from_list,
@@ -42,7 +48,7 @@ from reconciler.errors import (
     NotFoundError,
     UsageError,
 )
-from reconciler.model import LiveRoute, RouteSpec, SubjectMatcher
+from reconciler.model import LiveRoute, RouteSpec
 
 READ_PARALLELISM = 8
 DEFAULT_TIMEOUT = 30.0
@@ -205,86 +211,6 @@ class AkkaBackend(BaseBackend):
         argv = [self.target.executable, "routes", *args, *self.target.common_flags()]
         # The CLI enforces --timeout itself; the grace covers its start-up.
         return cmd_output(argv, timeout=self.target.timeout + 10, env=self._env)
-
-
-def paths_only_change(before: RouteSpec, after: RouteSpec) -> bool:
-    """Whether ``--path`` / ``--remove-path`` alone turn ``before`` into ``after``."""
-    if (before.host, before.cors, before.tls, before.validation) != (
-        after.host,
-        after.cors,
-        after.tls,
-        after.validation,
-    ):
-        return False
-    # --path sets only the service; per-path options need the file.
-    return all(not rule.options() for rule in (*before.paths, *after.paths))
-
-
-def path_flags(before: RouteSpec, after: RouteSpec) -> list[str]:
-    """``--path PREFIX=SERVICE`` for new or changed rules, ``--remove-path`` for gone ones."""
-    flags: list[str] = []
-    for rule in after.paths:
-        if before.path(rule.prefix) != rule:
-            flags += ["--path", f"{rule.prefix}={rule.service}"]
-    kept = {rule.prefix for rule in after.paths}
-    for rule in before.paths:
-        if rule.prefix not in kept:
-            flags += ["--remove-path", rule.prefix]
-    return flags
-
-
-def removal_flags(before: RouteSpec, after: RouteSpec) -> list[str]:
-    """Flags that remove what a merging ``update -f`` would keep: gone prefixes and sections."""
-    kept = {rule.prefix for rule in after.paths}
-    flags = [
-        f
-        for rule in before.paths
-        if rule.prefix not in kept
-        for f in ("--remove-path", rule.prefix)
-    ]
-    if before.cors and not after.cors:
-        flags += [f for o in before.cors.origins for f in ("--remove-cors-origin", o)]
-        flags += [f for m in before.cors.methods for f in ("--remove-cors-method", m)]
-    if before.tls and not after.tls:
-        if before.tls.client_validation_ca:
-            flags.append("--remove-client-ca-secret")
-        if before.tls.server_certificate:
-            flags.append("--remove-server-certificate-secret")
-    if before.validation and not after.validation:
-        for matcher in before.validation.subject_matches:
-            flags += ["--remove-client-certificate-subject", _subject_flag(matcher)]
-        if before.validation.http_basic:
-            for user, _ in before.validation.http_basic.password_hashes:
-                flags += ["--remove-http-basic-credentials", user]
-    return flags
-
-
-def _subject_flag(matcher: SubjectMatcher) -> str:
-    """A subject matcher in the CLI's flag syntax (``*`` for prefix / suffix matching)."""
-    if matcher.kind == "exact":
-        return matcher.value
-    if matcher.kind == "hasPrefix":
-        return matcher.value + "*"
-    if matcher.kind == "hasSuffix":
-        return "*" + matcher.value
-    raise BackendError(
-        f"the {matcher.kind} client certificate subject {matcher.value!r} cannot be removed "
-        "with CLI flags",
-        hint="remove the whole validation section by hand with `akka routes edit NAME`",
-    )
-
-
-def differing_fields(live: RouteSpec | None, planned: RouteSpec) -> list[str]:
-    """Descriptor field names where ``live`` is not ``planned`` (never their values)."""
-    if live is None:
-        return ["(route missing)"]
-    fields = ["host"] if live.host != planned.host else []
-    prefixes = sorted({r.prefix for r in live.paths} | {r.prefix for r in planned.paths})
-    fields += [f"routes[{p}]" for p in prefixes if live.path(p) != planned.path(p)]
-    for label, attr in (("corsPolicy", "cors"), ("tls", "tls"), ("validation", "validation")):
-        if getattr(live, attr) != getattr(planned, attr):
-            fields.append(label)
-    return fields
 
 
 @contextmanager
