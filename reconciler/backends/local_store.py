@@ -8,20 +8,14 @@ an old version back (a stale If-Match can never match it).
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from reconciler.backends.local_records import (
-    HOSTNAME_MODES,
-    Hostname,
-    StatusContext,
-    StoredRoute,
-    utc_now,
-)
+from reconciler.backends.local_records import HOSTNAME_MODES, Hostname, StoredRoute, utc_now
+from reconciler.backends.local_rows import COLUMNS, RouteRows, check_precondition
 from reconciler.backends.local_sql import (
     ConnectionPool,
     dumps,
@@ -31,15 +25,13 @@ from reconciler.backends.local_sql import (
     translated,
     write_meta,
 )
-from reconciler.errors import BackendError, ConflictError, NotFoundError, UsageError
+from reconciler.errors import ConflictError, NotFoundError, UsageError
 from reconciler.gcpause import gc_paused
 from reconciler.model import RouteSpec, canonical_host
 
 T = TypeVar("T")
 
 CHUNK = 500  # names per ``IN (...)``: well under SQLite's bound-parameter limit
-SPEC_CACHE_SIZE = 50_000
-_COLUMNS = "name, spec, labels, annotations, version, created_at, updated_at"
 
 
 class LocalStore:
@@ -51,14 +43,14 @@ class LocalStore:
         # One writer at a time inside this process; busy_timeout covers other processes.
         self._write_lock = threading.Lock()
         self._wal_set = False
-        self._specs: dict[str, RouteSpec] = {}
+        self._rows = RouteRows(self.path)
 
     # -- routes -------------------------------------------------------------------------
 
     def list_routes(self) -> list[StoredRoute]:
         """Every route, sorted by name."""
         with gc_paused():
-            return self._read(lambda conn: self._routes(conn, "ORDER BY name", ()), [])
+            return self._read(lambda conn: self._rows.select(conn, "ORDER BY name", ()), [])
 
     def list_page(
         self, page_size: int, after_name: str | None = None
@@ -68,7 +60,7 @@ class LocalStore:
         if page_size < 1:
             raise UsageError(f"page size must be at least 1 (got {page_size})")
         page: list[StoredRoute] = self._read(
-            lambda conn: self._routes(
+            lambda conn: self._rows.select(
                 conn, "WHERE name > ? ORDER BY name LIMIT ?", (after_name or "", page_size + 1)
             ),
             [],
@@ -81,7 +73,7 @@ class LocalStore:
     def get_route(self, name: str) -> StoredRoute | None:
         """One route, or None."""
         found: list[StoredRoute] = self._read(
-            lambda conn: self._routes(conn, "WHERE name = ?", (name,)), []
+            lambda conn: self._rows.select(conn, "WHERE name = ?", (name,)), []
         )
         return found[0] if found else None
 
@@ -94,7 +86,7 @@ class LocalStore:
             for start in range(0, len(wanted), CHUNK):
                 chunk = wanted[start : start + CHUNK]
                 marks = ",".join("?" * len(chunk))
-                for route in self._routes(conn, f"WHERE name IN ({marks})", tuple(chunk)):
+                for route in self._rows.select(conn, f"WHERE name IN ({marks})", tuple(chunk)):
                     found[route.name] = route
             return found
 
@@ -141,17 +133,17 @@ class LocalStore:
         ``NotFoundError`` for a missing route.
         """
         if not self.path.exists() and (must_exist or expected_version is not None):
-            self._check_precondition(name, None, expected_version, must_exist, must_not_exist)
+            check_precondition(self.path, name, None, expected_version, must_exist, must_not_exist)
 
         def write(conn: sqlite3.Connection) -> tuple[StoredRoute, bool]:
             row = conn.execute(
                 "SELECT version, created_at FROM routes WHERE name = ?", (name,)
             ).fetchone()
-            self._check_precondition(name, row, expected_version, must_exist, must_not_exist)
+            check_precondition(self.path, name, row, expected_version, must_exist, must_not_exist)
             version = self._next_version(conn)
             now = utc_now()
             conn.execute(
-                f"INSERT OR REPLACE INTO routes ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT OR REPLACE INTO routes ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     name,
                     dumps(spec.to_dict()),
@@ -162,7 +154,7 @@ class LocalStore:
                     now,
                 ),
             )
-            return self._routes(conn, "WHERE name = ?", (name,))[0], row is None
+            return self._rows.select(conn, "WHERE name = ?", (name,))[0], row is None
 
         return self._write(write)
 
@@ -171,11 +163,11 @@ class LocalStore:
 
         def write(conn: sqlite3.Connection) -> None:
             row = conn.execute("SELECT version FROM routes WHERE name = ?", (name,)).fetchone()
-            self._check_precondition(name, row, expected_version, True, False)
+            check_precondition(self.path, name, row, expected_version, True, False)
             conn.execute("DELETE FROM routes WHERE name = ?", (name,))
 
         if not self.path.exists():
-            self._check_precondition(name, None, expected_version, True, False)
+            check_precondition(self.path, name, None, expected_version, True, False)
         self._write(write)
 
     # -- hostnames and settings -----------------------------------------------------------
@@ -266,80 +258,6 @@ class LocalStore:
                 result = change(conn)
                 conn.execute("COMMIT")
                 return result
-
-    def _routes(
-        self, conn: sqlite3.Connection, where: str, params: tuple[Any, ...]
-    ) -> list[StoredRoute]:
-        rows = conn.execute(f"SELECT {_COLUMNS} FROM routes {where}", params).fetchall()
-        status = self._status(conn) if rows else StatusContext()
-        return [self._stored(row, status) for row in rows]
-
-    def _status(self, conn: sqlite3.Connection) -> StatusContext:
-        mode = read_meta(conn, "hostname_mode") or "any"
-        hostnames: dict[str, str] = {}
-        if mode == "registered":
-            hostnames = dict(conn.execute("SELECT hostname, created_at FROM hostnames"))
-        return StatusContext(mode, read_meta(conn, "hostname_mode_changed_at") or "", hostnames)
-
-    def _stored(self, row: tuple[Any, ...], status: StatusContext) -> StoredRoute:
-        name, spec_json, labels_json, annotations_json, version, created_at, updated_at = row
-        try:
-            spec = self._spec(spec_json)
-            labels = json.loads(labels_json) if labels_json != "{}" else {}
-            annotations = json.loads(annotations_json) if annotations_json != "{}" else {}
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            raise BackendError(
-                f"route {name!r} in {self.path} is unreadable ({exc})",
-                hint=f"delete the route's row or restore {self.path} from a backup",
-            ) from exc
-        return StoredRoute(
-            name=name,
-            spec=spec,
-            version=str(version),
-            labels=labels,
-            annotations=annotations,
-            created_at=created_at,
-            updated_at=updated_at,
-            conditions=status.conditions(spec.host, updated_at),
-        )
-
-    def _spec(self, spec_json: str) -> RouteSpec:
-        # Specs are immutable and canonical, so one parse serves every later read of the
-        # same text; bounded so a long-running server does not grow without end.
-        spec = self._specs.get(spec_json)
-        if spec is None:
-            if len(self._specs) >= SPEC_CACHE_SIZE:
-                self._specs.clear()
-            spec = self._specs[spec_json] = RouteSpec.from_dict(json.loads(spec_json))
-        return spec
-
-    def _check_precondition(
-        self,
-        name: str,
-        row: Any,
-        expected_version: str | None,
-        must_exist: bool,
-        must_not_exist: bool,
-    ) -> None:
-        if must_exist and row is None:
-            raise NotFoundError(
-                f"route {name!r} does not exist in {self.path}",
-                hint="plan again to see the live routes",
-            )
-        if must_not_exist and row is not None:
-            raise ConflictError(
-                f"route {name!r} already exists in {self.path}",
-                hint="plan again to see the live route",
-            )
-        if expected_version is None:
-            return
-        if row is None:
-            raise ConflictError(f"route {name!r} no longer exists in {self.path}")
-        if expected_version != "*" and str(row[0]) != expected_version:
-            raise ConflictError(
-                f"route {name!r} in {self.path} is at version {row[0]}, not {expected_version}",
-                hint="someone else changed it: plan again",
-            )
 
     @staticmethod
     def _next_version(conn: sqlite3.Connection) -> int:

@@ -1,0 +1,106 @@
+"""Route rows of the local store: read back as ``StoredRoute`` values, and write preconditions.
+
+Parsed specs are cached by their JSON text, so a long-running server parses each stored
+spec once.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from reconciler.backends.local_records import StatusContext, StoredRoute
+from reconciler.backends.local_sql import read_meta
+from reconciler.errors import BackendError, ConflictError, NotFoundError
+from reconciler.model import RouteSpec
+
+SPEC_CACHE_SIZE = 50_000
+COLUMNS = "name, spec, labels, annotations, version, created_at, updated_at"
+
+
+class RouteRows:
+    """Turns the route rows of one store file into ``StoredRoute`` values."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._specs: dict[str, RouteSpec] = {}
+
+    def select(
+        self, conn: sqlite3.Connection, where: str, params: tuple[Any, ...]
+    ) -> list[StoredRoute]:
+        """The routes ``where`` selects, with conditions from the store's hostname mode."""
+        rows = conn.execute(f"SELECT {COLUMNS} FROM routes {where}", params).fetchall()
+        status = _status(conn) if rows else StatusContext()
+        return [self._stored(row, status) for row in rows]
+
+    def _stored(self, row: tuple[Any, ...], status: StatusContext) -> StoredRoute:
+        name, spec_json, labels_json, annotations_json, version, created_at, updated_at = row
+        try:
+            spec = self._spec(spec_json)
+            labels = json.loads(labels_json) if labels_json != "{}" else {}
+            annotations = json.loads(annotations_json) if annotations_json != "{}" else {}
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise BackendError(
+                f"route {name!r} in {self.path} is unreadable ({exc})",
+                hint=f"delete the route's row or restore {self.path} from a backup",
+            ) from exc
+        return StoredRoute(
+            name=name,
+            spec=spec,
+            version=str(version),
+            labels=labels,
+            annotations=annotations,
+            created_at=created_at,
+            updated_at=updated_at,
+            conditions=status.conditions(spec.host, updated_at),
+        )
+
+    def _spec(self, spec_json: str) -> RouteSpec:
+        # Specs are immutable and canonical, so one parse serves every later read of the
+        # same text; bounded so a long-running server does not grow without end.
+        spec = self._specs.get(spec_json)
+        if spec is None:
+            if len(self._specs) >= SPEC_CACHE_SIZE:
+                self._specs.clear()
+            spec = self._specs[spec_json] = RouteSpec.from_dict(json.loads(spec_json))
+        return spec
+
+
+def check_precondition(
+    path: Path,
+    name: str,
+    row: Any,
+    expected_version: str | None,
+    must_exist: bool,
+    must_not_exist: bool,
+) -> None:
+    """Raise unless the row (None: no route) meets If-Match / If-None-Match / must-exist."""
+    if must_exist and row is None:
+        raise NotFoundError(
+            f"route {name!r} does not exist in {path}",
+            hint="plan again to see the live routes",
+        )
+    if must_not_exist and row is not None:
+        raise ConflictError(
+            f"route {name!r} already exists in {path}",
+            hint="plan again to see the live route",
+        )
+    if expected_version is None:
+        return
+    if row is None:
+        raise ConflictError(f"route {name!r} no longer exists in {path}")
+    if expected_version != "*" and str(row[0]) != expected_version:
+        raise ConflictError(
+            f"route {name!r} in {path} is at version {row[0]}, not {expected_version}",
+            hint="someone else changed it: plan again",
+        )
+
+
+def _status(conn: sqlite3.Connection) -> StatusContext:
+    mode = read_meta(conn, "hostname_mode") or "any"
+    hostnames: dict[str, str] = {}
+    if mode == "registered":
+        hostnames = dict(conn.execute("SELECT hostname, created_at FROM hostnames"))
+    return StatusContext(mode, read_meta(conn, "hostname_mode_changed_at") or "", hostnames)
