@@ -39,6 +39,7 @@ def test_core_imports_no_backend_click_httpx_or_git() -> None:
         "model.py",
         "plan.py",
         "planner.py",
+        "plan_ops.py",
         *[f"render/{p.name}" for p in (REPO / "reconciler" / "render").glob("*.py")],
     ]
     forbidden = ("reconciler.backends", "click", "httpx", "git", "reconciler.cli")
