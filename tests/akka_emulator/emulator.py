@@ -20,6 +20,15 @@ Documented and emulated: the subcommands list / get / export / create / update /
 prefix/suffix matching), --http-basic-credentials USER=PASSWORD; delete --all-regions.
 Unknown flags are rejected as cobra does (`Error: unknown flag: --x`, exit 1).
 
+CONFIRMED later against the stored doc.akka.io reference pages for `akka routes`, `create`,
+`update` and `delete`: create/update take -f/--filename, --hostname, --cors-origin,
+--cors-method, --client-ca-secret, --client-certificate-subject (`*` for prefix/suffix
+matching) and --http-basic-credentials USER=PASSWORD; delete takes --all-regions; every
+command takes --owner, --project, --region and the inherited --disable-prompt, -o/--output
+(text, json, json-compact, go-template=), -q, -v, --timeout DURATION (default 10s),
+--config, --context, --cache-file, --use-grpc-web. Newer CLIs also offer
+`akka routes apply -f FILE` (create or update from an exported descriptor).
+
 ASSUMED (not confirmed against the docs while writing):
 - update's removal flags: --remove-path PREFIX, --remove-cors-origin, --remove-cors-method,
   --remove-client-ca-secret, --remove-server-certificate-secret (booleans),
