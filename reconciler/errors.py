@@ -36,10 +36,6 @@ class ConfigError(RoutesError):
     """The configuration file or environment is wrong."""
 
 
-class DescriptorError(RoutesError):
-    """Descriptors could not be loaded or failed validation."""
-
-
 class PlanError(RoutesError):
     """A plan could not be made, read or is not safe to apply."""
 

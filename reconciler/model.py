@@ -177,14 +177,6 @@ class RouteSpec:
                 return rule
         return None
 
-    @property
-    def has_sensitive(self) -> bool:
-        return bool(
-            self.validation
-            and self.validation.http_basic
-            and self.validation.http_basic.password_hashes
-        )
-
     def fingerprint(self) -> str:
         """A digest of the whole canonical spec, secrets included (they cannot be read back)."""
         return digest_of(self.to_dict())

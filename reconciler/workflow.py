@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from reconciler import __version__
 from reconciler.errors import UsageError
@@ -163,7 +163,7 @@ def make_plan(
         labels_supported=backend.capabilities.labels,
         source_paths=tuple(_display(settings, p) for p in source.paths),
         source_digest=source.load.digest,
-        git=_git_dict(git),
+        git=git.to_plan_dict() if git is not None else None,
         diagnostics=source.load.diagnostics,
     )
     plan = plan_routes(desired, live, options)
@@ -196,12 +196,6 @@ def _display(settings: Settings, path: str) -> str:
         return str(Path(path).resolve().relative_to(settings.root))
     except ValueError:
         return path
-
-
-def _git_dict(git: GitInfo | None) -> dict[str, Any] | None:
-    if git is None:
-        return None
-    return {"commit": git.commit, "dirty": git.dirty, "branch": git.branch}
 
 
 def _backend_problems(plan: Plan, source: Source, backend: Backend) -> list[Diagnostic]:

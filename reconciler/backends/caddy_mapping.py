@@ -40,10 +40,6 @@ class CaddyOptions:
     def upstream(self, service: str) -> str | None:
         return self.upstreams.get(service) or self.upstreams.get(DEFAULT_UPSTREAM)
 
-    def server_for(self, spec: RouteSpec) -> str:
-        """Routes with TLS settings are served only by the TLS server, never in plain HTTP."""
-        return self.tls_server if spec.tls is not None else self.server
-
 
 def route_id(name: str) -> str:
     return ID_PREFIX + name

@@ -13,7 +13,6 @@ from typing import Any
 from reconciler.errors import BackendError, TransientBackendError
 
 SCHEMA_VERSION = 1
-OUR_TABLES = {"schema_version", "meta", "routes", "hostnames"}
 
 _SCHEMA = (
     "CREATE TABLE schema_version (version INTEGER NOT NULL)",
