@@ -142,3 +142,5 @@ def _walk(
                 pending.append(path)
             elif entry.is_file():
                 yield path
+            elif entry.is_symlink():  # a descriptor that points nowhere must not vanish quietly
+                report(_unreadable(show(path), FileNotFoundError(0, "a dangling symlink")))

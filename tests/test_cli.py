@@ -446,3 +446,10 @@ def test_credentials_in_a_backend_url_are_refused_and_never_echoed(repo: Path) -
     code, out, err = routes(repo, "--backend", "http://admin:hunter2@127.0.0.1:9/", "plan")
     assert code == 64 and "ROUTES_TOKEN" in err
     assert "hunter2" not in out + err
+
+
+def test_a_dangling_descriptor_symlink_is_a_located_error(repo: Path) -> None:
+    (repo / "routes" / "gone.yaml").symlink_to(repo / "routes" / "missing-target.yaml")
+    code, out, _ = routes(repo, "validate")
+    assert code == 1
+    assert "routes/gone.yaml:1:1: error R029" in out and "dangling symlink" in out
