@@ -448,9 +448,15 @@ def _journal_applied(settings: Settings) -> set[str]:
 @click.option("--dir", "directory", default="routes", show_default=True, help="Folder to write.")
 @click.option("--form", type=click.Choice(["bare", "project"]), default="bare", show_default=True)
 @click.option("--all", "include_unmanaged", is_flag=True, help="Also export unmanaged routes.")
+@click.option("--force", is_flag=True, help="Replace existing files that differ.")
 @click.pass_obj
 def export(
-    g: Globals, names: tuple[str, ...], directory: str, form: str, include_unmanaged: bool
+    g: Globals,
+    names: tuple[str, ...],
+    directory: str,
+    form: str,
+    include_unmanaged: bool,
+    force: bool,
 ) -> None:
     """Write live routes as descriptor files (planning them back gives no changes)."""
     from reconciler.exporter import export_routes
@@ -458,7 +464,9 @@ def export(
     settings = g.settings()
     backend = _open_backend(settings)
     try:
-        written = export_routes(settings, backend, names, Path(directory), form, include_unmanaged)
+        written = export_routes(
+            settings, backend, names, Path(directory), form, include_unmanaged, force
+        )
     finally:
         backend.close()
     for path in written:

@@ -22,8 +22,13 @@ def export_routes(
     directory: Path,
     form: str,
     include_unmanaged: bool = False,
+    force: bool = False,
 ) -> list[Path]:
-    """Write one file per live route (owned ones, unless ``include_unmanaged``)."""
+    """Write one file per live route (owned ones, unless ``include_unmanaged``).
+
+    A file that exists with other content is never overwritten without ``force``, and the
+    check covers every file before the first is written: an export loses no local edit.
+    """
     from reconciler.planner import PlanOptions, is_owned
     from reconciler.workflow import default_owner
 
@@ -45,11 +50,22 @@ def export_routes(
             labels_supported=backend.capabilities.labels,
         )
         routes = [r for r in backend.list_routes() if include_unmanaged or is_owned(r, options)]
+    texts = {directory / f"{r.name}.yaml": _text(r, form) for r in routes}
     try:
+        clashes = [p for p, text in texts.items() if p.exists() and _read(p) != text]
+        if clashes and not force:
+            shown = ", ".join(str(p) for p in clashes[:5])
+            more = f" and {len(clashes) - 5} more" if len(clashes) > 5 else ""
+            raise UsageError(
+                f"export would overwrite {len(clashes)} file(s) with other content: {shown}{more}",
+                hint="export into another --dir, or pass --force to replace them",
+            )
         directory.mkdir(parents=True, exist_ok=True)
-        return [_write(directory, route, form) for route in routes]
+        for path, text in texts.items():
+            _write(path, text)
     except OSError as exc:
         raise RoutesError(f"cannot write to {directory}: {exc.strerror}") from exc
+    return list(texts)
 
 
 def _document(route: LiveRoute, form: str) -> dict[str, Any]:
@@ -64,10 +80,18 @@ def _document(route: LiveRoute, form: str) -> dict[str, Any]:
     }
 
 
-def _write(directory: Path, route: LiveRoute, form: str) -> Path:
-    target = directory / f"{route.name}.yaml"
-    text = yaml.safe_dump(_document(route, form), sort_keys=False, allow_unicode=True)
+def _text(route: LiveRoute, form: str) -> str:
+    return yaml.safe_dump(_document(route, form), sort_keys=False, allow_unicode=True)
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _write(target: Path, text: str) -> None:
     tmp = target.with_name(f".{target.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, target)
-    return target

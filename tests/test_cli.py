@@ -453,3 +453,17 @@ def test_a_dangling_descriptor_symlink_is_a_located_error(repo: Path) -> None:
     code, out, _ = routes(repo, "validate")
     assert code == 1
     assert "routes/gone.yaml:1:1: error R029" in out and "dangling symlink" in out
+
+
+def test_export_never_overwrites_a_different_file_without_force(repo: Path) -> None:
+    routes(repo, "apply", "--auto-approve")
+    edited = SHOP + "# a local edit\n"
+    (repo / "routes" / "shop.yaml").write_text(edited)
+    code, _, err = routes(repo, "export", "--dir", "routes")
+    assert code == 64 and "would overwrite" in err and "--force" in err
+    assert (repo / "routes" / "shop.yaml").read_text() == edited
+    assert not list((repo / "routes").glob(".*.tmp"))
+    code, out, _ = routes(repo, "export", "--dir", "routes", "--force")
+    assert code == 0 and (repo / "routes" / "shop.yaml").read_text() != edited
+    code, out, _ = routes(repo, "plan", "--detailed-exitcode")
+    assert code == 0, out
