@@ -52,7 +52,8 @@ def export_routes(
         routes = [r for r in backend.list_routes() if include_unmanaged or is_owned(r, options)]
     texts = {directory / f"{r.name}.yaml": _text(r, form) for r in routes}
     try:
-        clashes = [p for p, text in texts.items() if p.exists() and _read(p) != text]
+        existing = {p: _read(p) for p in texts if p.exists()}
+        clashes = [p for p, old in existing.items() if old != texts[p]]
         if clashes and not force:
             shown = ", ".join(str(p) for p in clashes[:5])
             more = f" and {len(clashes) - 5} more" if len(clashes) > 5 else ""
@@ -62,7 +63,8 @@ def export_routes(
             )
         directory.mkdir(parents=True, exist_ok=True)
         for path, text in texts.items():
-            _write(path, text)
+            if existing.get(path) != text:
+                _write(path, text)
     except OSError as exc:
         raise RoutesError(f"cannot write to {directory}: {exc.strerror}") from exc
     return list(texts)
