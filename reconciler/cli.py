@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 import click
 from click.decorators import FC
@@ -30,6 +30,7 @@ from reconciler.errors import (
 if TYPE_CHECKING:
     from reconciler.backends.base import Backend
     from reconciler.config import Settings
+    from reconciler.model import LiveRoute
     from reconciler.plan import ApplyResult, Plan, RouteResult
     from reconciler.workflow import Source
 
@@ -168,6 +169,14 @@ def _refuse_broken_descriptors(plan_or_diags: Any) -> None:
     )
 
 
+class _Planned(NamedTuple):
+    settings: Settings
+    plan: Plan
+    backend: Backend
+    source: Source
+    live: dict[str, LiveRoute]  # what the plan was made from: drift reads nothing twice
+
+
 def _plan(
     g: Globals,
     paths: Sequence[str],
@@ -176,7 +185,7 @@ def _plan(
     targets: Sequence[str] = (),
     ref: str | None = None,
     changed_since: str | None = None,
-) -> tuple[Settings, Plan, Backend, Source]:
+) -> _Planned:
     from reconciler.workflow import load_source, make_plan
 
     settings = g.settings()
@@ -184,7 +193,7 @@ def _plan(
     if source.load.has_errors:
         _refuse_broken_descriptors(source.load.diagnostics)
     backend = _open_backend(settings)
-    plan = make_plan(
+    plan, live = make_plan(
         settings,
         source,
         backend,
@@ -201,7 +210,7 @@ def _plan(
             "the plan has errors; nothing was planned",
             hint="fix the errors listed above and plan again",
         )
-    return settings, plan, backend, source
+    return _Planned(settings, plan, backend, source, {route.name: route for route in live})
 
 
 @main_group.command()
@@ -234,7 +243,7 @@ def plan(
         raise UsageError("--ref and --changed-since cannot be used together")
     if github_comment:
         _github_context(pull_request=True)
-    _, the_plan, backend, _ = _plan(
+    _, the_plan, backend, *_ = _plan(
         g, paths, prune=prune, targets=targets, ref=ref, changed_since=changed_since
     )
     backend.close()
@@ -294,7 +303,7 @@ def apply(
         settings = g.settings()
         the_plan, backend, specs = open_saved_plan(settings, paths[0])
     else:
-        settings, the_plan, backend, source = _plan(g, paths, prune=prune, targets=targets)
+        settings, the_plan, backend, source, _ = _plan(g, paths, prune=prune, targets=targets)
         # With --format json, stdout carries the report alone.
         _echo(_render_plan(the_plan, "text", g.color), err=fmt == "json")
         if not the_plan.has_changes:
@@ -401,11 +410,7 @@ def drift(g: Globals, paths: tuple[str, ...], fmt: str, github_issue: bool) -> N
     if github_issue:
         _github_context(pull_request=False)
 
-    settings, the_plan, backend, _ = _plan(g, paths, prune=True)
-    from reconciler.retry import retry_transient
-
-    touched = [c.route for c in the_plan.changes]
-    live = {r.name: r for r in retry_transient(lambda: backend.get_routes(touched)).values()}
+    settings, the_plan, backend, _, live = _plan(g, paths, prune=True)
     backend.close()
     applied = _journal_applied(settings)
     report = drifting.classify(the_plan, live, applied)

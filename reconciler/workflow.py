@@ -127,12 +127,18 @@ def make_plan(
     *,
     prune: bool,
     targets: Sequence[str] = (),
-) -> Plan:
-    """Read live state (only the targeted routes when there are targets) and plan."""
-    from reconciler.model import RouteSet
+) -> tuple[Plan, list[LiveRoute]]:
+    """Read live state (only the targeted routes when there are targets) and plan; the live
+    routes read are returned too, so callers never read them twice."""
     from reconciler.planner import PlanOptions
     from reconciler.planner import make_plan as plan_routes
 
+    if prune and not backend.capabilities.labels and not settings.scope:
+        raise UsageError(
+            f"--prune on {backend.url} needs a `scope` in .routes.yaml",
+            hint="this backend stores no labels, so ownership comes from `scope` name globs;"
+            " without one, routes would delete routes it does not own",
+        )
     desired = source.load.routes
     wanted = tuple(targets)
     if source.targets is not None:
@@ -145,12 +151,6 @@ def make_plan(
         live = list(retry_transient(lambda: backend.get_routes(wanted)).values())
     else:
         live = retry_transient(backend.list_routes)
-    if prune and not backend.capabilities.labels and not settings.scope:
-        raise UsageError(
-            f"--prune on {backend.url} needs a `scope` in .routes.yaml",
-            hint="this backend stores no labels, so ownership comes from `scope` name globs;"
-            " without one, routes would delete routes it does not own",
-        )
     git = source.git
     options = PlanOptions(
         owner=resolve_owner(settings, git),
@@ -176,7 +176,7 @@ def make_plan(
     )
     if problems:
         plan = replace(plan, diagnostics=(*plan.diagnostics, *problems))
-    return plan
+    return plan, live
 
 
 def _describes_any(paths: Sequence[str]) -> bool:
