@@ -67,29 +67,75 @@ def position(node: Node) -> tuple[int, int]:
 
 # libyaml's composer recurses in C and crashes the process past ~20,000 levels; a file of
 # SMALL_FILE bytes cannot nest deeper than that many levels, so only larger files pay for a
-# depth scan over the (iterative, crash-free) event stream first.
+# depth scan over the (iterative, crash-free) event stream first. libyaml 0.2.6 and newer
+# stop at a depth limit of their own (0.2.6: 1,000 block or 1,001 flow levels) with a plain
+# syntax error; a syntax error met after nesting MAX_DEPTH - 1 levels is that limit, so
+# too-deep nesting is R003 whichever libyaml is installed. (Assumed: no libyaml sets its
+# limit below MAX_DEPTH; tests/test_yamlnodes.py pins both sides of the limit.)
 SMALL_FILE = 8192
 MAX_DEPTH = 1000
 
 
 def _too_deep(content: bytes | str) -> YamlProblem | None:
+    """R003 when ``content`` nests past MAX_DEPTH, counted on the event stream."""
     if len(content) <= SMALL_FILE:
         return None
-    depth = 0
+    deepest, error = _event_depth(content)
+    if deepest > MAX_DEPTH:
+        return _nesting_problem(None)
+    if isinstance(error, yaml.MarkedYAMLError):
+        return _at_libyaml_limit(content, error, deepest)
+    return None  # compose reports any syntax error with its location
+
+
+def _event_depth(
+    content: bytes | str, loader: type = yaml.CSafeLoader
+) -> tuple[int, yaml.YAMLError | None]:
+    """How deep the event stream nests (counted to MAX_DEPTH + 1), and the error that
+    stopped it, if any."""
+    depth = deepest = 0
     try:
-        for event in yaml.parse(content, Loader=yaml.CSafeLoader):
+        for event in yaml.parse(content, Loader=loader):
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
+                deepest = max(deepest, depth)
                 if depth > MAX_DEPTH:
-                    mark = event.start_mark
-                    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-                    message = f"the document nests more than {MAX_DEPTH} levels deep"
-                    return YamlProblem("R003", message, line, column)
+                    break
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
-    except yaml.YAMLError:
-        return None  # compose reports the syntax error with its location
-    return None
+    except yaml.YAMLError as exc:
+        return deepest, exc
+    return deepest, None
+
+
+def _at_libyaml_limit(
+    content: bytes | str, error: yaml.MarkedYAMLError, deepest: int | None = None
+) -> YamlProblem | None:
+    """R003 when libyaml's syntax ``error`` is its own nesting limit, else None.
+
+    Block nesting shows in the events libyaml emitted before it stopped (``deepest``);
+    flow nesting is refused by its scanner before any event, so an unbalanced run of
+    brackets before the error is confirmed with the pure-Python parser (which has no limit)
+    on that text only.
+    """
+    mark = error.problem_mark or error.context_mark
+    if mark is None:
+        return None
+    if deepest is None:
+        deepest, _ = _event_depth(content)
+    if deepest < MAX_DEPTH - 1:
+        text = content.decode("utf-8", "replace") if isinstance(content, bytes) else content
+        head = text[: mark.index + 1]
+        if head.count("[") + head.count("{") - head.count("]") - head.count("}") < MAX_DEPTH - 1:
+            return None
+        deepest, _ = _event_depth(head, loader=yaml.SafeLoader)
+    return _nesting_problem(mark) if deepest >= MAX_DEPTH - 1 else None
+
+
+def _nesting_problem(mark: yaml.Mark | None) -> YamlProblem:
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    message = "the document nests too deeply: a route descriptor needs fewer than ten levels"
+    return YamlProblem("R003", message, line, column)
 
 
 def parse_documents(content: bytes | str) -> tuple[list[Document], YamlProblem | None]:
@@ -109,6 +155,9 @@ def parse_documents(content: bytes | str) -> tuple[list[Document], YamlProblem |
     except YamlProblem as problem:
         return documents, problem
     except yaml.MarkedYAMLError as exc:
+        deep = _at_libyaml_limit(content, exc)
+        if deep is not None:
+            return documents, deep
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         what = exc.problem or "invalid YAML"
@@ -118,7 +167,7 @@ def parse_documents(content: bytes | str) -> tuple[list[Document], YamlProblem |
     except yaml.YAMLError as exc:
         return documents, YamlProblem("R001", f"YAML syntax error: {exc}", 1, 1)
     except RecursionError:
-        return documents, YamlProblem("R003", "the document nests too deeply", 1, 1)
+        return documents, _nesting_problem(None)
     return documents, None
 
 

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -198,34 +199,62 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class _Stderr:
+    """The child's stderr, read line by line on a thread, so a test can wait for a line."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.lines: list[str] = []
+        self.changed = threading.Condition()
+        self.thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _read(self, stream: IO[bytes]) -> None:
+        for raw in stream:
+            with self.changed:
+                self.lines.append(raw.decode(errors="replace"))
+                self.changed.notify_all()
+
+    def wait_for(self, text: str, timeout: float = 10) -> bool:
+        with self.changed:
+            return self.changed.wait_for(lambda: any(text in line for line in self.lines), timeout)
+
+    def text(self) -> str:
+        self.thread.join(timeout=10)
+        return "".join(self.lines)
+
+
 @pytest.fixture
-def serve_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+def serve_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, _Stderr]]:
     port = _free_port()
     code = "from reconciler.server.cli import serve; serve()"
     args = [sys.executable, "-c", code, "--db", str(tmp_path / "s.db"), "--port", str(port)]
     env = {**os.environ, "ROUTES_SERVER_TOKEN": TOKEN}
     process = subprocess.Popen(args, env=env, stderr=subprocess.PIPE)
+    stderr = _Stderr(process.stderr)  # type: ignore[arg-type]
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            httpx.get(url + "/healthz", timeout=1)
-            break
-        except httpx.TransportError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"routes serve did not start: {process.stderr.read()!r}")  # type: ignore[union-attr]
-            time.sleep(0.05)
-    yield process, url
+    if not stderr.wait_for("listening on", timeout=20):
+        process.kill()
+        pytest.fail(f"routes serve did not start: {stderr.text()!r}")
+    yield process, url, stderr
     if process.poll() is None:
         process.kill()
     process.wait(timeout=10)
 
 
+def _wait_until_refused(url: str) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url + "/healthz", timeout=1)
+        except httpx.ConnectError:
+            return
+    pytest.fail("the server kept accepting connections after SIGTERM")
+
+
 def test_sigterm_lets_the_request_in_flight_finish(
-    serve_process: tuple[subprocess.Popen[bytes], str],
+    serve_process: tuple[subprocess.Popen[bytes], str, _Stderr],
 ) -> None:
-    process, url = serve_process
+    process, url, stderr = serve_process
     started, release = threading.Event(), threading.Event()
     body = httpx.Request("PUT", "/", json={"spec": simple_spec().to_dict()}).read()
     answers: list[httpx.Response] = []
@@ -243,14 +272,16 @@ def test_sigterm_lets_the_request_in_flight_finish(
     client = threading.Thread(target=put)
     client.start()
     assert started.wait(timeout=10)
-    time.sleep(0.5)  # let the server read the first chunk: the request is now in flight
+    # The server accepts connections in the order they arrive: once a later connection is
+    # answered, the PUT's connection has been accepted and its headers read.
+    assert httpx.get(url + "/healthz", timeout=10).status_code == 200
     process.send_signal(signal.SIGTERM)
-    time.sleep(0.3)  # the server is now shutting down, the body not yet complete
+    _wait_until_refused(url)  # the server has closed its listener: it is shutting down
     assert process.poll() is None, "the server quit with a request in flight"
     release.set()
     client.join(timeout=10)
     assert [a.status_code for a in answers] == [201]
     process.wait(timeout=10)
-    log = process.stderr.read().decode()  # type: ignore[union-attr]
+    log = stderr.text()
     assert "PUT /v1/routes/shop 201" in log
     assert TOKEN not in log

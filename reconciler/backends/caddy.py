@@ -42,6 +42,7 @@ from reconciler.errors import (
     TransientBackendError,
 )
 from reconciler.model import Condition, LiveRoute, RouteSpec, digest_of
+from reconciler.retry import retry_transient
 
 APPS = "/config/apps"
 _MAX_RACES = 20  # lost If-Match races against other writers before we give up
@@ -243,7 +244,9 @@ class CaddyBackend(BaseBackend):
         return live or LiveRoute(name=write.name, spec=RouteSpec(host="", paths=()), version="")
 
     def _read(self, *, with_etag: bool = False) -> tuple[dict[str, Any], str]:
-        response = request(self._client, self.admin_url, "GET", APPS)
+        # Caddy restarts its admin server after each load, and may reset a connection made
+        # while it does: a read is safe to repeat.
+        response = retry_transient(lambda: request(self._client, self.admin_url, "GET", APPS))
         raise_for(response, self.admin_url, None)
         parsed = response.json() if response.content.strip() != b"null" else None
         apps = parsed if isinstance(parsed, dict) else {}
