@@ -1,35 +1,35 @@
 """``.routes.yaml`` + environment + flags -> ``Settings`` (DESIGN §9).
 
+The file is checked against the packaged JSON Schema ``routes-config.schema.json`` (which
+editors can use too). As for descriptors, ``conforms`` checks exactly what the schema says
+(a test holds the two in agreement), so a valid file never pays for importing jsonschema;
+a file it rejects gets every problem, located and in file order, in one ``ConfigError``.
+
 Precedence: flag > environment > config file > default.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from reconciler import schema
 from reconciler.errors import ConfigError
+from reconciler.regular_files import read_regular
+from reconciler.yamlnodes import Document, locate, parse_documents, position
 
 CONFIG_NAME = ".routes.yaml"
+CONFIG_SCHEMA = "routes-config.schema.json"
 DEFAULT_BACKEND = "local:.routes/state.db"
-KNOWN_KEYS = {
-    "backend",
-    "descriptors",
-    "owner",
-    "prune",
-    "protected",
-    "scope",
-    "parallelism",
-    "max_deletes",
-    "caddy",
-    "akka",
-    "journal",
-}
+WORDING = schema.Wording(document="the config", noun="setting", spell_values=True)
+_HINT = (
+    f"fix the config file as shown; every setting, its type and its default are described "
+    f"in the JSON Schema schemas/{CONFIG_SCHEMA}"
+)
 
 
 @dataclass(frozen=True)
@@ -89,31 +89,31 @@ def load_settings(
     explicit = config or env.get("ROUTES_CONFIG")
     if explicit:
         config_path = (here / explicit).resolve()
-        if not config_path.is_file():
+        if not config_path.exists():
             raise ConfigError(
                 f"config file {explicit} not found",
                 hint="pass an existing file to --config / ROUTES_CONFIG, or remove the setting",
             )
     else:
         config_path = find_config(here)
-    raw = _read_config(config_path) if config_path else {}
+    raw = _read_config(config_path, _display(config_path, here)) if config_path else {}
     root = config_path.parent if config_path else here
     settings = Settings(
         root=root,
         config_file=config_path,
-        backend=str(raw.get("backend") or DEFAULT_BACKEND),
-        descriptors=_str_tuple(raw, "descriptors", config_path),
-        owner=str(raw["owner"]) if raw.get("owner") else None,
-        prune=bool(raw.get("prune", False)),
-        protected=_str_tuple(raw, "protected", config_path),
-        scope=_str_tuple(raw, "scope", config_path),
-        parallelism=_positive_int(raw, "parallelism", 10, config_path),
-        max_deletes=_positive_int(raw, "max_deletes", 10, config_path, allow_zero=True),
-        caddy=_mapping(raw, "caddy", config_path),
-        akka=_mapping(raw, "akka", config_path),
+        backend=raw.get("backend") or DEFAULT_BACKEND,
+        descriptors=_strings(raw.get("descriptors")),
+        owner=raw.get("owner") or None,
+        prune=bool(raw.get("prune")),
+        protected=_strings(raw.get("protected")),
+        scope=_strings(raw.get("scope")),
+        parallelism=int(raw.get("parallelism", 10)),
+        max_deletes=int(raw.get("max_deletes", 10)),
+        caddy=raw.get("caddy") or {},
+        akka=raw.get("akka") or {},
     )
     if raw.get("journal"):
-        settings = replace(settings, journal_dir=settings.resolve(str(raw["journal"])))
+        settings = replace(settings, journal_dir=settings.resolve(raw["journal"]))
     return settings.with_overrides(
         backend=backend_flag or env.get("ROUTES_BACKEND") or None,
         token=env.get("ROUTES_TOKEN") or None,
@@ -121,58 +121,167 @@ def load_settings(
     )
 
 
-def _read_config(path: Path) -> dict[str, Any]:
+def _read_config(path: Path, display: str) -> dict[str, Any]:
+    """The settings in ``path``, valid against the schema; ``display`` names it in errors."""
     try:
-        text = path.read_text(encoding="utf-8")
-        raw = yaml.safe_load(text)
+        text = read_regular(path).decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})") from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise ConfigError(
-            f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}",
-            hint="fix the syntax of the config file",
-        ) from exc
-    except RecursionError as exc:
-        raise ConfigError(f"{path}: the config file nests too deeply to be a config") from exc
+        raise ConfigError(f"{display}: not UTF-8 text ({exc.reason})") from exc
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from exc
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}:1:1: the config file must be a mapping of settings")
-    unknown = sorted(set(raw) - KNOWN_KEYS)
-    if unknown:
+        raise ConfigError(f"{display}: cannot read config file: {exc.strerror}") from exc
+    documents, problem = parse_documents(text)
+    if problem is not None:
+        message = problem.message
+        if problem.code == "R003":
+            message = "the config file nests too deeply to be a config"
+        where = f"{display}:{problem.line}:{problem.column}"
+        raise ConfigError(f"{where}: {message}", hint="fix the syntax of the config file")
+    if len(documents) > 1:
         raise ConfigError(
-            f"{path}: unknown setting(s): {', '.join(unknown)}",
-            hint=f"known settings: {', '.join(sorted(KNOWN_KEYS))}",
+            f"{display}:{documents[1].line}:1: a second YAML document: the config file holds "
+            "one mapping of settings",
+            hint="remove the `---` and what follows it, or merge the two",
         )
-    return raw
+    if not documents or documents[0].value is None:
+        return {}
+    document = documents[0]
+    if not isinstance(document.value, dict):
+        line, column = position(document.root)
+        raise ConfigError(
+            f"{display}:{line}:{column}: the config file must be a mapping of settings",
+            hint="write one `setting: value` per line, e.g. `backend: local`",
+        )
+    if not conforms(document.value):
+        problems = _problems(document, display)
+        if problems:
+            raise _invalid(display, problems)
+    return document.value
 
 
-def _str_tuple(raw: Mapping[str, Any], key: str, path: Path | None) -> tuple[str, ...]:
-    value = raw.get(key)
+def _problems(document: Document, display: str) -> list[str]:
+    """Every schema violation as ``FILE:LINE:COL: message``, in file order."""
+    located = sorted(
+        (locate(document.root, problem.path, key=problem.at_key), problem.message)
+        for problem in schema.violations(document.value, CONFIG_SCHEMA, WORDING)
+    )
+    return [f"{display}:{line}:{column}: {message}" for (line, column), message in located]
+
+
+def _invalid(display: str, problems: list[str]) -> ConfigError:
+    if len(problems) == 1:
+        return ConfigError(problems[0], hint=_HINT)
+    listed = "\n".join(f"  {problem}" for problem in problems)
+    return ConfigError(f"{display} has {len(problems)} problems:\n{listed}", hint=_HINT)
+
+
+def _display(path: Path, here: Path) -> str:
+    """The config file as the user knows it: relative to the current folder when inside."""
+    try:
+        return path.relative_to(here).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _strings(value: str | list[str] | None) -> tuple[str, ...]:
     if value is None:
         return ()
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return tuple(value)
-    raise ConfigError(f"{path}: `{key}` must be a string or a list of strings")
+    return (value,) if isinstance(value, str) else tuple(value)
 
 
-def _positive_int(
-    raw: Mapping[str, Any], key: str, default: int, path: Path | None, *, allow_zero: bool = False
-) -> int:
-    value = raw.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < (0 if allow_zero else 1):
-        raise ConfigError(f"{path}: `{key}` must be a positive whole number (got {value!r})")
-    return value
+# ------------------------------------------------------- the fast path: the schema, as code
+
+_OWNER = re.compile(r"^[^\s/\x00-\x1f\x7f-\x9f]+(/[^\s/\x00-\x1f\x7f-\x9f]+)*(?![\s\S])")
+_TIMEOUT = re.compile(r"^\s*([0-9]*[1-9][0-9]*(\.[0-9]*)?|[0-9]*\.[0-9]*[1-9][0-9]*)\s*s?\s*$")
 
 
-def _mapping(raw: Mapping[str, Any], key: str, path: Path | None) -> dict[str, Any]:
-    value = raw.get(key) or {}
-    if not isinstance(value, dict):
-        raise ConfigError(f"{path}: `{key}` must be a mapping")
-    return value
+def conforms(raw: Any) -> bool:
+    """True exactly when ``raw`` is valid against the config schema."""
+    return type(raw) is dict and _all_ok(raw, _SETTINGS)
+
+
+def _all_ok(mapping: dict[Any, Any], checks: Mapping[str, Callable[[Any], bool]]) -> bool:
+    return all(key in checks and checks[key](value) for key, value in mapping.items())
+
+
+def _text(value: Any) -> bool:
+    return value is None or type(value) is str
+
+
+def _name(value: Any) -> bool:
+    return type(value) is str and bool(value)
+
+
+def _texts(value: Any) -> bool:
+    return _text(value) or (type(value) is list and all(type(v) is str for v in value))
+
+
+def _addresses(value: Any) -> bool:
+    return type(value) is str or (type(value) is list and bool(value) and _texts(value))
+
+
+def _whole(minimum: int) -> Callable[[Any], bool]:
+    def check(value: Any) -> bool:
+        integral = type(value) is int or (type(value) is float and value.is_integer())
+        return integral and value >= minimum
+
+    return check
+
+
+def _owner(value: Any) -> bool:
+    return value is None or (type(value) is str and _OWNER.search(value) is not None)
+
+
+def _timeout(value: Any) -> bool:
+    if type(value) is str:
+        return _TIMEOUT.search(value) is not None
+    return type(value) in (int, float) and not value <= 0
+
+
+def _upstreams(value: Any) -> bool:
+    return value is None or (type(value) is dict and all(map(_name, value.values())))
+
+
+def _secret(value: Any) -> bool:
+    if type(value) is str:
+        return True
+    if type(value) is not dict or "cert" not in value or not value.keys() <= {"cert", "key"}:
+        return False
+    return type(value["cert"]) is str and _text(value.get("key"))
+
+
+def _secrets(value: Any) -> bool:
+    return value is None or (type(value) is dict and all(map(_secret, value.values())))
+
+
+def _block(checks: Mapping[str, Callable[[Any], bool]]) -> Callable[[Any], bool]:
+    return lambda value: value is None or (type(value) is dict and _all_ok(value, checks))
+
+
+_CADDY = {
+    "server": _name,
+    "listen": _addresses,
+    "tls_server": _name,
+    "tls_listen": _addresses,
+    "upstreams": _upstreams,
+    "secrets": _secrets,
+}
+_AKKA = {
+    "project": _text,
+    "region": _text,
+    "owner": _text,
+    "timeout": _timeout,
+    "executable": _text,
+}
+_SETTINGS: dict[str, Callable[[Any], bool]] = {
+    "backend": _text,
+    "descriptors": _texts,
+    "owner": _owner,
+    "prune": lambda value: value is None or type(value) is bool,
+    "protected": _texts,
+    "scope": _texts,
+    "parallelism": _whole(1),
+    "max_deletes": _whole(0),
+    "journal": _text,
+    "caddy": _block(_CADDY),
+    "akka": _block(_AKKA),
+}

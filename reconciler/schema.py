@@ -1,4 +1,5 @@
-"""The packaged route descriptor JSON Schema, and its violations as located problems.
+"""The packaged JSON Schemas (route descriptor, ``.routes.yaml``), and their violations as
+located problems.
 
 Validation runs in two steps for speed: ``conforms`` is a direct check of exactly what the
 schema says (a test holds the two in agreement), and only a descriptor it rejects goes
@@ -10,6 +11,7 @@ from __future__ import annotations
 import difflib
 import functools
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -32,6 +34,14 @@ _JSON_TYPES = {
     "object": "a mapping",
     "array": "a list",
     "boolean": "true or false",
+    "integer": "a whole number",
+    "number": "a number",
+}
+_BOUNDS = {"minimum": "at least", "exclusiveMinimum": "more than"}
+_BARE_SCALARS = {
+    "boolean": re.compile(r"true|false|yes|no|on|off", re.IGNORECASE),
+    "integer": re.compile(r"[-+]?[0-9]+"),
+    "number": re.compile(r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?"),
 }
 
 
@@ -45,19 +55,32 @@ class SchemaProblem:
     at_key: bool = False
 
 
-def load_schema() -> dict[str, Any]:
-    """The route descriptor schema as packaged with ``reconciler``."""
-    text = resources.files("reconciler").joinpath("schemas", SCHEMA_FILE).read_text("utf-8")
+@dataclass(frozen=True)
+class Wording:
+    """How messages name the document and its keys, and how they show a wrong value."""
+
+    document: str = "the descriptor"
+    noun: str = "field"
+    # 'the string "false"' rather than '"false"', and "remove the quotes" where that fits
+    spell_values: bool = False
+
+
+DESCRIPTOR = Wording()
+
+
+def load_schema(name: str = SCHEMA_FILE) -> dict[str, Any]:
+    """A schema as packaged with ``reconciler`` (by default the route descriptor's)."""
+    text = resources.files("reconciler").joinpath("schemas", name).read_text("utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
 
 
 @functools.cache
-def validator() -> jsonschema.protocols.Validator:
-    """The one compiled Draft 2020-12 validator."""
+def validator(name: str = SCHEMA_FILE) -> jsonschema.protocols.Validator:
+    """The one compiled Draft 2020-12 validator of a packaged schema."""
     import jsonschema  # only for descriptors the fast path rejects: a valid repo skips ~50 ms
 
-    schema = load_schema()
+    schema = load_schema(name)
     jsonschema.Draft202012Validator.check_schema(schema)
     return jsonschema.Draft202012Validator(schema)
 
@@ -66,11 +89,16 @@ def check(descriptor: Any) -> list[SchemaProblem]:
     """Every schema violation in ``descriptor``, most specific first within a node."""
     if conforms(descriptor):
         return []
-    problems: list[SchemaProblem] = []
-    for error in validator().iter_errors(descriptor):
-        problems.extend(_explain(error))
+    problems = violations(descriptor)
     problems.sort(key=lambda p: (len(p.path), [str(s) for s in p.path], p.code))
     return problems
+
+
+def violations(
+    document: Any, name: str = SCHEMA_FILE, wording: Wording = DESCRIPTOR
+) -> list[SchemaProblem]:
+    """Every violation of the packaged schema ``name`` in ``document``, in validator order."""
+    return [p for error in validator(name).iter_errors(document) for p in explain(error, wording)]
 
 
 def conforms(doc: Any) -> bool:
@@ -134,8 +162,10 @@ def _matcher_ok(matcher: Any) -> bool:
 def _cors_ok(cors: Any) -> bool:
     if type(cors) is not dict or not cors.keys() <= _CORS:
         return False
-    for values in cors.values():
-        if type(values) is not list or not all(_text(v, 1) for v in values):
+    for key, values in cors.items():
+        # An empty method is R024 (not an HTTP method), as it is once canonical (" " -> "").
+        shortest = 0 if key == "allowMethods" else 1
+        if type(values) is not list or not all(_text(v, shortest) for v in values):
             return False
     return True
 
@@ -153,7 +183,10 @@ def _rule_ok(rule: Any) -> bool:
     return "enableWebsockets" not in rule or type(rule["enableWebsockets"]) is bool
 
 
-def _explain(error: jsonschema.ValidationError) -> Iterator[SchemaProblem]:
+def explain(
+    error: jsonschema.ValidationError, wording: Wording = DESCRIPTOR
+) -> Iterator[SchemaProblem]:
+    """One jsonschema error as problems with stable codes and messages for the user."""
     path = tuple(error.absolute_path)
     where = _dotted(path)
     keyword = error.validator
@@ -161,23 +194,15 @@ def _explain(error: jsonschema.ValidationError) -> Iterator[SchemaProblem]:
     if keyword == "additionalProperties" and isinstance(error.instance, Mapping):
         known = sorted(schema.get("properties", {}))
         for field in sorted(set(error.instance) - set(known), key=str):
-            yield SchemaProblem(
-                "R013", unknown_field_message(str(field), where, known), (*path, field), True
-            )
+            message = unknown_field_message(str(field), where, known, noun=wording.noun)
+            yield SchemaProblem("R013", message, (*path, field), True)
     elif keyword == "required":
         missing = str(error.message).split("'")[1] if "'" in str(error.message) else "?"
         yield SchemaProblem(
-            "R014", f"{where or 'the descriptor'} is missing `{missing}`: add it", path
+            "R014", f"{where or wording.document} is missing `{missing}`: add it", path
         )
     elif keyword == "type":
-        wanted = _JSON_TYPES.get(str(error.validator_value), str(error.validator_value))
-        got = json.dumps(error.instance, default=str)[:60]
-        hint = (
-            "; quote it"
-            if wanted == "a string" and not isinstance(error.instance, Mapping | list)
-            else ""
-        )
-        yield SchemaProblem("R015", f"`{where}` must be {wanted} (got {got}){hint}", path)
+        yield SchemaProblem("R015", _type_message(error, where, wording), path)
     elif keyword == "pattern" and path and path[-1] == "prefix":
         got = json.dumps(error.instance)
         yield SchemaProblem("R012", f'prefix must start with "/" (got {got})', path)
@@ -190,18 +215,58 @@ def _explain(error: jsonschema.ValidationError) -> Iterator[SchemaProblem]:
         )
     elif keyword in ("minItems", "minLength", "minProperties"):
         yield SchemaProblem("R016", f"`{where}` must not be empty", path)
+    elif keyword == "pattern" and "patternErrorMessage" in schema:
+        got = _shown(error.instance, wording)
+        yield SchemaProblem("R018", f"`{where}` {schema['patternErrorMessage']} (got {got})", path)
+    elif keyword in _BOUNDS:
+        bound, got = _BOUNDS[str(keyword)], _shown(error.instance, wording)
+        message = f"`{where}` must be {bound} {error.validator_value} (got {got})"
+        yield SchemaProblem("R018", message, path)
     else:
         yield SchemaProblem("R018", f"`{where}`: {error.message}", path)
 
 
-def unknown_field_message(field: str, where: str, known: list[str]) -> str:
+_explain = explain  # the name the descriptor tests know
+
+
+def _type_message(error: jsonschema.ValidationError, where: str, wording: Wording) -> str:
+    value = error.validator_value
+    types = [str(t) for t in (value if isinstance(value, list) else [value])]
+    wanted = " or ".join(_JSON_TYPES.get(t, t) for t in types if t != "null")
+    instance = error.instance
+    hint = "; quote it" if wanted == "a string" and not isinstance(instance, Mapping | list) else ""
+    if wording.spell_values and not hint and isinstance(instance, str) and _bare(instance, types):
+        hint = "; remove the quotes"
+    return f"`{where}` must be {wanted} (got {_shown(instance, wording)}){hint}"
+
+
+def _bare(text: str, types: list[str]) -> bool:
+    """Whether ``text`` written without quotes would be read as one of ``types``."""
+    return any(t in _BARE_SCALARS and _BARE_SCALARS[t].fullmatch(text) is not None for t in types)
+
+
+def _shown(value: Any, wording: Wording) -> str:
+    if not wording.spell_values:
+        return json.dumps(value, default=str)[:60]
+    if isinstance(value, str):
+        return f"the string {json.dumps(value)[:60]}"
+    if value is None:
+        return "an empty value"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f"the number {value}"
+    if isinstance(value, list | Mapping):
+        return "a list" if isinstance(value, list) else "a mapping"
+    return json.dumps(value, default=str)[:60]
+
+
+def unknown_field_message(field: str, where: str, known: list[str], noun: str = "field") -> str:
     """'unknown field `x` (did you mean `y`?)', or the allowed fields when nothing is close."""
     close = difflib.get_close_matches(field, known, n=1, cutoff=0.6)
     place = f" in `{where}`" if where else ""
     if close:
-        return f"unknown field `{field}`{place} (did you mean `{close[0]}`?)"
+        return f"unknown {noun} `{field}`{place} (did you mean `{close[0]}`?)"
     allowed = ", ".join(known)
-    return f"unknown field `{field}`{place}: remove it (allowed: {allowed})"
+    return f"unknown {noun} `{field}`{place}: remove it (allowed: {allowed})"
 
 
 def _dotted(path: tuple[str | int, ...]) -> str:
