@@ -1,7 +1,8 @@
 """Finding and reading descriptor files: the size limit, symlinks out of the root, bad paths.
 
 Nothing here raises for bad input: every problem is reported as a located diagnostic and
-the file it concerns is left out.
+the file it concerns is left out. Only regular files are read: a FIFO would hang the
+read, a device could be read forever.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from reconciler.codes import diagnostic
 from reconciler.plan import Diagnostic
+from reconciler.regular_files import NotRegularFileError, open_regular
 
 MAX_FILE_BYTES = 1024 * 1024
 SUFFIXES = (".yaml", ".yml")
@@ -39,11 +41,13 @@ def read_files(
         elif path.is_dir():
             for file in _walk(path, root_abs, report, show):
                 found.setdefault(show(file), file)
+        elif not path.is_file():
+            report(_unreadable(show(path), _why_not_a_file(path)))
         else:
             found.setdefault(show(path), path)
     for display, file in sorted(found.items()):
         try:
-            with open(file, "rb") as stream:  # one open and read per file: no stat first
+            with open_regular(file) as stream:  # one open, fstat and read per file
                 content = stream.read(MAX_FILE_BYTES + 1)
                 size = os.fstat(stream.fileno()).st_size if len(content) > MAX_FILE_BYTES else 0
         except OSError as exc:
@@ -98,9 +102,10 @@ def _escape_diagnostic(display: str) -> Diagnostic:
 
 def _unreadable(display: str, exc: OSError | RuntimeError) -> Diagnostic:
     reason = getattr(exc, "strerror", None) or str(exc)
+    fix = "a regular file" if isinstance(exc, NotRegularFileError) else "readable"
     return diagnostic(
         "R029",
-        f"{display} cannot be read ({reason}): make it readable or remove it",
+        f"{display} cannot be read ({reason}): make it {fix} or remove it",
         file=display,
         line=1,
         column=1,
@@ -142,5 +147,14 @@ def _walk(
                 pending.append(path)
             elif entry.is_file():
                 yield path
-            elif entry.is_symlink():  # a descriptor that points nowhere must not vanish quietly
-                report(_unreadable(show(path), FileNotFoundError(0, "a dangling symlink")))
+            else:  # a descriptor that cannot be read must not vanish quietly
+                report(_unreadable(show(path), _why_not_a_file(entry)))
+
+
+def _why_not_a_file(path: Path | os.DirEntry[str]) -> OSError:
+    try:
+        return NotRegularFileError(path.stat().st_mode)
+    except FileNotFoundError:
+        return FileNotFoundError(0, "a dangling symlink")
+    except OSError as exc:
+        return exc

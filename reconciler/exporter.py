@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,8 +12,14 @@ import yaml
 
 from reconciler.backends.base import Backend
 from reconciler.config import Settings
-from reconciler.errors import RoutesError, UsageError
+from reconciler.errors import BackendError, RoutesError, UsageError
+from reconciler.lint import route_name_problem
 from reconciler.model import LiveRoute
+from reconciler.regular_files import read_regular
+
+_NAME_RULE = (
+    "a route name is 1-63 characters of a-z, 0-9 and -, starting and ending with a letter or digit"
+)
 
 
 def export_routes(
@@ -29,28 +36,9 @@ def export_routes(
     A file that exists with other content is never overwritten without ``force``, and the
     check covers every file before the first is written: an export loses no local edit.
     """
-    from reconciler.planner import PlanOptions, is_owned
-    from reconciler.workflow import default_owner
-
-    if names:
-        found = backend.get_routes(names)
-        missing = sorted(set(names) - set(found))
-        if missing:
-            raise UsageError(
-                f"no live route named {', '.join(missing)} on {backend.url}",
-                hint="`routes export` without names exports every owned route",
-            )
-        routes = [found[n] for n in sorted(found)]
-    else:
-        options = PlanOptions(
-            owner=default_owner(settings),
-            backend_url=backend.url,
-            tool_version="",
-            scope=settings.scope,
-            labels_supported=backend.capabilities.labels,
-        )
-        routes = [r for r in backend.list_routes() if include_unmanaged or is_owned(r, options)]
-    texts = {directory / f"{r.name}.yaml": _text(r, form) for r in routes}
+    routes = _select_routes(settings, backend, names, include_unmanaged)
+    _refuse_unsafe_names(routes, backend.url)
+    texts = {_target(directory, r.name, backend.url): _text(r, form) for r in routes}
     try:
         existing = {p: _read(p) for p in texts if p.exists()}
         clashes = [p for p, old in existing.items() if old != texts[p]]
@@ -68,6 +56,75 @@ def export_routes(
     except OSError as exc:
         raise RoutesError(f"cannot write to {directory}: {exc.strerror}") from exc
     return list(texts)
+
+
+def _select_routes(
+    settings: Settings, backend: Backend, names: Sequence[str], include_unmanaged: bool
+) -> list[LiveRoute]:
+    from reconciler.planner import PlanOptions, is_owned
+    from reconciler.workflow import default_owner
+
+    if names:
+        found = backend.get_routes(names)
+        missing = sorted(set(names) - set(found))
+        if missing:
+            raise UsageError(
+                f"no live route named {', '.join(missing)} on {backend.url}",
+                hint="`routes export` without names exports every owned route",
+            )
+        return [found[n] for n in sorted(found)]
+    options = PlanOptions(
+        owner=default_owner(settings),
+        backend_url=backend.url,
+        tool_version="",
+        scope=settings.scope,
+        labels_supported=backend.capabilities.labels,
+    )
+    return [r for r in backend.list_routes() if include_unmanaged or is_owned(r, options)]
+
+
+def _refuse_unsafe_names(routes: Sequence[LiveRoute], backend_url: str) -> None:
+    # A name comes from the backend, which may be hostile (an http server, a Caddy @id):
+    # it becomes a file name only if it is a valid route name, so never `../x` or `/etc/x`.
+    bad = [r.name for r in routes if route_name_problem(r.name) is not None]
+    if not bad:
+        return
+    shown = ", ".join(_shown(name) for name in bad[:5])
+    more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+    if len(bad) == 1:
+        problem = f"live route {shown} on {backend_url} has a name that cannot be a file name"
+        them = "it"
+    else:
+        problem = (
+            f"{len(bad)} live routes on {backend_url} have names that cannot be file names: "
+            f"{shown}{more}"
+        )
+        them = "them"
+    raise BackendError(
+        f"{problem}; refusing to export, nothing was written",
+        hint=f"{_NAME_RULE}; rename {them} on the backend, or export the other routes by name "
+        "(`routes export NAME...`)",
+    )
+
+
+def _target(directory: Path, name: str, backend_url: str) -> Path:
+    """The file for route ``name``: directly inside ``directory``, or a refusal."""
+    path = directory / f"{name}.yaml"
+    # The parent is resolved, not the file: a symlinked descriptor stays a link (os.replace
+    # swaps the link itself), while any `..` or separator in the name is caught.
+    if path.name != f"{name}.yaml" or path.parent.resolve() != directory.resolve():
+        raise BackendError(
+            f"live route {_shown(name)} on {backend_url} would be written outside {directory}; "
+            "nothing was written",
+            hint="rename the route on the backend, or export the other routes by name",
+        )
+    return path
+
+
+def _shown(name: str) -> str:
+    """A backend-supplied name, quoted and escaped so no control character reaches a log."""
+    quoted = json.dumps(name[:80], ensure_ascii=True)
+    return quoted + "..." if len(name) > 80 else quoted
 
 
 def _document(route: LiveRoute, form: str) -> dict[str, Any]:
@@ -88,7 +145,7 @@ def _text(route: LiveRoute, form: str) -> str:
 
 def _read(path: Path) -> str | None:
     try:
-        return path.read_text(encoding="utf-8")
+        return read_regular(path).decode("utf-8")
     except UnicodeDecodeError:
         return None
 

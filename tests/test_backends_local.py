@@ -351,3 +351,26 @@ def test_two_stores_on_one_file_have_one_winner(tmp_path: Path) -> None:
     assert sorted(results) == ["conflict"] * 9 + ["won"]
     for store in stores:
         store.close()
+
+
+@pytest.mark.parametrize("column", ["labels", "annotations"])
+@pytest.mark.parametrize(
+    ("stored", "got"),
+    [("[1,2]", "a list"), ('"team"', "a string"), ("null", "null"), ('{"team": 1}', "a number")],
+)
+def test_a_labels_row_of_the_wrong_json_type_names_the_route_and_the_file(
+    store: LocalStore, column: str, stored: str, got: str
+) -> None:
+    store.create_route("shop", simple_spec(), LABELS, ANNOTATIONS)
+    db = sqlite3.connect(store.path)
+    db.execute(f"UPDATE routes SET {column} = ? WHERE name = 'shop'", (stored,))
+    db.commit()
+    db.close()
+    for read in (store.list_routes, lambda: store.get_route("shop")):
+        with pytest.raises(BackendError) as caught:
+            read()
+        message = caught.value.message
+        assert f"route 'shop' in {store.path} is unreadable" in message
+        assert f"{column} must be a JSON object of strings, not {got}" in message
+        assert caught.value.hint and "backup" in caught.value.hint
+    store.close()

@@ -467,3 +467,75 @@ def test_export_never_overwrites_a_different_file_without_force(repo: Path) -> N
     assert code == 0 and (repo / "routes" / "shop.yaml").read_text() != edited
     code, out, _ = routes(repo, "plan", "--detailed-exitcode")
     assert code == 0, out
+
+
+# -- hostile input ------------------------------------------------------------------------------
+
+
+def test_a_labels_row_of_the_wrong_json_type_is_an_error_naming_route_and_file(
+    repo: Path,
+) -> None:
+    routes(repo, "apply", "--auto-approve")
+    db = sqlite3.connect(repo / ".routes" / "state.db")
+    db.execute("UPDATE routes SET labels = '[1,2]' WHERE name = 'shop'")
+    db.commit()
+    db.close()
+    for command in (["plan"], ["export", "--dir", "out"], ["drift"]):
+        code, _, err = routes(repo, *command)
+        assert code == 1, err
+        assert "internal error" not in err
+        assert "route 'shop' in" in err and "state.db is unreadable" in err
+        assert "labels must be a JSON object of strings, not a list" in err
+        assert "Hint: delete the route's row or restore" in err
+
+
+def _deep_plan(repo: Path) -> str:
+    """A plan that would be valid but for one value nested 990 levels deep."""
+    routes(repo, "plan", "--out", "plan.json")
+    the_plan = json.loads((repo / "plan.json").read_text())
+    the_plan["diagnostics"] = "@@deep@@"
+    deep = "[" * 990 + "1" + "]" * 990
+    return json.dumps(the_plan).replace('"@@deep@@"', f'[{{"code": "R001", "message": {deep}}}]')
+
+
+@pytest.mark.parametrize("shape", ["objects-100k", "arrays-100k", "inside-a-plan-990"])
+def test_a_plan_file_nested_too_deeply_is_not_a_valid_plan_file(repo: Path, shape: str) -> None:
+    text = {
+        "objects-100k": '{"a": ' * 100_000 + "1" + "}" * 100_000,
+        "arrays-100k": "[" * 100_000 + "]" * 100_000,
+    }.get(shape) or _deep_plan(repo)
+    (repo / "deep.json").write_text(text)
+    for command in ("apply", "show"):
+        code, out, err = routes(repo, command, "deep.json")
+        assert code == 1, out + err
+        assert "deep.json is not a valid plan file: it nests too deeply" in err
+        assert "internal error" not in err
+    assert not (repo / ".routes" / "state.db").exists()
+
+
+@pytest.mark.timeout(20)
+def test_a_fifo_or_device_as_a_descriptor_path_is_refused_at_once(repo: Path) -> None:
+    os.mkfifo(repo / "routes" / "pipe.yaml")
+    code, out, _ = routes(repo, "validate")
+    assert code == 1
+    assert "routes/pipe.yaml:1:1: error R029: routes/pipe.yaml cannot be read (a FIFO" in out
+    code, out, _ = routes(repo, "validate", "routes/pipe.yaml")
+    assert code == 1 and "routes/pipe.yaml:1:1: error R029" in out
+    code, _, err = routes(repo, "plan", "routes/pipe.yaml")
+    assert code == 1 and "R029" in err and "nothing was planned" in err
+    if os.path.exists("/dev/null"):
+        code, out, _ = routes(repo, "validate", "/dev/null")
+        assert code == 1 and "/dev/null:1:1: error R029" in out and "character device" in out
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("command", ["apply", "show"])
+def test_a_fifo_or_device_as_a_plan_path_is_refused_at_once(repo: Path, command: str) -> None:
+    os.mkfifo(repo / "plan.json")
+    code, _, err = routes(repo, command, "plan.json")
+    assert code == 1
+    assert "plan.json is a FIFO, not a plan file" in err
+    assert "Hint: pass the file written by `routes plan --out FILE`" in err
+    if os.path.exists("/dev/null"):
+        code, _, err = routes(repo, "show", "/dev/null")
+        assert code == 1 and "/dev/null is a character device, not a plan file" in err

@@ -225,3 +225,32 @@ def test_diagnostics_are_sorted_by_file_and_line() -> None:
     keys = [(d.file or "", d.line or 0, d.column or 0) for d in result.diagnostics]
     assert keys == sorted(keys)
     assert len(result.files) > 20
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("kind", ["FIFO", "socket"])
+@pytest.mark.parametrize("named", [True, False], ids=["named", "in-a-folder"])
+def test_a_fifo_or_socket_is_refused_unopened_with_a_located_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, named: bool
+) -> None:
+    import socket
+
+    monkeypatch.chdir(tmp_path)  # a relative socket path stays under the 108-byte limit
+    (tmp_path / "routes").mkdir()
+    (tmp_path / "routes" / "shop.yaml").write_text(
+        "host: shop.acme.org\nroutes:\n- prefix: /\n  route: {service: s}\n"
+    )
+    listener = socket.socket(socket.AF_UNIX)
+    if kind == "FIFO":
+        os.mkfifo("routes/odd.yaml")
+    else:
+        listener.bind("routes/odd.yaml")
+    try:
+        path = tmp_path / "routes" / ("odd.yaml" if named else "")
+        result = load_paths([path], root=tmp_path)
+    finally:
+        listener.close()
+    found = find(result.diagnostics, "R029")
+    assert (found.file, found.line, found.column) == ("routes/odd.yaml", 1, 1)
+    assert found.message.startswith(f"routes/odd.yaml cannot be read (a {kind}, not a file)")
+    assert result.has_errors and list(result.routes) == ([] if named else ["shop"])

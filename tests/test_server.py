@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -526,3 +527,102 @@ def test_token_buckets_are_per_client_and_refill() -> None:
     assert buckets.take("client-b") == 0
     clock.now += 2.0
     assert buckets.take("client-a") == 0
+
+
+# -- hostile input --------------------------------------------------------------------------------
+
+
+def lone_surrogates(document: Any) -> bytes:
+    """JSON text of ``document`` with HIGH and LOW spelt as lone surrogate escapes."""
+    return json.dumps(document).replace("HIGH", "\\ud800").replace("LOW", "\\udc00").encode()
+
+
+@pytest.mark.parametrize(
+    ("path", "document", "where"),
+    [
+        ("/v1/routes/shop", {"spec": {"host": "shop.acme.orgHIGH", "routes": []}}, "/spec/host"),
+        ("/v1/routes/shop", {"spec": SPEC, "labels": {"team": "LOWHIGH"}}, "/labels/team"),
+        ("/v1/routes/shop", {"spec": SPEC, "annotations": {"HIGHn": "x"}}, "/annotations"),
+        ("/v1/routes/shop", {"spec": {"routes": [{"prefix": "/", "LOW": 1}]}}, "/spec/routes/0"),
+        ("/v1/routes/shop", {"HIGH": 1}, ""),
+        ("/v1/hostnames", {"hostname": "shopHIGH.acme.org"}, "/hostname"),
+    ],
+    ids=["spec-value", "label-value", "annotation-key", "spec-key", "top-key", "hostname"],
+)
+def test_a_lone_surrogate_anywhere_in_a_body_is_a_400_naming_where(
+    client: httpx.Client, path: str, document: Any, where: str
+) -> None:
+    method = "POST" if path == "/v1/hostnames" else "PUT"
+    response = client.request(
+        method,
+        path,
+        content=lone_surrogates(document),
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 400, response.text
+    error = error_of(response)
+    assert error["code"] == "malformed_json"
+    assert "lone surrogate" in error["message"] and "UTF-8" in error["message"]
+    assert [detail["pointer"] for detail in error["details"]] == [where]
+    assert client.get("/v1/routes/shop").status_code == 404
+    assert client.get("/v1/hostnames").json()["items"] == []
+
+
+def test_a_surrogate_pair_is_one_character_and_accepted(client: httpx.Client) -> None:
+    body = json.dumps({"spec": SPEC, "annotations": {"note": "PAIR"}})
+    response = client.put(
+        "/v1/routes/shop",
+        content=body.replace("PAIR", "\\ud83d\\ude00").encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["annotations"] == {"note": "\N{GRINNING FACE}"}
+
+
+@pytest.mark.parametrize("column", ["labels", "annotations"])
+@pytest.mark.parametrize("stored", ["[1,2]", '"team"', "null", '{"team": 1}'])
+def test_a_labels_row_of_the_wrong_json_type_is_a_json_store_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, column: str, stored: str
+) -> None:
+    db = tmp_path / "state.db"
+    with running_server(db) as server, httpx.Client(base_url=server.url) as http:
+        assert http.put("/v1/routes/shop", json={"spec": SPEC}).status_code == 201
+        edit = sqlite3.connect(db)
+        edit.execute(f"UPDATE routes SET {column} = ? WHERE name = 'shop'", (stored,))
+        edit.commit()
+        edit.close()
+        with caplog.at_level(logging.WARNING, logger="reconciler.server"):
+            answers = [http.get("/v1/routes/shop"), http.get("/v1/routes")]
+    for answer in answers:
+        assert answer.status_code == 500
+        error = error_of(answer)
+        assert error["code"] == "store_error"
+        assert "'shop'" in error["message"] and str(db) in error["message"]
+        assert f"{column} must be a JSON object of strings" in error["message"]
+    assert not [r for r in caplog.records if r.exc_info], "a traceback reached the server log"
+
+
+@pytest.mark.parametrize(
+    ("column", "stored"),
+    [
+        ("annotations", '{"note": "\\ud800"}'),
+        ("spec", json.dumps(SPEC).replace("cart", "cart\\udc00")),
+    ],
+)
+def test_a_row_with_a_lone_surrogate_is_a_json_store_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, column: str, stored: str
+) -> None:
+    db = tmp_path / "state.db"
+    with running_server(db) as server, httpx.Client(base_url=server.url) as http:
+        assert http.put("/v1/routes/shop", json={"spec": SPEC}).status_code == 201
+        edit = sqlite3.connect(db)
+        edit.execute(f"UPDATE routes SET {column} = ? WHERE name = 'shop'", (stored,))
+        edit.commit()
+        edit.close()
+        with caplog.at_level(logging.WARNING, logger="reconciler.server"):
+            answer = http.get("/v1/routes/shop")
+    assert answer.status_code == 500
+    error = error_of(answer)
+    assert error["code"] == "store_error"
+    assert f"'shop' in {db} is unreadable ({column} holds a lone surrogate" in error["message"]
+    assert not [r for r in caplog.records if r.exc_info], "a traceback reached the server log"

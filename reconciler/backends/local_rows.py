@@ -7,6 +7,7 @@ spec once.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from reconciler.model import RouteSpec
 
 SPEC_CACHE_SIZE = 50_000
 COLUMNS = "name, spec, labels, annotations, version, created_at, updated_at"
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 class RouteRows:
@@ -39,9 +41,9 @@ class RouteRows:
         name, spec_json, labels_json, annotations_json, version, created_at, updated_at = row
         try:
             spec = self._spec(spec_json)
-            labels = json.loads(labels_json) if labels_json != "{}" else {}
-            annotations = json.loads(annotations_json) if annotations_json != "{}" else {}
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            labels = _string_map("labels", labels_json)
+            annotations = _string_map("annotations", annotations_json)
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
             raise BackendError(
                 f"route {name!r} in {self.path} is unreadable ({exc})",
                 hint=f"delete the route's row or restore {self.path} from a backup",
@@ -64,7 +66,7 @@ class RouteRows:
         if spec is None:
             if len(self._specs) >= SPEC_CACHE_SIZE:
                 self._specs.clear()
-            spec = self._specs[spec_json] = RouteSpec.from_dict(json.loads(spec_json))
+            spec = self._specs[spec_json] = RouteSpec.from_dict(_loads("spec", spec_json))
         return spec
 
 
@@ -96,6 +98,47 @@ def check_precondition(
             f"route {name!r} in {path} is at version {row[0]}, not {expected_version}",
             hint="someone else changed it: plan again",
         )
+
+
+def _string_map(column: str, stored: Any) -> dict[str, str]:
+    """The labels or annotations of a row; ValueError, saying what is wrong, for anything else.
+
+    A row edited by hand can hold any JSON, and a list or a number here would only fail
+    later, far from the row, when a label is looked up.
+    """
+    if stored == "{}":
+        return {}
+    value = _loads(column, stored)
+    if not isinstance(value, dict):
+        raise ValueError(f"{column} must be a JSON object of strings, not {_json_kind(value)}")
+    for key, item in value.items():
+        if not isinstance(item, str):
+            raise ValueError(
+                f"{column} must be a JSON object of strings, not {_json_kind(item)} at {key!r}"
+            )
+    return value
+
+
+def _loads(column: str, stored: Any) -> Any:
+    """The JSON text of one column; ValueError, naming the column, when it is not JSON text."""
+    if not isinstance(stored, str):
+        raise ValueError(f"{column} is not JSON text")
+    try:
+        value = json.loads(stored)
+        if _SURROGATE_ESCAPE.search(stored):  # a lone one would break every answer later
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"{column} holds a lone surrogate, which is not Unicode text") from exc
+    except ValueError as exc:
+        raise ValueError(f"{column} is not JSON: {exc}") from exc
+    return value
+
+
+def _json_kind(value: Any) -> str:
+    kinds = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}
+    if value is None:
+        return "null"
+    return kinds.get(type(value), "a number")
 
 
 def _status(conn: sqlite3.Connection) -> StatusContext:

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from reconciler.errors import ConfigError, RoutesError
+from reconciler.regular_files import read_regular
 
 API_VERSION = "2022-11-28"
 _RETRY_STATUSES = frozenset({500, 502, 503, 504})
@@ -95,7 +96,7 @@ def _pr_from_event(event_path: str | None) -> int | None:
     if not event_path:
         return None
     try:
-        event = json.loads(Path(event_path).read_text(encoding="utf-8"))
+        event = json.loads(read_regular(event_path).decode("utf-8"))
     except (OSError, ValueError) as exc:
         raise ConfigError(
             f"cannot read the GitHub event file {event_path}: {exc}",

@@ -23,6 +23,7 @@ import uvicorn
 
 from reconciler.backends.local import LocalStore
 from reconciler.errors import ConfigError, UsageError
+from reconciler.regular_files import read_regular
 from reconciler.server.app import create_app
 from reconciler.server.faults import FAULT_KINDS, FaultInjector, FaultPolicy, parse_kinds
 
@@ -59,7 +60,7 @@ def read_token(token_file: str | None, environ: Mapping[str, str]) -> str | None
     if token_file is None:
         return environ.get(TOKEN_ENV) or None
     try:
-        token = Path(token_file).read_text(encoding="utf-8").strip()
+        token = read_regular(token_file).decode("utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(
             f"cannot read the token file {token_file}: {getattr(exc, 'strerror', None) or exc}",
