@@ -26,6 +26,7 @@ from reconciler.errors import (
     RoutesError,
     UsageError,
 )
+from reconciler.quoting import clean
 
 if TYPE_CHECKING:
     from reconciler.backends.base import Backend
@@ -507,14 +508,23 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     except Exception as exc:
         if verbose:
             raise
-        _echo(f"Error: internal error: {type(exc).__name__}: {exc}", err=True)
+        _echo(f"Error: internal error: {type(exc).__name__}: {clean(exc)}", err=True)
         _echo("Hint: run again with -v for details and report it as a bug.", err=True)
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_OK)
 
 
+def _shown(text: str) -> str:
+    """``text`` escaped line by line; every line after the first is indented, so no line of
+    an error can pass for a line of its own (a GitHub workflow command starts a line)."""
+    first, *rest = text.split("\n")
+    return "\n".join([clean(first), *("  " + clean(line).lstrip() for line in rest)])
+
+
 def _fail(exc: RoutesError) -> NoReturn:
-    _echo(f"Error: {exc.message}", err=True)
+    # Messages quote what they were given (a file name, a backend's answer): the one place
+    # errors are printed escapes whatever a terminal or a CI log would act on.
+    _echo(f"Error: {_shown(exc.message)}", err=True)
     if exc.hint:
-        _echo(f"Hint: {exc.hint}", err=True)
+        _echo(f"Hint: {_shown(exc.hint)}", err=True)
     sys.exit(exc.exit_code)

@@ -13,10 +13,11 @@ from typing import Any
 from yaml.nodes import Node
 
 from reconciler import schema
-from reconciler.codes import diagnostic
-from reconciler.lint import RouteDocument, lint_document, route_name_problem
+from reconciler.codes import CODES, diagnostic
+from reconciler.lint import RouteDocument, route_name_problem
 from reconciler.model import RouteSpec
 from reconciler.plan import Diagnostic
+from reconciler.spec_check import SCHEMA_CODES, check_spec
 from reconciler.yamlnodes import Document, compose_roots, locate, parse_documents, position
 
 _ENVELOPE = ["metadata", "resource", "resourceVersion", "spec"]
@@ -185,9 +186,13 @@ def _route(
     base: Path_,
     collector: Collector,
 ) -> None:
-    """Schema-check one descriptor, then lint it and keep it as a route document."""
+    """Check one descriptor (``check_spec``) and keep it as a route document if it can be."""
     display, index, root = origin
-    problems = schema.check(descriptor)
+
+    def refer(path: Path_) -> str:
+        return f"line {locate(root, base + path)[0]}"
+
+    problems = check_spec(descriptor, refer)
     for problem in problems:
         line, column = locate(root, base + problem.path, key=problem.at_key)
         collector.diagnostics.append(
@@ -195,8 +200,8 @@ def _route(
                 problem.code, problem.message, file=display, line=line, column=column, route=name
             )
         )
-    if problems:
-        return
+    if problems and problems[0].code in SCHEMA_CODES:
+        return  # the schema failed: there is no spec to keep
     line, column = position(root)
     doc = RouteDocument(
         name=name,
@@ -207,10 +212,8 @@ def _route(
         column=column,
         locate=functools.partial(collector.sources.locate, display, index, base),
     )
-    findings = lint_document(doc)
-    collector.diagnostics.extend(findings)
     collector.documents.append(doc)
-    if any(d.severity == "error" for d in findings):
+    if any(CODES[p.code][0] == "error" for p in problems):
         collector.broken.add(id(doc))
 
 

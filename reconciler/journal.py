@@ -58,7 +58,8 @@ class Journal:
         if self._file is None:
             return
         record = {"event": kind, "time": _utc_now().isoformat(timespec="milliseconds"), **fields}
-        line = json.dumps(record, sort_keys=False, ensure_ascii=False, default=str) + "\n"
+        # ASCII only: a value holding ESC, C1 or U+2028 is escaped, never raw in a terminal.
+        line = json.dumps(record, sort_keys=False, ensure_ascii=True, default=str) + "\n"
         with self._lock:
             if self._file is None:
                 return

@@ -5,17 +5,24 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from reconciler.errors import PlanError
 from reconciler.model import SENSITIVE, RouteSpec
 from reconciler.plan import Plan
+from reconciler.quoting import quote
+from reconciler.regular_files import NotRegularFileError, open_regular
+from reconciler.spec_check import route_problems, spec_errors
 
 if TYPE_CHECKING:
     from reconciler.backends.base import Backend
     from reconciler.config import Settings
+
+MAX_PLAN_DEPTH = 64  # a real plan nests about ten levels; a deeper one would only recurse
+_WRITTEN_BY_PLAN = "pass the file written by `routes plan --out FILE`"
 
 
 def write_plan_file(plan: Plan, out: str) -> None:
@@ -36,20 +43,14 @@ def read_plan_file(path: str) -> Plan:
     """Read and check a saved plan file; a broken or foreign file is a clear error."""
     from reconciler.render.json import plan_schema_errors
 
-    try:
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise PlanError(
-            f"plan file {path} not found", hint="make one with `routes plan --out`"
-        ) from exc
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PlanError(
-            f"{path} is not a plan file (not JSON: {exc})",
-            hint="pass the file written by `routes plan --out FILE`",
-        ) from exc
-    except OSError as exc:
-        raise PlanError(f"cannot read plan file {path}: {exc.strerror}") from exc
-    errors = plan_schema_errors(raw) if isinstance(raw, dict) else ["the document is not an object"]
+    raw = _read_plan_json(path)
+    if not isinstance(raw, dict):
+        errors = ["the document is not an object"]
+    elif _nests_deeper(raw, MAX_PLAN_DEPTH):
+        errors = [f"it nests too deeply (over {MAX_PLAN_DEPTH} levels)"]
+    else:
+        _refuse_invalid_specs(path, raw)
+        errors = plan_schema_errors(raw)
     if errors:
         shown = "; ".join(errors[:3])
         raise PlanError(
@@ -57,6 +58,88 @@ def read_plan_file(path: str) -> Plan:
             hint="pass the file written by `routes plan --out FILE` of this version of routes",
         )
     return Plan.from_dict(raw)
+
+
+def _read_plan_json(path: str) -> Any:
+    """The JSON document in ``path``, read only if it is a regular file."""
+    try:
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotRegularFileError(mode)
+        with open_regular(path) as stream:
+            return json.loads(stream.read().decode("utf-8"))
+    except FileNotFoundError as exc:
+        raise PlanError(
+            f"plan file {path} not found", hint="make one with `routes plan --out`"
+        ) from exc
+    except NotRegularFileError as exc:
+        raise PlanError(f"{path} is {exc.kind}, not a plan file", hint=_WRITTEN_BY_PLAN) from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PlanError(
+            f"{path} is not a plan file (not JSON: {exc})", hint=_WRITTEN_BY_PLAN
+        ) from exc
+    except RecursionError:
+        raise PlanError(
+            f"{path} is not a valid plan file: it nests too deeply", hint=_WRITTEN_BY_PLAN
+        ) from None
+    except OSError as exc:
+        raise PlanError(f"cannot read plan file {path}: {exc.strerror}") from exc
+
+
+def _nests_deeper(document: Any, limit: int) -> bool:
+    """True when ``document`` has arrays or objects more than ``limit`` levels deep."""
+    pending: list[tuple[Any, int]] = [(document, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, dict | list):
+            if depth > limit:
+                return True
+            items = value.values() if isinstance(value, dict) else value
+            pending.extend((item, depth + 1) for item in items)
+    return False
+
+
+# A plan holds no secret: its hashes are this placeholder. For the spec check they stand for
+# a well-formed hash; the plan schema then insists that nothing but the placeholder is there.
+_PLACEHOLDER_HASH = "sha256:" + "A" * 43 + "="
+
+
+def _refuse_invalid_specs(path: str, raw: dict[str, object]) -> None:
+    """Every spec a plan file carries passes the one spec validation, codes and all."""
+    changes = raw.get("changes")
+    for index, change in enumerate(changes if isinstance(changes, list) else []):
+        if not isinstance(change, dict):
+            continue
+        for side in ("before", "after"):
+            spec = change.get(side)
+            if not isinstance(spec, dict):
+                continue
+            problems = spec_errors(_placeholders_as_hashes(spec))
+            if problems:
+                first = problems[0]
+                where = "".join(f"/{step}" for step in first.path)
+                raise PlanError(
+                    f"{path} is not a valid plan file: changes/{index}/{side}{where} "
+                    f"(route {quote(str(change.get('route'))[:100])}): {first.code}: "
+                    f"{first.message}",
+                    hint="the plan file was edited or damaged; run `routes plan` again",
+                )
+
+
+def _placeholders_as_hashes(spec: dict[str, Any]) -> dict[str, Any]:
+    basic = (
+        (spec.get("validation") or {}).get("httpBasic")
+        if isinstance(spec.get("validation"), dict)
+        else None
+    )
+    if not isinstance(basic, dict) or not isinstance(basic.get("passwordHashes"), dict):
+        return spec
+    hashes = {
+        user: _PLACEHOLDER_HASH if digest == SENSITIVE else digest
+        for user, digest in basic["passwordHashes"].items()
+    }
+    validation = {**spec["validation"], "httpBasic": {**basic, "passwordHashes": hashes}}
+    return {**spec, "validation": validation}
 
 
 def prepare_saved_plan(
@@ -80,8 +163,24 @@ def prepare_saved_plan(
     if any(SENSITIVE in str(change.after) for change in the_plan.changes):
         loaded = _load_plan_source(settings, the_plan)
     specs = applier.resolve_desired_specs(the_plan, loaded)
+    _refuse_invalid_routes(path, the_plan, specs)
     applier.check_fresh(the_plan, backend)
     return specs
+
+
+def _refuse_invalid_routes(path: str, the_plan: Plan, specs: dict[str, RouteSpec]) -> None:
+    """Every route the plan would write or delete passes the one spec validation."""
+    for change in the_plan.changes:
+        spec = specs.get(change.route)
+        problems = route_problems(change.route, spec.to_dict() if spec else None)
+        if problems:
+            first = problems[0]
+            where = "".join(f"/{step}" for step in first.path) or "/"
+            raise PlanError(
+                f"{path} would write route {quote(change.route[:100])} that routes refuses: "
+                f"{first.code} at {where}: {first.message}",
+                hint="the plan file was edited or damaged; run `routes plan` again",
+            )
 
 
 def _load_plan_source(settings: Settings, the_plan: Plan) -> dict[str, RouteSpec]:
@@ -110,12 +209,12 @@ def open_saved_plan(settings: Settings, path: str) -> tuple[Plan, Backend, dict[
 def is_plan_file(paths: Sequence[str]) -> bool:
     """One file that is not YAML: `plan --out` takes any name, so a non-.json one counts
     when it reads as a JSON object."""
-    if len(paths) != 1 or not Path(paths[0]).is_file():
+    if len(paths) != 1:
         return False
-    if paths[0].endswith(".json"):
-        return True
-    if paths[0].endswith((".yaml", ".yml")):
+    if paths[0].endswith(".json"):  # a FIFO named like a plan is refused as a plan
+        return os.path.exists(paths[0]) and not os.path.isdir(paths[0])
+    if not Path(paths[0]).is_file() or paths[0].endswith((".yaml", ".yml")):
         return False
-    with contextlib.suppress(OSError), open(paths[0], "rb") as stream:
+    with contextlib.suppress(OSError), open_regular(paths[0]) as stream:
         return stream.read(64).lstrip().startswith(b"{")
     return False

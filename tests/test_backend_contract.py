@@ -9,6 +9,7 @@ import pytest
 
 from reconciler.backends import open_backend
 from reconciler.backends.base import Backend
+from reconciler.backends.checked import CheckedBackend
 from reconciler.backends.local import LocalBackend, open_local
 from reconciler.backends.memory import MemoryBackend
 from reconciler.config import Settings
@@ -34,9 +35,11 @@ class TestLocalContract(BackendContract):
 def test_registry_opens_these_backends(tmp_path: Path) -> None:
     memory = open_backend("memory:")
     local = open_backend("local:state.db", Settings(root=tmp_path))
-    assert isinstance(memory, MemoryBackend)
-    assert isinstance(local, LocalBackend)
-    assert local.store.path == tmp_path / "state.db"
+    # Every backend the registry opens answers through the one route validation.
+    assert isinstance(memory, CheckedBackend) and isinstance(local, CheckedBackend)
+    assert isinstance(memory.inner, MemoryBackend)
+    assert isinstance(local.inner, LocalBackend)
+    assert local.inner.store.path == tmp_path / "state.db"
     for backend in (memory, local):
         assert isinstance(backend, Backend)
         backend.close()

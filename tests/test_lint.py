@@ -26,6 +26,10 @@ LINT_CASES = [
     ("bad-origin.yaml", "R025", "bad/bad-origin.yaml", 4, 5),
     ("bad-host.yaml", "R026", "bad/bad-host.yaml", 1, 7),
     ("wildcard-host.yaml", "R027", "bad/wildcard-host.yaml", 1, 7),
+    ("bad-prefix-chars.yaml", "R030", "bad/bad-prefix-chars.yaml", 3, 11),
+    ("bad-service.yaml", "R031", "bad/bad-service.yaml", 4, 20),
+    ("control-char-rule-name.yaml", "R032", "bad/control-char-rule-name.yaml", 5, 9),
+    ("bad-secret-name.yaml", "R033", "bad/bad-secret-name.yaml", 3, 29),
     ("shadowed", "W101", "bad/shadowed/shop-items.yaml", 5, 11),
     ("shadowed", "W102", "bad/shadowed/shop.yaml", 1, 7),
     ("cors-any-origin.yaml", "W103", "bad/cors-any-origin.yaml", 3, 18),
@@ -93,7 +97,7 @@ def test_duplicate_route_names_name_both_places() -> None:
 
 def test_password_hash_is_never_echoed() -> None:
     found = find(load_paths([BAD / "bad-password-hash.yaml"], root=FIXTURES).diagnostics, "R023")
-    assert "AAAA" not in found.message and "`admin`" in found.message
+    assert "AAAA" not in found.message and '"admin"' in found.message
 
 
 @pytest.mark.parametrize(

@@ -66,4 +66,6 @@ def open_backend(url: str, settings: Any = None) -> Backend:
             f"unknown backend URL {url!r}",
             hint=f"use one of the schemes: {known} (see README, 'Backends')",
         )
-    return factory(url, settings)
+    from reconciler.backends.checked import CheckedBackend
+
+    return CheckedBackend(factory(url, settings))

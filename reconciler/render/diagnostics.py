@@ -10,6 +10,7 @@ from pathlib import Path
 
 from reconciler.codes import sort_key
 from reconciler.plan import Diagnostic
+from reconciler.quoting import clean
 
 SEVERITIES = ("error", "warning", "info")
 _GITHUB_COMMAND = {"error": "error", "warning": "warning", "info": "notice"}
@@ -18,7 +19,7 @@ _GITHUB_COMMAND = {"error": "error", "warning": "warning", "info": "notice"}
 def render_text(diagnostics: Iterable[Diagnostic], files_checked: int | None = None) -> str:
     """One ``file:line:col: severity CODE: message`` line each, then a summary line."""
     ordered = sorted(diagnostics, key=sort_key)
-    lines = [f"{_where(d)}: {d.severity} {d.code}: {d.message}" for d in ordered]
+    lines = [f"{clean(_where(d))}: {d.severity} {d.code}: {clean(d.message)}" for d in ordered]
     lines.append(_summary_line(ordered, files_checked))
     return "\n".join(lines) + "\n"
 
@@ -80,7 +81,9 @@ def _summary_line(diagnostics: Sequence[Diagnostic], files_checked: int | None) 
 
 
 def _escape_data(value: str) -> str:
-    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    # The runner's own escapes first, then anything else a log viewer would act on (ESC, C1).
+    escaped = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return clean(escaped)
 
 
 def _escape_property(value: str) -> str:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.model import SENSITIVE
+from reconciler.quoting import clean, quote
 
 NO_CHANGES = "No changes. Live routes match the descriptors."
 
@@ -57,10 +58,10 @@ def summary_line(plan: Mapping[str, Any]) -> str:
 def render_change_text(change: Mapping[str, Any], *, color: bool = False) -> str:
     """One change as a Terraform-style block."""
     action, name = change["action"], change["route"]
-    lines = [f'  # route "{name}" {_HEADLINES[action]}']
+    lines = [f"  # route {quote(name)} {_HEADLINES[action]}"]
     if change.get("reason"):
-        lines.append(f"  # (because {change['reason']})")
-    lines.append(f'  {_sign(_SIGNS[action], color)} route "{name}" {{')
+        lines.append(f"  # (because {clean(change['reason'])})")
+    lines.append(f"  {_sign(_SIGNS[action], color)} route {quote(name)} {{")
     if action == "update":
         body = _update_lines(change)
     else:
@@ -82,14 +83,14 @@ def render_apply_text(result: Mapping[str, Any]) -> str:
         if outcome["outcome"] == "applied":
             continue
         word = _OUTCOME_WORDS.get(outcome["outcome"], outcome["outcome"])
-        line = f'  route "{outcome["route"]}" ({outcome["action"]}): {word}'
+        line = f"  route {quote(outcome['route'])} ({clean(outcome['action'])}): {clean(word)}"
         if outcome.get("attempts", 0) > 1:
             line += f" after {outcome['attempts']} attempts"
         if outcome.get("message"):
-            line += f" — {outcome['message']}"
+            line += f" — {clean(outcome['message'])}"
         lines.append(line)
     if result.get("journal"):
-        lines.append(f"Journal: {result['journal']}")
+        lines.append(f"Journal: {clean(result['journal'])}")
     s = result["summary"]
     counts = (
         f"{s['applied']} applied, {s['already-applied']} already applied, "
@@ -111,10 +112,10 @@ def _body_line(line: _Line, color: bool) -> str:
 
 
 def _path_text(rule: Mapping[str, Any]) -> str:
-    text = f'path "{rule["prefix"]}" -> {rule["route"]["service"]}'
+    text = f"path {quote(rule['prefix'])} -> {clean(rule['route']['service'])}"
     options = {k: v for k, v in rule.items() if k not in ("prefix", "route")}
     if options:
-        text += " { " + ", ".join(f"{k} = {_value(k, v)}" for k, v in options.items()) + " }"
+        text += " { " + ", ".join(f"{clean(k)} = {_value(k, v)}" for k, v in options.items()) + " }"
     return text
 
 
@@ -123,7 +124,7 @@ def _spec_lines(spec: Mapping[str, Any], sign: str) -> list[_Line]:
     lines += [(sign, _path_text(rule), 0) for rule in spec["routes"]]
     for key in ("corsPolicy", "tls", "validation"):
         flat = _flatten(spec.get(key), key)
-        lines += [(sign, f"{path} = {_value(path, v)}", 0) for path, v in flat.items()]
+        lines += [(sign, f"{clean(path)} = {_value(path, v)}", 0) for path, v in flat.items()]
     return lines
 
 
@@ -151,10 +152,11 @@ def _update_lines(change: Mapping[str, Any]) -> list[_Line]:
         elif kind == "remove-path":
             lines.append(("-", _path_text(_rule(change["before"], op)), 0))
         elif kind == "set-path-service":
-            lines.append(("~", f'path "{op["prefix"]}" -> {op["before"]} => {op["after"]}', 0))
+            services = f"{clean(op['before'])} => {clean(op['after'])}"
+            lines.append(("~", f"path {quote(op['prefix'])} -> {services}", 0))
         elif kind == "set-path-options":
             service = _rule(change["after"], op)["route"]["service"]
-            lines.append(("~", f'path "{op["prefix"]}" -> {service} {{', 0))
+            lines.append(("~", f"path {quote(op['prefix'])} -> {clean(service)} {{", 0))
             nested = _attribute_lines(op["before"], op["after"], "", ())
             lines += [(sign, text, 1) for sign, text, _ in nested]
             lines.append((" ", "}", 0))
@@ -170,15 +172,15 @@ def _attribute_lines(before: Any, after: Any, root: str, changed: tuple[str, ...
     lines: list[_Line] = []
     for path in [*new, *(p for p in old if p not in new)]:
         if path not in new:
-            lines.append(("-", f"{path} = {_value(path, old[path])}", 0))
+            lines.append(("-", f"{clean(path)} = {_value(path, old[path])}", 0))
         elif path not in old:
-            lines.append(("+", f"{path} = {_value(path, new[path])}", 0))
+            lines.append(("+", f"{clean(path)} = {_value(path, new[path])}", 0))
         elif old[path] != new[path]:
             values = f"{_value(path, old[path])} => {_value(path, new[path])}"
-            lines.append(("~", f"{path} = {values}", 0))
+            lines.append(("~", f"{clean(path)} = {values}", 0))
         elif path in changed:
             # A secret changed but redacts the same: say so without showing it.
-            lines.append(("~", f"{path} = {_value(path, new[path])}", 0))
+            lines.append(("~", f"{clean(path)} = {_value(path, new[path])}", 0))
     return lines
 
 
@@ -196,21 +198,25 @@ def _flatten(value: Any, root: str) -> dict[str, Any]:
 def _value(path: str, value: Any) -> str:
     if value == SENSITIVE and "passwordHashes" in path:
         return SENSITIVE
-    return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str):
+        return quote(value)
+    return clean(json.dumps(value, ensure_ascii=False))
 
 
 def _risk_note(change: Mapping[str, Any], risk: str) -> str:
-    name = f'route "{change["route"]}"'
+    name = f"route {quote(change['route'])}"
     ops = change["operations"]
     if risk == "delete":
-        return f"{name} will be deleted ({change.get('reason') or 'no reason given'})"
+        return f"{name} will be deleted ({clean(change.get('reason') or 'no reason given')})"
     if risk == "host-changed":
         hosts = next(((op["before"], op["after"]) for op in ops if op["op"] == "set-host"), None)
         return (
-            f'{name} moves from host "{hosts[0]}" to "{hosts[1]}"' if hosts else f"{name}: {risk}"
+            f"{name} moves from host {quote(hosts[0])} to {quote(hosts[1])}"
+            if hosts
+            else f"{name}: {clean(risk)}"
         )
     if risk == "path-removed":
-        removed = ", ".join(f'"{op["prefix"]}"' for op in ops if op["op"] == "remove-path")
+        removed = ", ".join(quote(op["prefix"]) for op in ops if op["op"] == "remove-path")
         return f"{name} stops serving path {removed}"
     if risk == "cors-wildcard":
         return f'{name} allows CORS requests from any origin ("*")'
@@ -218,7 +224,7 @@ def _risk_note(change: Mapping[str, Any], risk: str) -> str:
         return f"{name} no longer requires client certificates (mTLS removed)"
     if risk == "basic-auth-removed":
         return f"{name} no longer requires HTTP basic authentication"
-    return f"{name}: {risk}"
+    return f"{name}: {clean(risk)}"
 
 
 def _unmanaged_section(plan: Mapping[str, Any]) -> str:
@@ -226,8 +232,8 @@ def _unmanaged_section(plan: Mapping[str, Any]) -> str:
         return ""
     lines = ["Unmanaged routes (not touched):"]
     for entry in plan["unmanaged"]:
-        owner = f", owner {entry['owner']}" if entry.get("owner") else ""
-        lines.append(f"  {entry['route']} (host {entry['host']}{owner})")
+        owner = f", owner {clean(entry['owner'])}" if entry.get("owner") else ""
+        lines.append(f"  {clean(entry['route'])} (host {clean(entry['host'])}{owner})")
     return "\n".join(lines)
 
 
@@ -241,5 +247,5 @@ def diagnostic_line(diagnostic: Mapping[str, Any]) -> str:
     where = ""
     if diagnostic.get("file"):
         parts = [diagnostic["file"], diagnostic.get("line"), diagnostic.get("column")]
-        where = ":".join(str(p) for p in parts if p is not None) + ": "
-    return f"{word}: [{diagnostic['code']}] {where}{diagnostic['message']}"
+        where = clean(":".join(str(p) for p in parts if p is not None)) + ": "
+    return f"{word}: [{clean(diagnostic['code'])}] {where}{clean(diagnostic['message'])}"

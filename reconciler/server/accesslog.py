@@ -7,6 +7,8 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from reconciler.quoting import clean
+
 LOGGER = logging.getLogger("reconciler.server.access")
 
 
@@ -30,7 +32,9 @@ class AccessLog:
             nonlocal logged
             logged = True
             millis = (time.perf_counter() - started) * 1000
-            self.logger.info("%s %s %d %.1fms", scope["method"], scope["path"], status, millis)
+            # The path arrives percent-decoded: %0A or %1B must not forge or colour a line.
+            path, method = clean(scope["path"]), clean(scope["method"])
+            self.logger.info("%s %s %d %.1fms", method, path, status, millis)
 
         async def record_status(message: Message) -> None:
             nonlocal status

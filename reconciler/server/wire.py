@@ -14,10 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler import schema
 from reconciler.backends.local import Hostname, StoredRoute
-from reconciler.lint import host_problem
 from reconciler.model import RouteSpec, canonical_host
+from reconciler.spec_check import spec_errors
 
 MAX_BODY = 1024 * 1024
 DEFAULT_PAGE_SIZE = 100
@@ -27,6 +26,8 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _ETAG = re.compile(r'^(?:W/)?"([^"]*)"$')
 _BODY_KEYS = {"spec", "labels", "annotations"}
 _READ_ONLY_KEYS = {"name", "version", "status", "createdAt", "updatedAt"}
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class ApiError(Exception):
@@ -132,7 +133,7 @@ def decode_page_token(token: str | None) -> str | None:
 
 
 def parse_json(raw: bytes) -> Any:
-    """Strict JSON: UTF-8, no NaN or Infinity, no duplicate keys; else a 400."""
+    """Strict JSON: UTF-8, no NaN or Infinity, no duplicate keys, no lone surrogate; else a 400."""
 
     def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         seen: dict[str, Any] = {}
@@ -146,13 +147,44 @@ def parse_json(raw: bytes) -> Any:
         raise ValueError(f"{name} is not JSON")
 
     try:
-        return json.loads(
-            raw.decode("utf-8"), object_pairs_hook=no_duplicates, parse_constant=no_constants
-        )
+        text = raw.decode("utf-8")
+        body = json.loads(text, object_pairs_hook=no_duplicates, parse_constant=no_constants)
     except (UnicodeDecodeError, ValueError) as exc:
         raise ApiError(400, "malformed_json", f"the request body is not valid JSON: {exc}") from exc
     except RecursionError:
         raise ApiError(400, "malformed_json", "the request body nests too deeply") from None
+    if _SURROGATE_ESCAPE.search(text):  # UTF-8 text cannot hold one any other way
+        _refuse_lone_surrogates(body)
+    return body
+
+
+def _refuse_lone_surrogates(body: Any) -> None:
+    """A 400 naming the first string, key or value, that holds a lone surrogate.
+
+    ``json`` turns a ``\\ud800`` escape without its partner into a string that cannot be
+    written as UTF-8, so the store, the log and the answer itself would fail on it later.
+    """
+    pending: list[tuple[str, Any]] = [("", body)]
+    while pending:
+        where, value = pending.pop()
+        if isinstance(value, str) and _LONE_SURROGATE.search(value):
+            raise _lone_surrogate(where or "the body", value, where)
+        if isinstance(value, dict):
+            for key in value:
+                if _LONE_SURROGATE.search(key):
+                    raise _lone_surrogate(f"a key of {where or 'the body'}", key, where)
+            pending.extend((f"{where}/{_escape(k)}", v) for k, v in reversed(value.items()))
+        elif isinstance(value, list):
+            pending.extend((f"{where}/{i}", v) for i, v in reversed(list(enumerate(value))))
+
+
+def _lone_surrogate(what: str, text: str, where: str) -> ApiError:
+    shown = json.dumps(text[:80], ensure_ascii=True)
+    message = (
+        f"{what} holds a lone surrogate ({shown}), which is not Unicode text: send the "
+        'character as UTF-8, or a character beyond U+FFFF as a pair such as "\\ud83d\\ude00"'
+    )
+    return ApiError(400, "malformed_json", message, [{"pointer": where, "message": message}])
 
 
 def route_write(body: Any) -> RouteWrite:
@@ -170,10 +202,9 @@ def route_write(body: Any) -> RouteWrite:
     labels = _string_map(body, "labels")
     annotations = _string_map(body, "annotations")
     problems = [
-        {"pointer": pointer(p.path), "message": p.message} for p in schema.check(body["spec"])
+        {"pointer": pointer(p.path), "code": p.code, "message": p.message}
+        for p in spec_errors(body["spec"], refer=pointer)
     ]
-    if not problems:
-        problems = _semantic_problems(body["spec"])
     if problems:
         count = f"{len(problems)} problem" + ("s" if len(problems) > 1 else "")
         raise ApiError(422, "invalid_spec", f"the route spec is invalid ({count})", problems)
@@ -264,33 +295,3 @@ def _string_map(body: Mapping[str, Any], key: str) -> dict[str, str]:
                 f"/{key}/{_escape(name)}", f"`{key}` keys must be 1-253 characters, values strings"
             )
     return dict(value)
-
-
-def _semantic_problems(spec: Mapping[str, Any]) -> list[dict[str, str]]:
-    """What the schema cannot say but the platform refuses."""
-    problems: list[dict[str, str]] = []
-    host = host_problem(str(spec["host"]))
-    if host is not None:
-        problems.append({"pointer": "/host", "message": host[1]})
-    seen: dict[str, int] = {}
-    for index, rule in enumerate(spec["routes"]):
-        prefix = rule["prefix"]
-        if prefix in seen:
-            problems.append(
-                {
-                    "pointer": f"/routes/{index}/prefix",
-                    "message": f"prefix {prefix!r} is already used by /routes/{seen[prefix]}",
-                }
-            )
-        seen.setdefault(prefix, index)
-    validation = spec.get("validation") or {}
-    if validation.get("clientCertificate") and not (spec.get("tls") or {}).get(
-        "clientValidationCa"
-    ):
-        problems.append(
-            {
-                "pointer": "/validation/clientCertificate",
-                "message": "client certificate validation needs tls.clientValidationCa",
-            }
-        )
-    return problems

@@ -1,0 +1,62 @@
+"""Every route a backend answers passes the one spec validation before anyone uses it.
+
+A backend is outside our control (a hostile http server, a hand-edited Caddy config, a CLI
+that changed): a route it returns is planned against, exported to a file named after it,
+and shown to reviewers. ``CheckedBackend`` wraps any backend and refuses a route whose name
+is not a route name or whose spec ``routes validate`` would refuse, naming the route, the
+backend and the first problem, so a plan never rests on a route no descriptor could hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from reconciler.backends.base import Backend
+from reconciler.errors import BackendError
+from reconciler.model import LiveRoute
+from reconciler.quoting import quote
+from reconciler.spec_check import route_problems
+
+
+class CheckedBackend:
+    """``backend`` with every route it returns validated; everything else passes through."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.inner = backend
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def list_routes(self) -> list[LiveRoute]:
+        return [self._checked(route) for route in self.inner.list_routes()]
+
+    def get_route(self, name: str) -> LiveRoute | None:
+        route = self.inner.get_route(name)
+        return None if route is None else self._checked(route)
+
+    def get_routes(self, names: Iterable[str]) -> dict[str, LiveRoute]:
+        return {key: self._checked(r) for key, r in self.inner.get_routes(names).items()}
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def __enter__(self) -> CheckedBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _checked(self, route: LiveRoute) -> LiveRoute:
+        problems = route_problems(route.name, route.spec.to_dict())
+        if problems:
+            first = problems[0]
+            where = "".join(f"/{step}" for step in first.path) or "/"
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise BackendError(
+                f"{self.inner.url} returned route {quote(route.name[:100])} that routes "
+                f"refuses: {first.code} at {where}: {first.message}{more}",
+                hint="fix or delete that route on the backend (its spec could not come from a "
+                "descriptor), then run the command again; nothing was written",
+            )
+        return route
