@@ -24,8 +24,8 @@ from pathlib import Path
 
 import httpx
 
-from reconciler.applier import ApplyOptions, apply_plan
-from reconciler.backends.http import HttpBackend
+from reconciler.apply.applier import ApplyOptions, apply_plan
+from reconciler.backends.http.client import HttpBackend
 from reconciler.model import DesiredRoute, RouteSet, RouteSpec, SourceLocation
 from reconciler.planner import PlanOptions, make_plan
 

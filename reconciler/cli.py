@@ -30,10 +30,10 @@ from reconciler.quoting import clean
 
 if TYPE_CHECKING:
     from reconciler.backends.base import Backend
+    from reconciler.commands.common import Source
     from reconciler.config import Settings
     from reconciler.model import LiveRoute
     from reconciler.plan import ApplyResult, Plan, RouteResult
-    from reconciler.workflow import Source
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class _LazyGroup(click.Group):
 
     lazy = {
         "serve": ("reconciler.server.cli", "serve"),
-        "github": ("reconciler.integrations.github_cli", "github_group"),
+        "github": ("reconciler.integrations.github.cli", "github_group"),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -121,8 +121,8 @@ def _open_backend(settings: Settings) -> Backend:
 @click.pass_obj
 def validate(g: Globals, paths: tuple[str, ...], fmt: str) -> None:
     """Check descriptors against the schema and the semantic rules."""
+    from reconciler.commands.common import load_source
     from reconciler.render import diagnostics as render
-    from reconciler.workflow import load_source
 
     settings = g.settings()
     source = load_source(settings, paths)
@@ -187,7 +187,7 @@ def _plan(
     ref: str | None = None,
     changed_since: str | None = None,
 ) -> _Planned:
-    from reconciler.workflow import load_source, make_plan
+    from reconciler.commands.common import load_source, make_plan
 
     settings = g.settings()
     source = load_source(settings, paths, ref=ref, changed_since=changed_since)
@@ -249,14 +249,14 @@ def plan(
     )
     backend.close()
     if out:
-        from reconciler.saved_plan import write_plan_file
+        from reconciler.apply.saved_plan import write_plan_file
 
         write_plan_file(the_plan, out)
     _echo(_render_plan(the_plan, fmt, g.color))
     if out and fmt == "text":
         _echo(f'\nSaved the plan to {out}. Apply exactly this plan with "routes apply {out}".')
     if github_comment:
-        from reconciler.integrations.github_cli import publish_plan
+        from reconciler.integrations.github.cli import publish_plan
 
         _echo(publish_plan(the_plan.to_dict(), out), err=True)
     sys.exit(EXIT_CHANGES if detailed_exitcode and the_plan.has_changes else EXIT_OK)
@@ -291,15 +291,15 @@ def apply(
     fmt: str,
 ) -> None:
     """Apply descriptors (after a confirmation) or a saved plan file."""
-    from reconciler import applier
-    from reconciler.saved_plan import is_plan_file
+    from reconciler.apply import applier
+    from reconciler.apply.saved_plan import is_plan_file
 
     if is_plan_file(paths):
         if prune is not None or targets:
             raise UsageError(
                 "--prune and --target belong to the plan; a saved plan is applied as is"
             )
-        from reconciler.saved_plan import open_saved_plan
+        from reconciler.apply.saved_plan import open_saved_plan
 
         settings = g.settings()
         the_plan, backend, specs = open_saved_plan(settings, paths[0])
@@ -389,7 +389,7 @@ def _report(result: ApplyResult, fmt: str = "text") -> NoReturn:
 @click.pass_obj
 def show(g: Globals, planfile: str, fmt: str) -> None:
     """Render a saved plan file."""
-    from reconciler.saved_plan import read_plan_file
+    from reconciler.apply.saved_plan import read_plan_file
 
     _echo(_render_plan(read_plan_file(planfile), fmt, g.color))
 
@@ -422,7 +422,7 @@ def drift(g: Globals, paths: tuple[str, ...], fmt: str, github_issue: bool) -> N
     else:
         _echo(drifting.render_drift_text(report))
     if github_issue:
-        from reconciler.integrations.github_cli import publish_drift
+        from reconciler.integrations.github.cli import publish_drift
 
         markdown = drifting.render_drift_markdown(report)
         url = publish_drift(markdown, report.drifted, target=the_plan.backend)
@@ -433,7 +433,7 @@ def drift(g: Globals, paths: tuple[str, ...], fmt: str, github_issue: bool) -> N
 
 def _github_context(*, pull_request: bool) -> None:
     """Fail on missing GitHub settings before the work, not after it."""
-    from reconciler.integrations.github_api import GitHubContext
+    from reconciler.integrations.github.api import GitHubContext
 
     context = GitHubContext.from_env(os.environ)
     if pull_request:
@@ -441,7 +441,7 @@ def _github_context(*, pull_request: bool) -> None:
 
 
 def _journal_applied(settings: Settings) -> set[str]:
-    from reconciler.journal import routes_applied_in_journal
+    from reconciler.apply.journal import routes_applied_in_journal
 
     return routes_applied_in_journal(settings.journal_dir or settings.state_dir / "journal")
 
@@ -465,7 +465,7 @@ def export(
     force: bool,
 ) -> None:
     """Write live routes as descriptor files (planning them back gives no changes)."""
-    from reconciler.exporter import export_routes
+    from reconciler.commands.export import export_routes
 
     settings = g.settings()
     backend = _open_backend(settings)

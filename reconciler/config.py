@@ -17,10 +17,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from reconciler import schema
+from reconciler.descriptors import schema
+from reconciler.descriptors.yaml_nodes import Document, locate, parse_documents, position
 from reconciler.errors import ConfigError
 from reconciler.regular_files import read_regular
-from reconciler.yamlnodes import Document, locate, parse_documents, position
 
 CONFIG_NAME = ".routes.yaml"
 CONFIG_SCHEMA = "routes-config.schema.json"

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.diagnostics import Diagnostic
+
 FORMAT_VERSION = "1"
 
 ACTIONS = ("create", "update", "delete")
@@ -125,44 +127,6 @@ class Change:
             risks=tuple(raw.get("risks") or ()),
             labels=dict(raw.get("labels") or {}),
             annotations=dict(raw.get("annotations") or {}),
-        )
-
-
-@dataclass(frozen=True)
-class Diagnostic:
-    """A located finding: stable ``code``, ``severity`` (error | warning | info), a message
-    that says what to change, and where it comes from."""
-
-    code: str
-    severity: str
-    message: str
-    file: str | None = None
-    line: int | None = None
-    column: int | None = None
-    route: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "code": self.code,
-            "severity": self.severity,
-            "message": self.message,
-        }
-        for key in ("file", "line", "column", "route"):
-            value = getattr(self, key)
-            if value is not None:
-                out[key] = value
-        return out
-
-    @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> Diagnostic:
-        return cls(
-            code=raw["code"],
-            severity=raw["severity"],
-            message=raw["message"],
-            file=raw.get("file"),
-            line=raw.get("line"),
-            column=raw.get("column"),
-            route=raw.get("route"),
         )
 
 

@@ -11,6 +11,14 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
+from reconciler.diagnostics import (
+    CODE_KEPT_WITHOUT_PRUNE,
+    CODE_PROTECTED,
+    CODE_UNKNOWN_TARGET,
+    CODE_UNMANAGED_CLASH,
+    Diagnostic,
+    diagnostic,
+)
 from reconciler.model import (
     ANNOTATION_COMMIT,
     ANNOTATION_DIGEST,
@@ -22,14 +30,10 @@ from reconciler.model import (
     LiveRoute,
     RouteSet,
 )
-from reconciler.plan import Change, Diagnostic, Plan
-from reconciler.plan_ops import RISK_ORDER, compute_operations, risks
+from reconciler.plan import Change, Plan
+from reconciler.spec_diff import RISK_ORDER, compute_operations, risks
 
 # Stable diagnostic codes: users grep for them and CI filters on them.
-CODE_UNMANAGED_CLASH = "P001"
-CODE_KEPT_WITHOUT_PRUNE = "P010"
-CODE_PROTECTED = "P011"
-CODE_UNKNOWN_TARGET = "P020"
 
 REASON_NOT_IN_CONFIGURATION = "not-in-configuration"
 
@@ -85,9 +89,8 @@ def make_plan(desired: RouteSet, live: Iterable[LiveRoute], options: PlanOptions
     for target in sorted(targets):
         if target not in desired and target not in live_by_name:
             diagnostics.append(
-                Diagnostic(
+                diagnostic(
                     code=CODE_UNKNOWN_TARGET,
-                    severity="warning",
                     message=f'target "{target}" is neither in the descriptors nor on the '
                     "backend; check the name passed to --target",
                     route=target,
@@ -119,9 +122,8 @@ def make_plan(desired: RouteSet, live: Iterable[LiveRoute], options: PlanOptions
             diagnostics.append(_kept(current))
         elif protecting is not None:
             diagnostics.append(
-                Diagnostic(
+                diagnostic(
                     code=CODE_PROTECTED,
-                    severity="info",
                     message=f'route "{name}" is no longer in the descriptors but matches '
                     f'protected pattern "{protecting}"; it is kept',
                     route=name,
@@ -207,9 +209,8 @@ def _delete(current: LiveRoute) -> Change:
 def _clash(route: DesiredRoute, current: LiveRoute, options: PlanOptions) -> Diagnostic:
     holder = current.labels.get(LABEL_OWNER)
     by = f' (it belongs to owner "{holder}")' if holder and options.labels_supported else ""
-    return Diagnostic(
+    return diagnostic(
         code=CODE_UNMANAGED_CLASH,
-        severity="error",
         message=f'route "{route.name}" exists on the backend but is not managed by owner '
         f'"{options.owner}"{by}; it is left untouched. Rename the route in the descriptors, '
         "or delete the live route (or give it this owner's labels) by hand",
@@ -221,9 +222,8 @@ def _clash(route: DesiredRoute, current: LiveRoute, options: PlanOptions) -> Dia
 
 
 def _kept(current: LiveRoute) -> Diagnostic:
-    return Diagnostic(
+    return diagnostic(
         code=CODE_KEPT_WITHOUT_PRUNE,
-        severity="info",
         message=f'route "{current.name}" is no longer in the descriptors; it is kept '
         "— plan with --prune to delete it",
         route=current.name,

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.integrations.github import OUTPUT_KEYS
+from reconciler.integrations.github.comment import OUTPUT_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
 ACTION = ROOT / "action.yml"

@@ -16,16 +16,18 @@ from typing import Any
 
 import pytest
 
-from reconciler.applier import (
+from reconciler.apply.applier import (
     ApplyOptions,
     apply_plan,
     check_fresh,
     check_guards,
     resolve_desired_specs,
 )
+from reconciler.apply.journal import read_journal
 from reconciler.backends.base import Capabilities, Write
 from reconciler.backends.local import open_local
 from reconciler.backends.memory import MemoryBackend
+from reconciler.diagnostics import Diagnostic
 from reconciler.errors import (
     GuardError,
     InvalidSpecError,
@@ -34,7 +36,6 @@ from reconciler.errors import (
     StalePlanError,
     TransientBackendError,
 )
-from reconciler.journal import read_journal
 from reconciler.model import (
     LABEL_MANAGED_BY,
     LABEL_OWNER,
@@ -45,7 +46,7 @@ from reconciler.model import (
     RouteSpec,
     SourceLocation,
 )
-from reconciler.plan import ApplyResult, Change, Diagnostic, Plan, RouteResult
+from reconciler.plan import ApplyResult, Change, Plan, RouteResult
 from reconciler.planner import PlanOptions, make_plan
 
 OWNER = "acme/gitops"
@@ -694,7 +695,7 @@ def test_no_journal_without_a_folder(mixed: Any) -> None:
 KILL_SCRIPT = """
 import sys, threading
 from pathlib import Path
-from reconciler.applier import ApplyOptions, apply_plan
+from reconciler.apply.applier import ApplyOptions, apply_plan
 from reconciler.backends.local import open_local
 from reconciler.backends.memory import MemoryBackend
 from reconciler.model import RouteSpec

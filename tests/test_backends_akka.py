@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.backends.akka import AkkaBackend, AkkaTarget, open_akka
-from reconciler.backends.akka_cli import cmd_output, format_command, redact_argv
+from reconciler.backends.akka.backend import AkkaBackend, AkkaTarget, open_akka
+from reconciler.backends.akka.cli import cmd_output, format_command, redact_argv
 from reconciler.backends.base import Backend
 from reconciler.config import Settings
 from reconciler.errors import (

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.applier import ApplyOptions, apply_plan
-from reconciler.backends.akka import AkkaBackend, open_akka
+from reconciler.apply.applier import ApplyOptions, apply_plan
+from reconciler.backends.akka.backend import AkkaBackend, open_akka
 from reconciler.config import Settings
 from reconciler.model import DesiredRoute, RouteSet, RouteSpec, SourceLocation
 from reconciler.plan import Plan

@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.applier import ApplyOptions, apply_plan, resolve_desired_specs
+from reconciler.apply.applier import ApplyOptions, apply_plan, resolve_desired_specs
 from reconciler.backends.base import Backend, Write
-from reconciler.backends.caddy import CaddyBackend, open_caddy
-from reconciler.backends.caddy_mapping import CaddyOptions
+from reconciler.backends.caddy.backend import CaddyBackend, open_caddy
+from reconciler.backends.caddy.mapping import CaddyOptions
 from reconciler.config import Settings
 from reconciler.errors import BackendError, InvalidSpecError
 from reconciler.model import DesiredRoute, LiveRoute, RouteSet, RouteSpec, SourceLocation

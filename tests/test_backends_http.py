@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from reconciler.backends.base import Backend
-from reconciler.backends.http import HttpBackend, open_http
+from reconciler.backends.http.client import HttpBackend, open_http
 from reconciler.config import Settings
 from reconciler.errors import (
     AuthError,

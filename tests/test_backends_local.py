@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.backends import local_sql
 from reconciler.backends.local import LocalStore, open_local
 from reconciler.config import Settings
 from reconciler.errors import (
@@ -22,6 +21,7 @@ from reconciler.errors import (
     UsageError,
 )
 from reconciler.model import RouteSpec
+from reconciler.store import sql as local_sql
 from tests.backend_contract import ANNOTATIONS, FULL_FEATURES, LABELS, simple_spec
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")

@@ -16,7 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler import config, schema
+from reconciler import config
+from reconciler.descriptors import schema
 from reconciler.backends import akka, caddy_checks
 from reconciler.config import CONFIG_SCHEMA, DEFAULT_BACKEND, load_settings
 from reconciler.errors import ConfigError

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.descriptors import MAX_FILE_BYTES, load_blobs, load_paths
-from reconciler.plan import Diagnostic
+from reconciler.descriptors.loader import MAX_FILE_BYTES, load_blobs, load_paths
+from reconciler.diagnostics import Diagnostic
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BAD = FIXTURES / "bad"

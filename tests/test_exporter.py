@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from reconciler.backends.memory import MemoryBackend
+from reconciler.commands.export import _target, export_routes
 from reconciler.config import Settings
 from reconciler.errors import EXIT_ERROR, RoutesError
-from reconciler.exporter import _target, export_routes
 from reconciler.model import RouteSpec
 from tests.test_cli import SHOP, routes
 

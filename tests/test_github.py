@@ -1,4 +1,4 @@
-"""reconciler.integrations.github against a fake GitHub REST API served on 127.0.0.1.
+"""reconciler.integrations.github.comment against a fake GitHub REST API served on 127.0.0.1.
 
 The fake speaks the subset routes uses, shaped as GitHub documents it:
 - issue comments list / create / update: https://docs.github.com/en/rest/issues/comments
@@ -30,7 +30,8 @@ import pytest
 from click.testing import CliRunner
 
 from reconciler.errors import ConfigError, PlanError
-from reconciler.integrations.github import (
+from reconciler.integrations.github.cli import github_group, publish_drift, publish_plan
+from reconciler.integrations.github.comment import (
     COMMENT_LIMIT,
     GitHubAuthError,
     GitHubClient,
@@ -42,7 +43,6 @@ from reconciler.integrations.github import (
     upsert_plan_comment,
     write_step_outputs,
 )
-from reconciler.integrations.github_cli import github_group, publish_drift, publish_plan
 from reconciler.model import RouteSpec
 from reconciler.plan import Change, Plan
 

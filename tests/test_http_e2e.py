@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reconciler.applier import ApplyOptions, apply_plan, check_fresh
-from reconciler.backends.http import HttpBackend
+from reconciler.apply.applier import ApplyOptions, apply_plan, check_fresh
+from reconciler.backends.http.client import HttpBackend
 from reconciler.errors import StalePlanError
 from reconciler.model import DesiredRoute, RouteSet, RouteSpec, SourceLocation
 from reconciler.plan import Plan

@@ -12,8 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reconciler.diagnostics import Diagnostic
 from reconciler.model import DesiredRoute, LiveRoute, RouteSet, RouteSpec, SourceLocation
-from reconciler.plan import Diagnostic, Plan
+from reconciler.plan import Plan
 from reconciler.planner import PlanOptions, compute_operations, is_owned, make_plan
 from reconciler.render.json import plan_schema_errors
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reconciler.codes import diagnostic
-from reconciler.journal import Journal, read_journal
+from reconciler.apply.journal import Journal, read_journal
+from reconciler.diagnostics import diagnostic
 from reconciler.quoting import clean, escape, quote, unsafe_char
 from reconciler.render.diagnostics import render_github, render_text
 from reconciler.render.text import diagnostic_line

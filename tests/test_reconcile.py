@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.applier import ApplyOptions, apply_plan
+from reconciler.apply.applier import ApplyOptions, apply_plan
 from reconciler.backends.base import Backend
 from reconciler.backends.local import open_local
 from reconciler.backends.memory import MemoryBackend

@@ -18,7 +18,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.descriptors import load_blobs
+from reconciler.descriptors.loader import load_blobs
 from tests.http_server import running_server
 from tests.reliability import ROOT, record, routes_env, serve
 
@@ -110,7 +110,8 @@ def test_deep_nesting_is_a_diagnostic_not_a_crash(content: bytes, tmp_path: Path
     """libyaml's composer overflows the C stack past ~20,000 levels; the loader refuses first."""
     (tmp_path / "deep.yaml").write_bytes(content)
     code = (
-        "import sys; from pathlib import Path; from reconciler.descriptors import load_blobs; "
+        "import sys; from pathlib import Path; "
+        "from reconciler.descriptors.loader import load_blobs; "
         "r = load_blobs([('deep.yaml', Path(sys.argv[1]).read_bytes())]); "
         "print(' '.join(d.code for d in r.diagnostics))"
     )

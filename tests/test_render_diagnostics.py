@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from reconciler.descriptors import load_paths
-from reconciler.plan import Diagnostic
+from reconciler.descriptors.loader import load_paths
+from reconciler.diagnostics import Diagnostic
 from reconciler.render.diagnostics import render_github, render_json, render_text
 
 FIXTURES = Path(__file__).parent / "fixtures"

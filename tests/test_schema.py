@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler import schema
+from reconciler.descriptors import schema
 
 ROOT = Path(__file__).parent.parent
 # Codes only reachable through the mapping of jsonschema errors, tested here without YAML.
@@ -64,7 +64,7 @@ def test_installed_wheel_ships_the_schema(tmp_path: Path) -> None:
         check=True, capture_output=True, cwd=tmp_path,
     )  # fmt: skip
     probe = (
-        "import reconciler, reconciler.schema as s; "
+        "import reconciler, reconciler.descriptors.schema as s; "
         "print(reconciler.__file__); print(s.load_schema()['title']); "
         "print(s.validator().is_valid({'host': 'a.org', 'routes': []}))"
     )

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from reconciler.backends.http import HttpBackend
+from reconciler.backends.http.client import HttpBackend
 from reconciler.errors import BackendError, ConfigError, UsageError
 from reconciler.server.cli import is_loopback, serve, serve_options
 from tests.backend_contract import simple_spec

@@ -20,8 +20,8 @@ import pytest
 import yaml
 
 from reconciler.cli import main
+from reconciler.descriptors.spec_check import check_spec, spec_errors
 from reconciler.model import RouteSpec
-from reconciler.spec_check import check_spec, spec_errors
 from tests.http_server import running_server
 
 GOOD: dict[str, Any] = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.yamlnodes import MAX_DEPTH, SMALL_FILE, parse_documents
+from reconciler.descriptors.yaml_nodes import MAX_DEPTH, SMALL_FILE, parse_documents
 
 PAD = b"#" * (SMALL_FILE + 1) + b"\n"
 

@@ -24,19 +24,19 @@ def _local(url: str, settings: Any) -> Backend:
 
 
 def _akka(url: str, settings: Any) -> Backend:
-    from reconciler.backends.akka import open_akka
+    from reconciler.backends.akka.backend import open_akka
 
     return open_akka(url, settings)
 
 
 def _http(url: str, settings: Any) -> Backend:
-    from reconciler.backends.http import open_http
+    from reconciler.backends.http.client import open_http
 
     return open_http(url, settings)
 
 
 def _caddy(url: str, settings: Any) -> Backend:
-    from reconciler.backends.caddy import open_caddy
+    from reconciler.backends.caddy.backend import open_caddy
 
     return open_caddy(url, settings)
 

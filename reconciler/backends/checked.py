@@ -13,10 +13,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from reconciler.backends.base import Backend
+from reconciler.descriptors.spec_check import route_problems
 from reconciler.errors import BackendError
 from reconciler.model import LiveRoute
 from reconciler.quoting import quote
-from reconciler.spec_check import route_problems
 
 
 class CheckedBackend:

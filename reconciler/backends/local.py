@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler.backends.base import BaseBackend, Capabilities
-from reconciler.backends.local_records import Hostname, StoredRoute
-from reconciler.backends.local_store import LocalStore
 from reconciler.gcpause import gc_paused
 from reconciler.model import LiveRoute, RouteSpec
+from reconciler.store.records import Hostname, StoredRoute
+from reconciler.store.store import LocalStore
 
 if TYPE_CHECKING:
     from reconciler.config import Settings

@@ -30,7 +30,7 @@ from typing import Any
 import git
 from gitdb.exc import BadName, BadObject
 
-from reconciler.descriptors import load_blobs
+from reconciler.descriptors.loader import load_blobs
 from reconciler.errors import RoutesError
 
 DESCRIPTOR_SUFFIXES = (".yaml", ".yml")

@@ -8,8 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from reconciler.codes import sort_key
-from reconciler.plan import Diagnostic
+from reconciler.diagnostics import Diagnostic, sort_key
 from reconciler.quoting import clean
 
 SEVERITIES = ("error", "warning", "info")

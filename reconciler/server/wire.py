@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.backends.local import Hostname, StoredRoute
+from reconciler.descriptors.spec_check import spec_errors
 from reconciler.model import RouteSpec, canonical_host
-from reconciler.spec_check import spec_errors
 
 MAX_BODY = 1024 * 1024
 DEFAULT_PAGE_SIZE = 100

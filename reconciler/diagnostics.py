@@ -1,4 +1,4 @@
-"""Stable diagnostic codes (DESIGN §4): one table the README's code list is generated from.
+"""Diagnostics: the located finding, and the one table of stable codes (README lists them).
 
 Codes never change meaning once released; a retired code stays reserved. ``R0xx`` are errors
 in the descriptors, ``W1xx`` warnings, ``I2xx`` information.
@@ -6,7 +6,48 @@ in the descriptors, ``W1xx`` warnings, ``I2xx`` information.
 
 from __future__ import annotations
 
-from reconciler.plan import Diagnostic
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """A located finding: stable ``code``, ``severity`` (error | warning | info), a message
+    that says what to change, and where it comes from."""
+
+    code: str
+    severity: str
+    message: str
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+    route: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "code": self.code,
+            "severity": self.severity,
+            "message": self.message,
+        }
+        for key in ("file", "line", "column", "route"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Diagnostic:
+        return cls(
+            code=raw["code"],
+            severity=raw["severity"],
+            message=raw["message"],
+            file=raw.get("file"),
+            line=raw.get("line"),
+            column=raw.get("column"),
+            route=raw.get("route"),
+        )
+
 
 ERROR = "error"
 WARNING = "warning"
@@ -52,7 +93,22 @@ CODES: dict[str, tuple[str, str]] = {
     "W104": (WARNING, "CORS policy without origins (CORS stays off)"),
     "W105": (WARNING, "empty descriptor file"),
     "I201": (INFO, "document of another resource kind skipped"),
+    # From the planner and the plan workflow, about live state rather than a file's text.
+    "P001": (ERROR, "a described route's name belongs to an unmanaged live route: not taken over"),
+    "P010": (INFO, "an owned live route is no longer described: kept (plan with `--prune`)"),
+    "P011": (INFO, "an owned live route matches a `protected` glob: never deleted"),
+    "P020": (WARNING, "`--target` names a route that is neither described nor live"),
+    "P030": (WARNING, "the route's host is not registered or not validated: it will not be Ready"),
+    # From a backend that cannot enforce a feature of a route faithfully.
+    "B001": (ERROR, "the backend cannot enforce a feature of this route faithfully"),
 }
+
+CODE_UNMANAGED_CLASH = "P001"
+CODE_KEPT_WITHOUT_PRUNE = "P010"
+CODE_PROTECTED = "P011"
+CODE_UNKNOWN_TARGET = "P020"
+CODE_NOT_READY = "P030"
+CODE_UNENFORCEABLE = "B001"
 
 
 def diagnostic(

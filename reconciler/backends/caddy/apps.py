@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from reconciler.backends.caddy_mapping import (
+from reconciler.backends.caddy.mapping import (
     CaddyOptions,
     cert_tag,
     is_owned,

@@ -14,9 +14,12 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TypeVar
 
-from reconciler.backends.local_records import HOSTNAME_MODES, Hostname, StoredRoute, utc_now
-from reconciler.backends.local_rows import COLUMNS, RouteRows, check_precondition
-from reconciler.backends.local_sql import (
+from reconciler.errors import ConflictError, NotFoundError, UsageError
+from reconciler.gcpause import gc_paused
+from reconciler.model import RouteSpec, canonical_host
+from reconciler.store.records import HOSTNAME_MODES, Hostname, StoredRoute, utc_now
+from reconciler.store.rows import COLUMNS, RouteRows, check_precondition
+from reconciler.store.sql import (
     ConnectionPool,
     dumps,
     ensure_schema,
@@ -25,9 +28,6 @@ from reconciler.backends.local_sql import (
     translated,
     write_meta,
 )
-from reconciler.errors import ConflictError, NotFoundError, UsageError
-from reconciler.gcpause import gc_paused
-from reconciler.model import RouteSpec, canonical_host
 
 T = TypeVar("T")
 

@@ -18,7 +18,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import httpx
 
 from reconciler.backends.base import BaseBackend, Capabilities
-from reconciler.backends.http_errors import error_code, raise_for, transport_error
+from reconciler.backends.http.errors import error_code, raise_for, transport_error
 from reconciler.errors import BackendError, ConfigError, UsageError
 from reconciler.model import Condition, LiveRoute, RouteSpec
 

@@ -11,12 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from reconciler.backends.base import Backend, BatchWriter, Write
-from reconciler.errors import BackendError, ConflictError, NotFoundError, TransientBackendError
-from reconciler.journal import Journal
-from reconciler.model import LiveRoute, RouteSpec
-from reconciler.plan import Change, RouteResult
-from reconciler.route_apply import (
+from reconciler.apply.journal import Journal
+from reconciler.apply.single import (
     Delay,
     after_lost_race,
     classify,
@@ -27,6 +23,10 @@ from reconciler.route_apply import (
     write_of,
     written,
 )
+from reconciler.backends.base import Backend, BatchWriter, Write
+from reconciler.errors import BackendError, ConflictError, NotFoundError, TransientBackendError
+from reconciler.model import LiveRoute, RouteSpec
+from reconciler.plan import Change, RouteResult
 
 Item = tuple[Change, RouteSpec | None, Mapping[str, str]]  # a change, its spec and labels
 # One attempt's answer: final results, the items to try again, and why they are tried again.

@@ -11,15 +11,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler import __version__
+from reconciler.diagnostics import CODE_NOT_READY, CODE_UNENFORCEABLE, Diagnostic, diagnostic
 from reconciler.errors import UsageError
 from reconciler.model import LiveRoute, RouteSet
-from reconciler.plan import Diagnostic, Plan
+from reconciler.plan import Plan
 from reconciler.retry import retry_transient
 
 if TYPE_CHECKING:
     from reconciler.backends.base import Backend
     from reconciler.config import Settings
-    from reconciler.descriptors import LoadResult
+    from reconciler.descriptors.loader import LoadResult
     from reconciler.integrations.git import GitInfo
 
 
@@ -54,7 +55,7 @@ def load_source(
     cwd: Path | None = None,
 ) -> Source:
     """Load the desired routes from the working tree, a git ref, or only changed files."""
-    from reconciler import descriptors
+    from reconciler.descriptors import loader as descriptors
 
     here = (cwd or Path.cwd()).resolve()
     given = descriptor_paths(settings, paths)
@@ -206,9 +207,8 @@ def _backend_problems(plan: Plan, source: Source, backend: Backend) -> list[Diag
         desired = source.load.routes[change.route]
         for problem in backend.check_spec(change.route, desired.spec):
             found.append(
-                Diagnostic(
-                    code="B001",
-                    severity="error",
+                diagnostic(
+                    code=CODE_UNENFORCEABLE,
                     message=f"route {change.route!r}: {problem}",
                     file=desired.source.file,
                     line=desired.source.line,
@@ -239,9 +239,8 @@ def _readiness_warnings(
         else:
             continue
         found.append(
-            Diagnostic(
-                code="P030",
-                severity="warning",
+            diagnostic(
+                code=CODE_NOT_READY,
                 message=message,
                 file=route.source.file,
                 line=route.source.line,

@@ -37,7 +37,7 @@ _IN_PROGRESS = object()
 
 
 class YamlProblem(Exception):
-    """A located problem in one document; ``code`` is a ``reconciler.codes`` code."""
+    """A located problem in one document; ``code`` is a ``reconciler.diagnostics`` code."""
 
     def __init__(self, code: str, message: str, line: int, column: int) -> None:
         super().__init__(message)

@@ -12,10 +12,10 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from reconciler.backends.local_records import StatusContext, StoredRoute
-from reconciler.backends.local_sql import read_meta
 from reconciler.errors import BackendError, ConflictError, NotFoundError
 from reconciler.model import RouteSpec
+from reconciler.store.records import StatusContext, StoredRoute
+from reconciler.store.sql import read_meta
 
 SPEC_CACHE_SIZE = 50_000
 COLUMNS = "name, spec, labels, annotations, version, created_at, updated_at"

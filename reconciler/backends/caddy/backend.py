@@ -20,11 +20,11 @@ from typing import Any
 
 import httpx
 
-from reconciler.backends import caddy_apps
 from reconciler.backends.base import BaseBackend, Capabilities, Write, WriteOutcome
-from reconciler.backends.caddy_admin import fnv32a, raise_for, refused, request
-from reconciler.backends.caddy_checks import check_route, options_from_settings
-from reconciler.backends.caddy_mapping import (
+from reconciler.backends.caddy import apps as caddy_apps
+from reconciler.backends.caddy.admin import fnv32a, raise_for, refused, request
+from reconciler.backends.caddy.checks import check_route, options_from_settings
+from reconciler.backends.caddy.mapping import (
     ID_PREFIX,
     CaddyOptions,
     host_of,

@@ -13,13 +13,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.codes import sort_key
-from reconciler.descriptor_files import MAX_FILE_BYTES, SUFFIXES, read_files, too_big
-from reconciler.descriptor_forms import Collector
+from reconciler.descriptors.files import MAX_FILE_BYTES, SUFFIXES, read_files, too_big
+from reconciler.descriptors.forms import Collector
+from reconciler.descriptors.lint import lint_route_set
+from reconciler.diagnostics import Diagnostic, sort_key
 from reconciler.gcpause import gc_paused
-from reconciler.lint import lint_route_set
 from reconciler.model import DesiredRoute, RouteSet, SourceLocation
-from reconciler.plan import Diagnostic
 
 __all__ = ["MAX_FILE_BYTES", "SUFFIXES", "LoadResult", "load_blobs", "load_paths"]
 

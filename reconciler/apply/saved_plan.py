@@ -10,12 +10,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from reconciler.descriptors.spec_check import route_problems, spec_errors
 from reconciler.errors import PlanError
 from reconciler.model import SENSITIVE, RouteSpec
 from reconciler.plan import Plan
 from reconciler.quoting import quote
 from reconciler.regular_files import NotRegularFileError, open_regular
-from reconciler.spec_check import route_problems, spec_errors
 
 if TYPE_CHECKING:
     from reconciler.backends.base import Backend
@@ -150,7 +150,7 @@ def prepare_saved_plan(
     Refuses a plan with errors, a plan made for another backend, a plan whose secrets the
     descriptors no longer prove, and a stale plan; nothing is written in any of these cases.
     """
-    from reconciler import applier
+    from reconciler.apply import applier
 
     if the_plan.has_errors:
         raise PlanError(f"{path} was made from descriptors with errors; it cannot be applied")
@@ -185,7 +185,7 @@ def _refuse_invalid_routes(path: str, the_plan: Plan, specs: dict[str, RouteSpec
 
 def _load_plan_source(settings: Settings, the_plan: Plan) -> dict[str, RouteSpec]:
     # Secrets are not in the plan: the descriptors it was made from must supply them.
-    from reconciler.workflow import load_source
+    from reconciler.commands.common import load_source
 
     paths = [str(settings.resolve(p)) for p in the_plan.source_paths]
     source = load_source(settings, paths)

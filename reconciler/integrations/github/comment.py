@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.integrations.github_api import (
+from reconciler.integrations.github.api import (
     GitHubAuthError,
     GitHubClient,
     GitHubContext,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from reconciler.apply.journal import Journal
 from reconciler.backends.base import Backend
 from reconciler.errors import RoutesError
-from reconciler.journal import Journal
 from reconciler.model import LiveRoute
 
 

@@ -17,20 +17,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reconciler.apply.batch import BatchRouteWriter
+from reconciler.apply.journal import Journal
+from reconciler.apply.single import RouteWriter
+from reconciler.apply.wait import wait_until_ready
 from reconciler.backends.base import Backend, BatchWriter
-from reconciler.batch_apply import BatchRouteWriter
 from reconciler.errors import (
     GuardError,
     PlanError,
     StalePlanError,
 )
-from reconciler.journal import Journal
 from reconciler.model import LABEL_MANAGED_BY, LABEL_MANAGED_BY_VALUE, LABEL_OWNER, RouteSpec
 from reconciler.model import SENSITIVE as SENSITIVE_MARK
 from reconciler.plan import ApplyResult, Change, Plan, RouteResult
-from reconciler.readiness import wait_until_ready
 from reconciler.retry import backoff_delay, retry_transient
-from reconciler.route_apply import RouteWriter
 
 Progress = Callable[[RouteResult, int, int], None]
 SUCCESS = ("applied", "already-applied")

@@ -13,7 +13,7 @@ from typing import Any
 import click
 import httpx
 
-from reconciler.integrations.github import (
+from reconciler.integrations.github.comment import (
     GitHubClient,
     GitHubContext,
     sync_drift_issue,
@@ -62,7 +62,7 @@ def publish_drift(
 
 def read_plan_file(path: str) -> dict[str, Any]:
     """A saved plan's JSON, checked like `routes apply` checks it."""
-    from reconciler.saved_plan import read_plan_file as read_plan
+    from reconciler.apply.saved_plan import read_plan_file as read_plan
 
     return read_plan(path).to_dict()
 

@@ -12,13 +12,18 @@ from typing import Any
 
 from yaml.nodes import Node
 
-from reconciler import schema
-from reconciler.codes import CODES, diagnostic
-from reconciler.lint import RouteDocument, route_name_problem
+from reconciler.descriptors import schema
+from reconciler.descriptors.lint import RouteDocument, route_name_problem
+from reconciler.descriptors.spec_check import SCHEMA_CODES, check_spec
+from reconciler.descriptors.yaml_nodes import (
+    Document,
+    compose_roots,
+    locate,
+    parse_documents,
+    position,
+)
+from reconciler.diagnostics import CODES, Diagnostic, diagnostic
 from reconciler.model import RouteSpec
-from reconciler.plan import Diagnostic
-from reconciler.spec_check import SCHEMA_CODES, check_spec
-from reconciler.yamlnodes import Document, compose_roots, locate, parse_documents, position
 
 _ENVELOPE = ["metadata", "resource", "resourceVersion", "spec"]
 Path_ = tuple[str | int, ...]

@@ -12,8 +12,8 @@ import yaml
 
 from reconciler.backends.base import Backend
 from reconciler.config import Settings
+from reconciler.descriptors.lint import route_name_problem
 from reconciler.errors import BackendError, RoutesError, UsageError
-from reconciler.lint import route_name_problem
 from reconciler.model import LiveRoute
 from reconciler.regular_files import read_regular
 
@@ -61,8 +61,8 @@ def export_routes(
 def _select_routes(
     settings: Settings, backend: Backend, names: Sequence[str], include_unmanaged: bool
 ) -> list[LiveRoute]:
+    from reconciler.commands.common import default_owner
     from reconciler.planner import PlanOptions, is_owned
-    from reconciler.workflow import default_owner
 
     if names:
         found = backend.get_routes(names)

@@ -17,11 +17,11 @@ from typing import Any
 
 import idna
 
-from reconciler import schema
-from reconciler.codes import CODES
+from reconciler.descriptors import schema
+from reconciler.descriptors.schema import SchemaProblem as SpecProblem
+from reconciler.diagnostics import CODES
 from reconciler.model import canonical_host
 from reconciler.quoting import quote, unsafe_char
-from reconciler.schema import SchemaProblem as SpecProblem
 
 __all__ = [
     "SCHEMA_CODES",

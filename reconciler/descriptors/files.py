@@ -12,8 +12,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from reconciler.codes import diagnostic
-from reconciler.plan import Diagnostic
+from reconciler.diagnostics import Diagnostic, diagnostic
 from reconciler.regular_files import NotRegularFileError, open_regular
 
 MAX_FILE_BYTES = 1024 * 1024

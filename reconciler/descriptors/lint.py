@@ -1,8 +1,8 @@
 """Cross-route checks over loaded route documents -> located diagnostics.
 
-A single spec is checked by ``reconciler.spec_check`` (the one validation every door uses);
-this module holds what only the whole set can show: duplicate names, shared hosts,
-shadowed prefixes. It compares canonical specs.
+A single spec is checked by ``reconciler.descriptors.spec_check`` (the one validation every
+door uses); this module holds what only the whole set can show: duplicate names, shared
+hosts, shadowed prefixes. It compares canonical specs.
 """
 
 from __future__ import annotations
@@ -12,10 +12,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.codes import CODES, diagnostic
+from reconciler.descriptors.spec_check import host_problem, route_name_problem
+from reconciler.diagnostics import CODES, Diagnostic, diagnostic
 from reconciler.model import RouteSpec
-from reconciler.plan import Diagnostic
-from reconciler.spec_check import host_problem, route_name_problem
 
 __all__ = ["CODES", "RouteDocument", "host_problem", "lint_route_set", "route_name_problem"]
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from reconciler.apply.journal import Journal
 from reconciler.backends.base import Backend, Write
 from reconciler.errors import ConflictError, NotFoundError, RoutesError, TransientBackendError
-from reconciler.journal import Journal
 from reconciler.model import LiveRoute, RouteSpec
 from reconciler.plan import Change, RouteResult
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from reconciler.backends.caddy_mapping import CaddyOptions
+from reconciler.backends.caddy.mapping import CaddyOptions
 from reconciler.config import Settings
 from reconciler.errors import ConfigError
 from reconciler.model import RouteSpec

@@ -27,14 +27,14 @@ from urllib.parse import parse_qsl
 
 import yaml
 
-from reconciler.backends.akka_cli import cmd_output
-from reconciler.backends.akka_flags import (
+from reconciler.backends.akka.cli import cmd_output
+from reconciler.backends.akka.flags import (
     differing_fields,
     path_flags,
     paths_only_change,
     removal_flags,
 )
-from reconciler.backends.akka_parse import (
+from reconciler.backends.akka.parse import (
     conditions_from_get,
     names_from_list,
     spec_from_export,

@@ -1,0 +1,1 @@
+"""Applying a plan: guards, per-route and batch writers, wait, journal, saved plans."""

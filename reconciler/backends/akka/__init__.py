@@ -1,0 +1,1 @@
+"""The akka: / kalix: backend: the platform CLI."""

@@ -1,0 +1,1 @@
+"""The caddy+http:// backend: routes served for real by Caddy."""

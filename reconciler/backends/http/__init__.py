@@ -1,0 +1,1 @@
+"""The http(s):// backend: the route control-plane REST API."""

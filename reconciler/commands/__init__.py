@@ -1,0 +1,1 @@
+"""One module per command: orchestration between config, backends and the core."""

@@ -1,0 +1,1 @@
+"""Descriptor files -> the desired RouteSet and its diagnostics."""

@@ -1,0 +1,1 @@
+"""GitHub: REST client, sticky PR comment, drift issue, Action CLI."""

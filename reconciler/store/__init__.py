@@ -1,0 +1,1 @@
+"""The SQLite route store shared by the `local` backend and `routes serve`."""
