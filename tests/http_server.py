@@ -13,7 +13,7 @@ from typing import Any
 
 import uvicorn
 
-from reconciler.backends.local import LocalStore
+from reconciler.backends.local import SqliteStore
 from reconciler.server.app import create_app
 from reconciler.server.faults import FaultInjector, FaultPolicy
 
@@ -21,7 +21,7 @@ from reconciler.server.faults import FaultInjector, FaultPolicy
 @dataclass(frozen=True)
 class RunningServer:
     url: str
-    store: LocalStore
+    store: SqliteStore
     port: int
     faults: FaultInjector | None = None  # with ``faults=``: its policy and counters
 
@@ -38,7 +38,7 @@ def running_server(
     **app_options: Any,
 ) -> Iterator[RunningServer]:
     """Serve a fresh app over ``db`` on 127.0.0.1 (a free port) until the block ends."""
-    store = LocalStore(db)
+    store = SqliteStore(db)
     app: Any = create_app(store, token=token, rate_limit=rate_limit, **app_options)
     injector = FaultInjector(app, faults, token) if faults is not None else None
     # proto must say TCP, or asyncio leaves Nagle on and keep-alive requests stall 40 ms.

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.backends.local import LocalStore, open_local
+from reconciler.backends.local import SqliteStore, open_local
 from reconciler.config import Settings
 from reconciler.errors import (
     BackendError,
@@ -28,8 +28,8 @@ ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> LocalStore:
-    return LocalStore(tmp_path / "state" / "routes.db")
+def store(tmp_path: Path) -> SqliteStore:
+    return SqliteStore(tmp_path / "state" / "routes.db")
 
 
 # -- files --------------------------------------------------------------------------------
@@ -57,7 +57,7 @@ def test_reads_create_nothing_until_the_first_write(tmp_path: Path) -> None:
     backend.close()
 
 
-def test_store_uses_wal_journal(store: LocalStore) -> None:
+def test_store_uses_wal_journal(store: SqliteStore) -> None:
     store.create_route("shop", simple_spec(), LABELS, ANNOTATIONS)
     with sqlite3.connect(store.path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -66,14 +66,14 @@ def test_store_uses_wal_journal(store: LocalStore) -> None:
 
 def test_routes_and_versions_survive_reopening(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
-    first = LocalStore(path)
+    first = SqliteStore(path)
     spec = RouteSpec.from_dict(FULL_FEATURES)
     created = first.create_route("shop", spec, LABELS, ANNOTATIONS)
     gone = first.create_route("gone", simple_spec("gone.example.com"), LABELS, ANNOTATIONS)
     first.delete_route("gone", gone.version)
     first.close()
 
-    second = LocalStore(path)
+    second = SqliteStore(path)
     reread = second.get_route("shop")
     assert reread is not None
     assert reread.spec == spec and reread.version == created.version
@@ -83,7 +83,7 @@ def test_routes_and_versions_survive_reopening(tmp_path: Path) -> None:
     second.close()
 
 
-def test_spec_is_stored_as_canonical_json(store: LocalStore) -> None:
+def test_spec_is_stored_as_canonical_json(store: SqliteStore) -> None:
     spec = RouteSpec.from_dict(FULL_FEATURES)
     store.create_route("shop", spec, LABELS, ANNOTATIONS)
     with sqlite3.connect(store.path) as conn:
@@ -93,7 +93,7 @@ def test_spec_is_stored_as_canonical_json(store: LocalStore) -> None:
     store.close()
 
 
-def test_timestamps_and_conditions_are_iso_utc(store: LocalStore) -> None:
+def test_timestamps_and_conditions_are_iso_utc(store: SqliteStore) -> None:
     created = store.create_route("shop", simple_spec(), LABELS, ANNOTATIONS)
     replaced = store.replace_route("shop", simple_spec(service="v2"), {}, {}, created.version)
     assert ISO_UTC.match(created.created_at) and ISO_UTC.match(replaced.updated_at)
@@ -123,7 +123,7 @@ def test_open_local_resolves_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 def test_corrupt_file_is_a_readable_error(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     path.write_bytes(b"this is not a database, it is a shopping list\n" * 200)
-    store = LocalStore(path)
+    store = SqliteStore(path)
     for action in (
         store.list_routes,
         lambda: store.create_route("shop", simple_spec(), LABELS, ANNOTATIONS),
@@ -141,7 +141,7 @@ def test_foreign_database_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "other.db"
     with sqlite3.connect(path) as conn:
         conn.execute("CREATE TABLE invoices (id INTEGER)")
-    store = LocalStore(path)
+    store = SqliteStore(path)
     with pytest.raises(BackendError, match="not a routes store"):
         store.list_routes()
     with pytest.raises(BackendError, match="not a routes store"):
@@ -149,11 +149,11 @@ def test_foreign_database_is_refused(tmp_path: Path) -> None:
     store.close()
 
 
-def test_newer_schema_is_refused(store: LocalStore) -> None:
+def test_newer_schema_is_refused(store: SqliteStore) -> None:
     store.create_route("shop", simple_spec(), LABELS, ANNOTATIONS)
     with sqlite3.connect(store.path) as conn:
         conn.execute("UPDATE schema_version SET version = 99")
-    fresh = LocalStore(store.path)
+    fresh = SqliteStore(store.path)
     with pytest.raises(BackendError, match="newer routes") as caught:
         fresh.list_routes()
     assert caught.value.hint and "upgrade" in caught.value.hint
@@ -164,7 +164,7 @@ def test_newer_schema_is_refused(store: LocalStore) -> None:
 def test_folder_that_cannot_be_created_is_a_readable_error(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the folder should be\n")
-    store = LocalStore(blocker / "state.db")
+    store = SqliteStore(blocker / "state.db")
     with pytest.raises(BackendError) as caught:
         store.create_route("shop", simple_spec(), LABELS, ANNOTATIONS)
     assert str(blocker / "state.db") in caught.value.message
@@ -177,7 +177,7 @@ def test_read_only_folder_is_a_readable_error(tmp_path: Path) -> None:
     folder.mkdir()
     folder.chmod(0o500)
     try:
-        store = LocalStore(folder / "state.db")
+        store = SqliteStore(folder / "state.db")
         with pytest.raises(BackendError) as caught:
             store.create_route("shop", simple_spec(), LABELS, ANNOTATIONS)
         assert str(folder / "state.db") in caught.value.message
@@ -186,7 +186,7 @@ def test_read_only_folder_is_a_readable_error(tmp_path: Path) -> None:
 
 
 def test_read_only_database_is_a_readable_error(
-    store: LocalStore, monkeypatch: pytest.MonkeyPatch
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store.create_route("shop", simple_spec(), LABELS, ANNOTATIONS)
     store.close()
@@ -197,7 +197,7 @@ def test_read_only_database_is_a_readable_error(
         return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
 
     monkeypatch.setattr(local_sql.ConnectionPool, "_open", open_read_only)
-    read_only = LocalStore(store.path)
+    read_only = SqliteStore(store.path)
     assert [r.name for r in read_only.list_routes()] == ["shop"]
     with pytest.raises(BackendError, match="read-only") as caught:
         read_only.create_route("cart", simple_spec(), LABELS, ANNOTATIONS)
@@ -205,9 +205,9 @@ def test_read_only_database_is_a_readable_error(
     read_only.close()
 
 
-def test_locked_database_is_a_transient_error(store: LocalStore) -> None:
+def test_locked_database_is_a_transient_error(store: SqliteStore) -> None:
     store.create_route("shop", simple_spec(), LABELS, ANNOTATIONS)
-    impatient = LocalStore(store.path, busy_timeout=0.05)
+    impatient = SqliteStore(store.path, busy_timeout=0.05)
     holder = sqlite3.connect(store.path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:
@@ -227,7 +227,7 @@ def test_locked_database_is_a_transient_error(store: LocalStore) -> None:
 # -- hostnames ------------------------------------------------------------------------------
 
 
-def test_registered_mode_requires_a_registered_hostname(store: LocalStore) -> None:
+def test_registered_mode_requires_a_registered_hostname(store: SqliteStore) -> None:
     store.create_route("shop", simple_spec("shop.example.com"), LABELS, ANNOTATIONS)
     assert store.hostname_mode() == "any"
     assert store.get_route("shop").to_live().ready  # type: ignore[union-attr]
@@ -257,7 +257,7 @@ def test_registered_mode_requires_a_registered_hostname(store: LocalStore) -> No
     store.close()
 
 
-def test_hostname_registry(store: LocalStore) -> None:
+def test_hostname_registry(store: SqliteStore) -> None:
     store.add_hostname("b.example.com")
     store.add_hostname("a.example.com")
     assert [h.hostname for h in store.list_hostnames()] == ["a.example.com", "b.example.com"]
@@ -275,7 +275,7 @@ def test_hostname_registry(store: LocalStore) -> None:
 # -- server-facing API ------------------------------------------------------------------------
 
 
-def test_list_page_walks_every_route_once(store: LocalStore) -> None:
+def test_list_page_walks_every_route_once(store: SqliteStore) -> None:
     names = [f"route-{i:02d}" for i in range(25)]
     for name in reversed(names):
         store.create_route(name, simple_spec(f"{name}.example.com"), LABELS, ANNOTATIONS)
@@ -300,7 +300,7 @@ def test_list_page_walks_every_route_once(store: LocalStore) -> None:
     store.close()
 
 
-def test_put_route_reports_creation_and_honours_preconditions(store: LocalStore) -> None:
+def test_put_route_reports_creation_and_honours_preconditions(store: SqliteStore) -> None:
     created, was_created = store.put_route("shop", simple_spec(), LABELS, ANNOTATIONS)
     assert was_created
     replaced, was_created = store.put_route("shop", simple_spec(service="v2"), {}, {})
@@ -315,7 +315,7 @@ def test_put_route_reports_creation_and_honours_preconditions(store: LocalStore)
     store.close()
 
 
-def test_get_routes_spans_several_batches(store: LocalStore) -> None:
+def test_get_routes_spans_several_batches(store: SqliteStore) -> None:
     wanted = [f"n{i:04d}" for i in range(1500)]
     for name in ("n0001", "n0750", "n1499"):
         store.create_route(name, simple_spec(f"{name}.example.com"), LABELS, ANNOTATIONS)
@@ -328,7 +328,7 @@ def test_get_routes_spans_several_batches(store: LocalStore) -> None:
 def test_two_stores_on_one_file_have_one_winner(tmp_path: Path) -> None:
     """Like a server and a CLI on the same file: the check and the write are one transaction."""
     path = tmp_path / "state.db"
-    stores = [LocalStore(path), LocalStore(path)]
+    stores = [SqliteStore(path), SqliteStore(path)]
     base = stores[0].create_route("shop", simple_spec(), LABELS, ANNOTATIONS)
     start = threading.Barrier(10)
     results: list[str] = []
@@ -359,7 +359,7 @@ def test_two_stores_on_one_file_have_one_winner(tmp_path: Path) -> None:
     [("[1,2]", "a list"), ('"team"', "a string"), ("null", "null"), ('{"team": 1}', "a number")],
 )
 def test_a_labels_row_of_the_wrong_json_type_names_the_route_and_the_file(
-    store: LocalStore, column: str, stored: str, got: str
+    store: SqliteStore, column: str, stored: str, got: str
 ) -> None:
     store.create_route("shop", simple_spec(), LABELS, ANNOTATIONS)
     db = sqlite3.connect(store.path)

@@ -259,9 +259,9 @@ def test_not_a_plan_file_and_missing_plan_file(repo: Path) -> None:
 
 
 def test_plan_warns_when_a_host_is_not_registered(repo: Path) -> None:
-    from reconciler.backends.local import LocalStore
+    from reconciler.backends.local import SqliteStore
 
-    store = LocalStore(repo / ".routes" / "state.db")
+    store = SqliteStore(repo / ".routes" / "state.db")
     store.add_hostname("ecommerce.acme.org")
     store.set_hostname_mode("registered")
     store.close()
@@ -423,10 +423,10 @@ def test_a_pull_request_that_only_deletes_a_file_can_prune(repo: Path) -> None:
 
 
 def test_a_name_taken_by_an_unmanaged_route_is_an_error_not_a_takeover(repo: Path) -> None:
-    from reconciler.backends.local import LocalStore
+    from reconciler.backends.local import SqliteStore
     from reconciler.model import RouteSpec
 
-    store = LocalStore(repo / ".routes" / "state.db")
+    store = SqliteStore(repo / ".routes" / "state.db")
     legacy = {"host": "old.acme.org", "routes": [{"prefix": "/", "route": {"service": "old"}}]}
     store.create_route("shop", RouteSpec.from_dict(legacy), {}, {})
     store.close()
@@ -436,7 +436,7 @@ def test_a_name_taken_by_an_unmanaged_route_is_an_error_not_a_takeover(repo: Pat
     assert "No changes" not in out + err
     code, _, err = routes(repo, "apply", "--auto-approve")
     assert code == 1
-    store = LocalStore(repo / ".routes" / "state.db")
+    store = SqliteStore(repo / ".routes" / "state.db")
     assert store.get_route("shop").spec.host == "old.acme.org"  # type: ignore[union-attr]
     assert store.get_route("admin") is None, "nothing is applied from a plan with errors"
     store.close()

@@ -17,9 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler import config
-from reconciler.descriptors import schema
 from reconciler.backends import akka, caddy_checks
 from reconciler.config import CONFIG_SCHEMA, DEFAULT_BACKEND, load_settings
+from reconciler.descriptors import schema
 from reconciler.errors import ConfigError
 
 ROOT = Path(__file__).parent.parent

@@ -1,5 +1,5 @@
 """The embedded default backend (``local`` / ``local:PATH``): the backend protocol over a
-``LocalStore`` SQLite file, by default ``.routes/state.db`` next to the config file."""
+``SqliteStore`` SQLite file, by default ``.routes/state.db`` next to the config file."""
 
 from __future__ import annotations
 
@@ -10,23 +10,22 @@ from typing import TYPE_CHECKING
 from reconciler.backends.base import BaseBackend, Capabilities
 from reconciler.gcpause import gc_paused
 from reconciler.model import LiveRoute, RouteSpec
-from reconciler.store.records import Hostname, StoredRoute
-from reconciler.store.store import LocalStore
+from reconciler.store import Hostname, SqliteStore, StoredRoute
 
 if TYPE_CHECKING:
     from reconciler.config import Settings
 
-__all__ = ["DEFAULT_PATH", "Hostname", "LocalBackend", "LocalStore", "StoredRoute", "open_local"]
+__all__ = ["DEFAULT_PATH", "Hostname", "LocalBackend", "SqliteStore", "StoredRoute", "open_local"]
 
 DEFAULT_PATH = Path(".routes") / "state.db"
 
 
 class LocalBackend(BaseBackend):
-    """The backend protocol over a ``LocalStore``."""
+    """The backend protocol over a ``SqliteStore``."""
 
     capabilities = Capabilities(labels=True, conditional_writes=True, granular_paths=False)
 
-    def __init__(self, store: LocalStore, url: str | None = None) -> None:
+    def __init__(self, store: SqliteStore, url: str | None = None) -> None:
         self.store = store
         self.url = url or f"local:{store.path}"
 
@@ -94,4 +93,4 @@ def open_local(url: str, settings: Settings | None = None) -> LocalBackend:
     # made with either applies with either.
     if url.strip().lower() in ("local", "local:"):
         url = f"local:{DEFAULT_PATH.as_posix()}"
-    return LocalBackend(LocalStore(local_path(url, settings)), url)
+    return LocalBackend(SqliteStore(local_path(url, settings)), url)

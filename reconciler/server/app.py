@@ -1,4 +1,4 @@
-"""The route control-plane API of DESIGN §8 as a Starlette app over a ``LocalStore``.
+"""The route control-plane API of DESIGN §8 as a Starlette app over a ``SqliteStore``.
 
 Handlers are thin: parse and check the request (``wire``), call the store in a worker
 thread (SQLite blocks), and answer JSON. Every error leaves as ``{"error": {…}}``.
@@ -19,7 +19,6 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from reconciler.backends.local import LocalStore
 from reconciler.errors import (
     ConflictError,
     NotFoundError,
@@ -47,13 +46,14 @@ from reconciler.server.wire import (
     route_json,
     route_write,
 )
+from reconciler.store import SqliteStore
 
 T = TypeVar("T")
 LOGGER = logging.getLogger("reconciler.server")
 
 
 def create_app(
-    store: LocalStore,
+    store: SqliteStore,
     token: str | None = None,
     rate_limit: float | None = None,
     *,
@@ -96,7 +96,7 @@ def create_app(
 
 
 class _Api:
-    def __init__(self, store: LocalStore, max_body: int) -> None:
+    def __init__(self, store: SqliteStore, max_body: int) -> None:
         self.store = store
         self.max_body = max_body
 

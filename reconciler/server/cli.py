@@ -21,11 +21,11 @@ from typing import Any
 import click
 import uvicorn
 
-from reconciler.backends.local import LocalStore
 from reconciler.errors import ConfigError, UsageError
 from reconciler.regular_files import read_regular
 from reconciler.server.app import create_app
 from reconciler.server.faults import FAULT_KINDS, FaultInjector, FaultPolicy, parse_kinds
+from reconciler.store import SqliteStore
 
 TOKEN_ENV = "ROUTES_SERVER_TOKEN"
 GRACE_SECONDS = 30
@@ -165,7 +165,7 @@ def bind(host: str, port: int) -> socket.socket:
 
 def run(options: ServeOptions) -> None:
     """Serve until SIGINT / SIGTERM; requests in flight finish first."""
-    store = LocalStore(options.db)
+    store = SqliteStore(options.db)
     if options.hostnames is not None:
         store.set_hostname_mode(options.hostnames)
     app: Any = create_app(store, options.token, options.rate_limit, access_log=options.access_log)

@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.backends.local import Hostname, StoredRoute
 from reconciler.descriptors.spec_check import spec_errors
 from reconciler.model import RouteSpec, canonical_host
+from reconciler.store import Hostname, StoredRoute
 
 MAX_BODY = 1024 * 1024
 DEFAULT_PAGE_SIZE = 100

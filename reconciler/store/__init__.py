@@ -1,1 +1,10 @@
-"""The SQLite route store shared by the `local` backend and `routes serve`."""
+"""The route store shared by the `local` backend and `routes serve`: SQLite today.
+
+Its public surface is this package's names; the server and the `local` backend use only
+these, never the modules' internals.
+"""
+
+from reconciler.store.records import Hostname, StoredRoute
+from reconciler.store.sqlite import SqliteStore
+
+__all__ = ["Hostname", "SqliteStore", "StoredRoute"]

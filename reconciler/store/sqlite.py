@@ -34,7 +34,7 @@ T = TypeVar("T")
 CHUNK = 500  # names per ``IN (...)``: well under SQLite's bound-parameter limit
 
 
-class LocalStore:
+class SqliteStore:
     """Routes and hostnames in a SQLite file (WAL mode). Safe to share between threads."""
 
     def __init__(self, path: str | Path, *, busy_timeout: float = 10.0) -> None:
