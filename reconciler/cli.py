@@ -371,7 +371,7 @@ def _report(result: ApplyResult, fmt: str = "text") -> NoReturn:
     if fmt == "json":
         import json
 
-        _echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        _echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=True))
         sys.exit(EXIT_OK if result.ok else EXIT_ERROR)
     from reconciler.render.text import render_apply_text
 
@@ -416,7 +416,7 @@ def drift(g: Globals, paths: tuple[str, ...], fmt: str, github_issue: bool) -> N
     applied = _journal_applied(settings)
     report = drifting.classify(the_plan, live, applied)
     if fmt == "json":
-        _echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+        _echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=True))
     elif fmt == "markdown":
         _echo(drifting.render_drift_markdown(report))
     else:

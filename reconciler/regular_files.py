@@ -1,13 +1,17 @@
-"""Reading a file someone named: only a regular file is opened, and the open cannot block.
+"""Files someone named: only a regular file is read, and a write never follows a planted link.
 
 A FIFO would hang a read, a device could be read forever, and a terminal would become the
-controlling one; every path a user or a CI event names is read through here.
+controlling one; every path a user or a CI event names is read through here. Writes go to
+a fresh temporary file (created exclusively, so a symlink planted under a predictable name
+is never followed) that then replaces the target.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
@@ -48,7 +52,31 @@ def open_regular(path: str | Path) -> BinaryIO:
         raise
 
 
-def read_regular(path: str | Path) -> bytes:
-    """The bytes of ``path``; ``NotRegularFileError`` (an ``OSError``) unless it is a file."""
+def read_regular(path: str | Path, limit: int | None = None) -> bytes:
+    """The bytes of ``path``; ``NotRegularFileError`` (an ``OSError``) unless it is a file,
+    or ``FileTooLargeError`` (an ``OSError`` too) when it holds more than ``limit`` bytes."""
     with open_regular(path) as stream:
-        return stream.read()
+        data = stream.read() if limit is None else stream.read(limit + 1)
+    if limit is not None and len(data) > limit:
+        raise FileTooLargeError(limit)
+    return data
+
+
+class FileTooLargeError(OSError):
+    """A file larger than any that its reader would accept."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(0, f"larger than {limit:,} bytes")
+
+
+def write_atomic(target: Path, text: str) -> None:
+    """Write ``text`` to ``target`` atomically: a reader sees the old file or the new one."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

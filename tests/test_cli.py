@@ -224,7 +224,7 @@ def test_show_renders_a_saved_plan_in_every_format(repo: Path) -> None:
     assert code == 0 and "<details>" in md
     code, raw, _ = routes(repo, "show", "plan.json", "--format", "json")
     assert json.loads(raw)["summary"]["add"] == 2
-    from reconciler.render.json import plan_schema_errors
+    from reconciler.apply.saved_plan import plan_schema_errors
 
     assert plan_schema_errors(json.loads(raw)) == []
     assert json.loads(raw) == json.loads((repo / "plan.json").read_text())

@@ -17,7 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler import config
-from reconciler.backends import akka, caddy_checks
+from reconciler.backends.akka import backend as akka
+from reconciler.backends.caddy import checks as caddy_checks
 from reconciler.config import CONFIG_SCHEMA, DEFAULT_BACKEND, load_settings
 from reconciler.descriptors import schema
 from reconciler.errors import ConfigError

@@ -12,11 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reconciler.apply.saved_plan import plan_schema_errors
 from reconciler.diagnostics import Diagnostic
 from reconciler.model import DesiredRoute, LiveRoute, RouteSet, RouteSpec, SourceLocation
 from reconciler.plan import Plan
 from reconciler.planner import PlanOptions, compute_operations, is_owned, make_plan
-from reconciler.render.json import plan_schema_errors
 
 OWNER = "acme/gitops"
 OURS = {"managed-by": "routes", "routes/owner": OWNER}

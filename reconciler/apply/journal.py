@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from reconciler.errors import PlanError
+from reconciler.regular_files import read_regular
 
 
 def _utc_now() -> datetime:
@@ -82,14 +83,20 @@ class Journal:
             self._file = None
 
 
+# A journal line is a few hundred bytes; a file past this was not written by routes.
+MAX_JOURNAL_BYTES = 64 * 1024 * 1024
+
+
 def read_journal(path: Path) -> list[dict[str, Any]]:
     """The events of a journal file; a torn last line (the run was killed) is skipped."""
     events: list[dict[str, Any]] = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in read_regular(path, limit=MAX_JOURNAL_BYTES).decode("utf-8").splitlines():
         try:
-            events.append(json.loads(line))
-        except json.JSONDecodeError:
+            event = json.loads(line)
+        except (json.JSONDecodeError, RecursionError):
             continue
+        if isinstance(event, dict):
+            events.append(event)
     return events
 
 

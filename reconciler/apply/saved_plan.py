@@ -6,7 +6,9 @@ import contextlib
 import json
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,9 +17,11 @@ from reconciler.errors import PlanError
 from reconciler.model import SENSITIVE, RouteSpec
 from reconciler.plan import Plan
 from reconciler.quoting import quote
-from reconciler.regular_files import NotRegularFileError, open_regular
+from reconciler.regular_files import NotRegularFileError, open_regular, write_atomic
 
 if TYPE_CHECKING:
+    import jsonschema
+
     from reconciler.backends.base import Backend
     from reconciler.config import Settings
 
@@ -30,19 +34,15 @@ def write_plan_file(plan: Plan, out: str) -> None:
     from reconciler.render.json import render_plan_json
 
     target = Path(out)
-    tmp = target.with_name(f".{target.name}.tmp")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(render_plan_json(plan), encoding="utf-8")
-        os.replace(tmp, target)
+        write_atomic(target, render_plan_json(plan))
     except OSError as exc:
         raise PlanError(f"cannot write plan file {out}: {exc.strerror}") from exc
 
 
 def read_plan_file(path: str) -> Plan:
     """Read and check a saved plan file; a broken or foreign file is a clear error."""
-    from reconciler.render.json import plan_schema_errors
-
     raw = _read_plan_json(path)
     if not isinstance(raw, dict):
         errors = ["the document is not an object"]
@@ -110,7 +110,7 @@ def _refuse_invalid_specs(path: str, raw: dict[str, object]) -> None:
     for index, change in enumerate(changes if isinstance(changes, list) else []):
         if not isinstance(change, dict):
             continue
-        for side in ("before", "after"):
+        for side in ("before", "after", "spec"):
             spec = change.get(side)
             if not isinstance(spec, dict):
                 continue
@@ -218,3 +218,27 @@ def is_plan_file(paths: Sequence[str]) -> bool:
     with contextlib.suppress(OSError), open_regular(paths[0]) as stream:
         return stream.read(64).lstrip().startswith(b"{")
     return False
+
+
+def plan_schema_errors(plan: Mapping[str, Any]) -> list[str]:
+    """Every way ``plan`` breaks the plan schema, as ``location: message`` lines; [] if valid."""
+    import jsonschema  # only when a plan file is read: writing one needs no validator
+
+    problems = []
+    for found in _plan_validator().iter_errors(plan):
+        # "not valid under any of the given schemas" helps nobody: name the deepest cause.
+        error = jsonschema.exceptions.best_match([found]) or found
+        where = "/".join(str(part) for part in error.absolute_path) or "(plan)"
+        problems.append(f"{where}: {error.message}")
+    return sorted(problems)
+
+
+@lru_cache(maxsize=1)
+def _plan_validator() -> jsonschema.Draft202012Validator:
+    import jsonschema
+
+    # Read once: the packaged schema does not change while the process runs.
+    schema = json.loads(
+        resources.files("reconciler").joinpath("schemas", "plan.schema.json").read_text("utf-8")
+    )
+    return jsonschema.Draft202012Validator(schema)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from reconciler.config import Settings
 from reconciler.descriptors.lint import route_name_problem
 from reconciler.errors import BackendError, RoutesError, UsageError
 from reconciler.model import LiveRoute
-from reconciler.regular_files import read_regular
+from reconciler.regular_files import read_regular, write_atomic
 
 _NAME_RULE = (
     "a route name is 1-63 characters of a-z, 0-9 and -, starting and ending with a letter or digit"
@@ -151,6 +150,4 @@ def _read(path: Path) -> str | None:
 
 
 def _write(target: Path, text: str) -> None:
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, target)
+    write_atomic(target, text)

@@ -36,7 +36,7 @@ def render_json(diagnostics: Iterable[Diagnostic], files_checked: int) -> str:
             "files": files_checked,
         },
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(document, indent=2, ensure_ascii=True) + "\n"
 
 
 def render_github(diagnostics: Iterable[Diagnostic]) -> str:
