@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,9 +37,20 @@ def canonical_host(host: str) -> str:
         return lowered
 
 
+_ORIGIN_PARTS = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)([^/:]+)(:[0-9]{1,5})?/?", re.ASCII)
+
+
 def canonical_origin(origin: str) -> str:
-    """Origins compare case-insensitively in scheme and host; a trailing slash means nothing."""
-    return origin.strip().rstrip("/").lower() if origin.strip() != "*" else "*"
+    """Origins compare case-insensitively in scheme and host, the host in IDNA form (so a
+    look-alike letter shows as punycode); a trailing slash means nothing."""
+    stripped = origin.strip()
+    if stripped == "*":
+        return "*"
+    parts = _ORIGIN_PARTS.fullmatch(stripped)
+    if parts is None:
+        return stripped.rstrip("/").lower()
+    scheme, host, port = parts.groups()
+    return f"{scheme.lower()}{canonical_host(host)}{port or ''}"
 
 
 @dataclass(frozen=True, order=True)

@@ -2,7 +2,9 @@
 
 Terraform's way: a value is shown quoted, with every character a terminal or log would
 act on escaped (newline, ESC, BEL, the C1 controls, bidi overrides, zero-width marks), so a
-hostile name can neither move the cursor, forge a line nor hide text.
+hostile name can neither move the cursor, forge a line nor hide text. The GitHub runner
+also acts on text in a log line: `::command::` where a line starts (after its leading
+space) and the old `##[command]` anywhere; both are broken up as well.
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ def unsafe_char(text: str) -> str | None:
 def escape(text: str) -> str:
     """``text`` with backslash, double quote and every unsafe character escaped."""
     if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
-        return text
-    return "".join(_escape_char(char) for char in text)
+        return _no_runner_commands(text)
+    return _no_runner_commands("".join(_escape_char(char) for char in text))
 
 
 def quote(text: object) -> str:
@@ -40,7 +42,18 @@ def quote(text: object) -> str:
 def clean(text: object) -> str:
     """``text`` unquoted, escaped only where it holds unsafe characters (paths, names)."""
     shown = str(text)
-    return shown if unsafe_char(shown) is None else escape(shown)
+    if unsafe_char(shown) is None:
+        return _no_runner_commands(shown)
+    return escape(shown)
+
+
+def _no_runner_commands(text: str) -> str:
+    if "##[" in text:
+        text = text.replace("##[", "##\\u005b")
+    if text.lstrip().startswith("::"):
+        at = text.index("::")
+        text = text[:at] + "\\u003a" + text[at + 1 :]
+    return text
 
 
 def _escape_char(char: str) -> str:

@@ -83,3 +83,25 @@ def test_journal_lines_are_ascii(tmp_path: Path) -> None:
     (record,) = [r for r in read_journal(path) if r.get("kind") == "route" or r.get("route")]
     assert record["message"] == "a\x9b2J\u2028b\x1b]0;t\x07"  # escaped in the file, exact once read
     assert json.loads(raw.splitlines()[-1])["message"] == record["message"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "::error::forged",
+        "  ::warning title=x::y",
+        "\t::add-mask::secret",
+        "a ##[add-mask]b",
+        "##[error]x",
+    ],
+)
+def test_no_github_runner_command_survives(raw: str) -> None:
+    """The runner trims a line before looking for `::` and finds `##[` anywhere in it."""
+    for shown in (clean(raw), quote(raw), escape(raw)):
+        assert not shown.strip().strip('"').lstrip().startswith("::"), shown
+        assert "##[" not in shown, shown
+
+
+def test_ordinary_colons_are_left_alone() -> None:
+    assert clean("listening on [::1]:8900") == "listening on [::1]:8900"
+    assert clean("std::string") == "std::string"

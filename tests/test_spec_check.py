@@ -41,6 +41,7 @@ def _with(**changes: Any) -> dict[str, Any]:
     return spec
 
 
+OWNED = {"managed-by": "routes", "routes/owner": "acme/shop"}
 _BASIC = {"realm": "Shop", "passwordHashes": {"admin": "sha256:" + "A" * 43 + "="}}
 _CA = {"clientValidationCa": {"name": "root-ca"}}
 
@@ -191,9 +192,25 @@ def test_a_backend_answering_it_is_refused(
     # The store behind the server is written directly, past the API's validation: as an
     # older release, a hostile server or a hand edit would leave it.
     with running_server(tmp_path / "state.db") as running:
-        running.store.create_route("shop", RouteSpec.from_dict(spec), {}, {})
+        running.store.create_route("shop", RouteSpec.from_dict(spec), OWNED, {})
         repo = _repo(tmp_path / "repo", GOOD)
         status, out = _routes(repo, "--backend", running.url, "plan")
     assert status == 1
     assert code in out and "shop" in out and running.url in out
     assert "\x1b" not in out and "\x9b" not in out
+
+
+def test_a_foreign_route_does_not_stop_the_plan_but_is_never_trusted(tmp_path: Path) -> None:
+    """A hand-made route on a labelled backend (no managed-by label) is shown, escaped, and
+    left alone, whatever its spec; its name must still be a route name."""
+    foreign = _with(host="legacy.acme.org", routes__0__prefix="/\x1b[2Jold")
+    with running_server(tmp_path / "state.db") as running:
+        running.store.create_route("legacy", RouteSpec.from_dict(foreign), {}, {})
+        repo = _repo(tmp_path / "repo", GOOD)
+        status, out = _routes(repo, "--backend", running.url, "plan")
+        assert status == 0, out
+        assert "legacy" in out and "\x1b" not in out
+        running.store.create_route("evil\x1b[2J", RouteSpec.from_dict(GOOD), {}, {})
+        status, out = _routes(repo, "--backend", running.url, "plan")
+    assert status == 1
+    assert "R009" in out and "\x1b" not in out

@@ -3,8 +3,12 @@
 A backend is outside our control (a hostile http server, a hand-edited Caddy config, a CLI
 that changed): a route it returns is planned against, exported to a file named after it,
 and shown to reviewers. ``CheckedBackend`` wraps any backend and refuses a route whose name
-is not a route name or whose spec ``routes validate`` would refuse, naming the route, the
-backend and the first problem, so a plan never rests on a route no descriptor could hold.
+is not a route name, naming the route and the backend. A route that says routes wrote it
+(``managed-by: routes``), or any route of a backend without labels (where ownership comes
+from ``scope``), must also hold a spec ``routes validate`` accepts: a plan never rests on a
+route no descriptor could hold. A foreign route on a labelled backend (a hand-made Caddy
+site) is only ever shown, escaped, and never changed; its spec is not judged here, so it
+does not stop the plan (export refuses to write it as a descriptor).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any
 from reconciler.backends.base import Backend
 from reconciler.descriptors.spec_check import route_problems
 from reconciler.errors import BackendError
-from reconciler.model import LiveRoute
+from reconciler.model import LABEL_MANAGED_BY, LABEL_MANAGED_BY_VALUE, LiveRoute
 from reconciler.quoting import quote
 
 
@@ -48,7 +52,9 @@ class CheckedBackend:
         self.close()
 
     def _checked(self, route: LiveRoute) -> LiveRoute:
-        problems = route_problems(route.name, route.spec.to_dict())
+        claimed = route.labels.get(LABEL_MANAGED_BY) == LABEL_MANAGED_BY_VALUE
+        judged = claimed or not self.inner.capabilities.labels
+        problems = route_problems(route.name, route.spec.to_dict() if judged else None)
         if problems:
             first = problems[0]
             where = "".join(f"/{step}" for step in first.path) or "/"

@@ -42,7 +42,9 @@ _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _SECRET = re.compile(r"[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?")
 # RFC 3986 path characters: unreserved, sub-delims, ":", "@", "/" and percent-encodings.
 _PATH = re.compile(r"/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/]|%[0-9A-Fa-f]{2})*")
-_ORIGIN = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*)://(?P<host>[^/:]+)(?::(?P<port>\d{1,5}))?/?")
+_ORIGIN = re.compile(
+    r"(?P<scheme>[a-z][a-z0-9+.-]*)://(?P<host>[^/:]+)(?::(?P<port>[0-9]{1,5}))?/?", re.ASCII
+)
 _HASH = re.compile(r"(sha256|sha384|sha512):([A-Za-z0-9+/]+={0,2})")
 _DIGEST_BYTES = {"sha256": 32, "sha384": 48, "sha512": 64}
 HTTP_METHODS = ("CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE")
@@ -203,7 +205,8 @@ def _check_cors(descriptor: Mapping[str, Any]) -> Iterator[SpecProblem]:
                 path,
             )
     for index, method in enumerate(cors.get("allowMethods") or []):
-        if method.strip().upper() not in HTTP_METHODS:
+        # ASCII first: the long s (U+017F) upper-cases to S, so "po\u017ft" would read as POST.
+        if not method.isascii() or method.strip().upper() not in HTTP_METHODS:
             yield SpecProblem(
                 "R024",
                 f"{quote(method)} is not an HTTP method: use one of {', '.join(HTTP_METHODS)}",

@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.quoting import clean
 from reconciler.render.text import NO_CHANGES, diagnostic_line, render_change_text, risk_notes
 
 COMMENT_LIMIT = 65536
@@ -30,7 +31,7 @@ def render_plan_markdown(plan: Mapping[str, Any], *, limit: int = COMMENT_LIMIT)
     deletes = [c for c in changes if c["action"] == "delete"]
     others = [c for c in changes if c["action"] != "delete"]
     summary = _summary(plan)
-    delete_notes = [f"- {note}" for note in risk_notes({"changes": deletes})]
+    delete_notes = [f"- {_text(note)}" for note in risk_notes({"changes": deletes})]
     delete_parts = [_details(c) for c in deletes]
     reserved = _size([summary, "### Risks", *delete_notes]) + _TRAILER_ROOM
     if reserved + _size(delete_parts) > limit:
@@ -44,11 +45,11 @@ def render_plan_markdown(plan: Mapping[str, Any], *, limit: int = COMMENT_LIMIT)
     budget = limit - reserved - _size(delete_parts)
 
     other_notes, notes_left = _take(
-        [f"- {note}" for note in risk_notes({"changes": others})], min(budget, limit // 4)
+        [f"- {_text(note)}" for note in risk_notes({"changes": others})], min(budget, limit // 4)
     )
     budget -= _size(other_notes)
     diagnostics, diagnostics_left = _take(
-        [f"- {diagnostic_line(d)}" for d in plan["diagnostics"]], min(budget, limit // 8)
+        [f"- {_text(diagnostic_line(d))}" for d in plan["diagnostics"]], min(budget, limit // 8)
     )
     budget -= _size(diagnostics)
     unmanaged, unmanaged_left = _take(
@@ -78,7 +79,7 @@ def render_plan_markdown(plan: Mapping[str, Any], *, limit: int = COMMENT_LIMIT)
 
 
 def _summary(plan: Mapping[str, Any]) -> str:
-    where = f"backend `{plan['backend']}`, owner `{plan['owner']}`"
+    where = f"backend {_code(plan['backend'])}, owner {_code(plan['owner'])}"
     if not plan["changes"]:
         return f"**{NO_CHANGES}** ({where})"
     s = plan["summary"]
@@ -89,8 +90,10 @@ def _summary(plan: Mapping[str, Any]) -> str:
 def _details(change: Mapping[str, Any]) -> str:
     body = _as_diff(render_change_text(change))
     fence = "`" * max(3, _longest_backtick_run(body) + 1)
-    risks = f" — risks: {', '.join(change['risks'])}" if change["risks"] else ""
-    title = f"<code>{_SIGNS[change['action']]} {change['route']}</code> "
+    risks = "".join(_HTML.get(c, c) for c in clean(", ".join(change["risks"])))
+    risks = f" — risks: {risks}" if risks else ""
+    # Markdown is not read inside <summary>: the title is HTML.
+    title = f"{_html_code(_SIGNS[change['action']] + ' ' + change['route'])} "
     title += f"{_VERBS[change['action']]}{risks}"
     return "\n".join(
         [f"<details><summary>{title}</summary>", "", f"{fence}diff", body, fence, "", "</details>"]
@@ -111,20 +114,45 @@ def _as_diff(text: str) -> str:
 
 
 def _unmanaged_line(entry: Mapping[str, Any]) -> str:
-    owner = f", owner `{entry['owner']}`" if entry.get("owner") else ""
-    return f"- `{entry['route']}` (host `{entry['host']}`{owner})"
+    owner = f", owner {_code(entry['owner'])}" if entry.get("owner") else ""
+    return f"- {_code(entry['route'])} (host {_code(entry['host'])}{owner})"
 
 
 def _delete_line(change: Mapping[str, Any]) -> str:
-    return f"- `- {change['route']}` will be destroyed (because {change.get('reason')})"
+    reason = _text(str(change.get("reason")))
+    return f"- {_code('- ' + change['route'])} will be destroyed (because {reason})"
 
 
 def _delete_list(deletes: Sequence[Mapping[str, Any]], budget: int) -> str:
     """The deleted routes' names on as few lines as fit; only past ``budget`` are any cut."""
     head = f"**{len(deletes)} routes will be destroyed:**"
-    names, left = _take([f"`{c['route']}`" for c in deletes], budget - len(head) - 200)
+    names, left = _take([_code(c["route"]) for c in deletes], budget - len(head) - 200)
     tail = [f"… and {left} more not shown; run `routes show plan.json`."] if left else []
     return "\n".join([head, ", ".join(names), *tail])
+
+
+# What Markdown or HTML would act on inside a line we start: tags and comments, entities,
+# emphasis, links and images, strikethrough, tables, mentions. Each becomes an entity or a
+# backslash escape; control characters are escaped before (reconciler.quoting).
+_MARKDOWN_SPECIAL = re.compile(r"[\\`*_\[\]~|]")
+_HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "@": "&#64;"}
+
+
+def _text(value: str) -> str:
+    """``value`` as inert Markdown text: shown as written, interpreted as nothing."""
+    escaped = _MARKDOWN_SPECIAL.sub(lambda m: "\\" + m.group(0), clean(value))
+    return "".join(_HTML.get(char, char) for char in escaped)
+
+
+def _code(value: object) -> str:
+    """``value`` as inline code: a backtick span (inert inside), or HTML when it holds one."""
+    shown = clean(str(value))
+    return f"`{shown}`" if "`" not in shown else _html_code(shown)
+
+
+def _html_code(value: str) -> str:
+    # Markdown is still read between inline HTML tags: escape as for text.
+    return f"<code>{_text(value)}</code>"
 
 
 def _longest_backtick_run(text: str) -> int:

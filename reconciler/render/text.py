@@ -200,6 +200,8 @@ def _value(path: str, value: Any) -> str:
         return SENSITIVE
     if isinstance(value, str):
         return quote(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_value(path, item) for item in value) + "]"
     return clean(json.dumps(value, ensure_ascii=False))
 
 

@@ -14,15 +14,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.descriptors.spec_check import spec_errors
+from reconciler.descriptors.spec_check import route_name_problem, spec_errors
 from reconciler.model import RouteSpec, canonical_host
+from reconciler.quoting import quote, unsafe_char
 from reconciler.store import Hostname, StoredRoute
 
 MAX_BODY = 1024 * 1024
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
-ROUTE_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_DNS_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _ETAG = re.compile(r'^(?:W/)?"([^"]*)"$')
 _BODY_KEYS = {"spec", "labels", "annotations"}
 _READ_ONLY_KEYS = {"name", "version", "status", "createdAt", "updatedAt"}
@@ -86,7 +86,7 @@ def etag(version: str) -> str:
 
 def check_route_name(name: str) -> str:
     """``name`` if it is a valid route name, else a 400 that says what a name may be."""
-    if ROUTE_NAME.match(name):
+    if route_name_problem(name) is None:
         return name
     shown = json.dumps(name[:80], ensure_ascii=True)
     raise ApiError(
@@ -123,7 +123,7 @@ def decode_page_token(token: str | None) -> str | None:
         name = base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8")
     except (binascii.Error, UnicodeError, ValueError):
         name = ""
-    if not ROUTE_NAME.match(name):
+    if route_name_problem(name) is not None:
         raise ApiError(
             400,
             "invalid_page_token",
@@ -223,7 +223,7 @@ def check_hostname(raw: str, *, pointer_: str = "") -> str:
     """The canonical form of a DNS hostname; 422 (or 400 in a path) when it is not one."""
     host = canonical_host(raw)
     labels = host.split(".")
-    if len(host) > 253 or len(labels) < 2 or not all(_DNS_LABEL.match(lbl) for lbl in labels):
+    if len(host) > 253 or len(labels) < 2 or not all(_DNS_LABEL.fullmatch(lbl) for lbl in labels):
         shown = json.dumps(raw[:80], ensure_ascii=True)
         message = f"{shown} is not a DNS hostname (e.g. shop.acme.org)"
         if not pointer_:
@@ -290,8 +290,15 @@ def _string_map(body: Mapping[str, Any], key: str) -> dict[str, str]:
     if not isinstance(value, dict):
         raise _invalid_request(f"/{key}", f"`{key}` must be an object of strings")
     for name, item in value.items():
-        if not isinstance(item, str) or not name or len(name) > 253:
+        if not isinstance(item, str) or not name or len(name) > 253 or len(item) > 4096:
             raise _invalid_request(
-                f"/{key}/{_escape(name)}", f"`{key}` keys must be 1-253 characters, values strings"
+                f"/{key}/{_escape(name)}",
+                f"`{key}` keys must be 1-253 characters, values strings of at most 4096",
+            )
+        if unsafe_char(name) is not None or unsafe_char(item) is not None:
+            # Labels are shown to reviewers (the owner of an unmanaged route, say).
+            raise _invalid_request(
+                f"/{key}/{_escape(name)}",
+                f"`{key}` keys and values must be printable: {quote(name)} = {quote(item[:80])}",
             )
     return dict(value)

@@ -1,0 +1,173 @@
+"""Regressions from trying to break routes as an attacker would (each failed before its fix).
+
+Planted symlinks, tampered saved plans, hostile names over the API, journals that are not
+files, and values meant to forge lines in a CI log or a pull-request comment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from reconciler.cli import main
+from reconciler.descriptors.spec_check import spec_errors
+from reconciler.model import RouteSpec, canonical_origin
+from reconciler.render.markdown import render_plan_markdown
+from tests.http_server import running_server
+
+GOOD: dict[str, Any] = {
+    "host": "shop.acme.org",
+    "routes": [{"prefix": "/carts", "route": {"service": "shopping-cart"}}],
+}
+
+
+def _routes(cwd: Path, *args: str) -> tuple[int, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with (
+        contextlib.chdir(cwd),
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+        pytest.raises(SystemExit) as done,
+    ):
+        main(list(args))
+    assert "Traceback" not in err.getvalue(), err.getvalue()
+    return int(done.value.code or 0), out.getvalue() + err.getvalue()
+
+
+@pytest.fixture(autouse=True)
+def _plain_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    for name in ("ROUTES_BACKEND", "ROUTES_CONFIG", "ROUTES_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def _repo(folder: Path, spec: dict[str, Any] = GOOD) -> Path:
+    (folder / "routes").mkdir(parents=True)
+    (folder / ".routes.yaml").write_text("descriptors: [routes]\nowner: acme/shop\n")
+    (folder / "routes" / "shop.yaml").write_text(yaml.safe_dump(spec))
+    return folder
+
+
+def test_plan_out_never_follows_a_planted_temp_symlink(tmp_path: Path) -> None:
+    repo = _repo(tmp_path / "repo")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (repo / ".plan.json.tmp").symlink_to(victim)
+    assert _routes(repo, "plan", "--out", "plan.json")[0] == 0
+    assert victim.read_text() == "precious"
+    assert not (repo / "plan.json").is_symlink()
+
+
+def test_export_never_follows_a_planted_temp_symlink(tmp_path: Path) -> None:
+    repo = _repo(tmp_path / "repo")
+    assert _routes(repo, "apply", "--auto-approve")[0] == 0
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (repo / "out").mkdir()
+    (repo / "out" / ".shop.yaml.tmp").symlink_to(victim)
+    assert _routes(repo, "export", "--dir", "out")[0] == 0
+    assert victim.read_text() == "precious"
+    assert not (repo / "out" / "shop.yaml").is_symlink()
+
+
+def test_a_saved_create_with_a_tampered_spec_is_refused_by_show_and_apply(tmp_path: Path) -> None:
+    repo = _repo(tmp_path / "repo")
+    assert _routes(repo, "plan", "--out", "plan.json")[0] == 0
+    plan = json.loads((repo / "plan.json").read_text())
+    (change,) = plan["changes"]
+    assert change["action"] == "create"
+    change["spec"]["routes"].append({"prefix": "/carts", "route": {"service": "attacker"}})
+    (repo / "plan.json").write_text(json.dumps(plan))
+    for command in ("show", "apply"):
+        status, out = _routes(repo, command, "plan.json")
+        assert status == 1 and "R020" in out, out
+    assert not (repo / ".routes" / "state.db").exists()
+
+
+def test_a_route_name_with_a_trailing_newline_is_refused_by_the_server(tmp_path: Path) -> None:
+    with running_server(tmp_path / "state.db") as server:
+        answer = httpx.put(f"{server.url}/v1/routes/evil%0A", json={"spec": GOOD})
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["error"]["code"] == "invalid_route_name"
+        assert httpx.get(f"{server.url}/v1/routes").json()["items"] == []
+
+
+@pytest.mark.parametrize("value", ["them\n::error::x", "a\x1b]0;t\x07", "b\u202ec"])
+def test_label_values_that_would_reach_a_terminal_raw_are_refused(
+    tmp_path: Path, value: str
+) -> None:
+    with running_server(tmp_path / "state.db") as server:
+        body = {"spec": GOOD, "labels": {"routes/owner": value}}
+        answer = httpx.put(f"{server.url}/v1/routes/shop", json=body)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["code"] == "invalid_request"
+
+
+@pytest.mark.timeout(30)
+def test_a_journal_that_is_not_a_file_is_skipped(tmp_path: Path) -> None:
+    repo = _repo(tmp_path / "repo")
+    assert _routes(repo, "apply", "--auto-approve")[0] == 0
+    journal = repo / ".routes" / "journal"
+    (journal / "zz-zero.jsonl").symlink_to("/dev/zero")
+    os.mkfifo(journal / "zz-fifo.jsonl")
+    status, out = _routes(repo, "drift")
+    assert status == 0, out
+
+
+def test_json_output_is_ascii(tmp_path: Path) -> None:
+    spec = {**GOOD, "routes": [{**GOOD["routes"][0], "name": "caf\u00e9 \u2603"}]}
+    repo = _repo(tmp_path / "repo", spec)
+    status, out = _routes(repo, "plan", "--format", "json")
+    assert status == 0
+    assert out.isascii()
+    assert json.loads(out)["changes"][0]["spec"]["routes"][0]["name"] == "caf\u00e9 \u2603"
+
+
+@pytest.mark.parametrize(
+    ("origin", "canonical"),
+    [
+        ("https://www.\u0430cme.org", "https://www.xn--cme-5cd.org"),  # Cyrillic a shows
+        ("https://\uff57\uff57\uff57.acme.org", "https://www.acme.org"),  # full-width
+        ("https://WWW.Acme.org./", "https://www.acme.org"),
+    ],
+)
+def test_origins_are_canonical_so_look_alikes_show(origin: str, canonical: str) -> None:
+    assert canonical_origin(origin) == canonical
+
+
+@pytest.mark.parametrize(
+    ("cors", "code"),
+    [
+        ({"allowOrigins": ["https://a.org:\u0664\u0664\u0663"]}, "R025"),  # Arabic digits
+        ({"allowOrigins": ["https://a.org"], "allowMethods": ["po\u017ft"]}, "R024"),
+    ],
+)
+def test_non_ascii_ports_and_methods_are_refused(cors: dict[str, Any], code: str) -> None:
+    assert code in [p.code for p in spec_errors({**GOOD, "corsPolicy": cors})]
+
+
+def test_markdown_values_cannot_forge_lines_or_hide_the_comment() -> None:
+    hostile = "memory:\n::error title=forged::x <!-- @admins [x](http://e) `"
+    plan = {
+        "backend": hostile,
+        "owner": "acme/gitops\u202e",
+        "changes": [],
+        "summary": {"add": 0, "change": 0, "destroy": 0, "unchanged": 0},
+        "diagnostics": [{"code": "P030", "severity": "warning", "message": hostile}],
+        "unmanaged": [{"route": "legacy", "host": "old.acme.org", "owner": hostile}],
+    }
+    text = render_plan_markdown(plan)
+    assert not any(line.lstrip().startswith("::") for line in text.splitlines()), text
+    assert "<!--" not in text and "@admins" not in text
+    assert not re.search(r"(?<!\\)\]\(", text), text  # no link: every ] is escaped
+    assert "\u202e" not in text
+    assert RouteSpec.from_dict(GOOD).host == "shop.acme.org"
