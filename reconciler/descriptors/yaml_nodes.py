@@ -71,7 +71,7 @@ def position(node: Node) -> tuple[int, int]:
 # stop at a depth limit of their own (0.2.6: 1,000 block or 1,001 flow levels) with a plain
 # syntax error; a syntax error met after nesting MAX_DEPTH - 1 levels is that limit, so
 # too-deep nesting is R003 whichever libyaml is installed. (Assumed: no libyaml sets its
-# limit below MAX_DEPTH; tests/test_yamlnodes.py pins both sides of the limit.)
+# limit below MAX_DEPTH; tests/descriptors/test_yaml_nodes.py pins both sides of the limit.)
 SMALL_FILE = 8192
 MAX_DEPTH = 1000
 

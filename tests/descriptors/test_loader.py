@@ -10,9 +10,9 @@ import pytest
 from reconciler.descriptors.loader import MAX_FILE_BYTES, load_blobs, load_paths
 from reconciler.diagnostics import Diagnostic
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 BAD = FIXTURES / "bad"
-EXAMPLES = Path(__file__).parent.parent / "examples"
+EXAMPLES = Path(__file__).parents[2] / "examples"
 
 # (fixture under tests/fixtures/bad, code, line, column): each bad input, its located error.
 LOAD_CASES = [

@@ -9,7 +9,7 @@ from reconciler.descriptors.loader import load_paths
 from reconciler.diagnostics import Diagnostic
 from reconciler.render.diagnostics import render_github, render_json, render_text
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 
 PREFIX = Diagnostic(
     "R012", "error", 'prefix must start with "/" (got "carts")', "routes/shop.yaml", 4, 5, "shop"

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from reconciler.descriptors import schema
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 # Codes only reachable through the mapping of jsonschema errors, tested here without YAML.
 SCHEMA_UNIT_CODES = {"R018"}
 

@@ -6,8 +6,8 @@ import pytest
 
 from reconciler.descriptors.lint import CODES, host_problem, route_name_problem
 from reconciler.descriptors.loader import load_blobs, load_paths
-from tests.test_descriptors import BAD, BUILT_CODES, FIXTURES, LOAD_CASES, find
-from tests.test_schema import SCHEMA_UNIT_CODES
+from tests.descriptors.test_loader import BAD, BUILT_CODES, FIXTURES, LOAD_CASES, find
+from tests.descriptors.test_schema import SCHEMA_UNIT_CODES
 
 # (fixture under tests/fixtures/bad, code, file shown, line, column)
 LINT_CASES = [
