@@ -1,0 +1,87 @@
+"""Plan -> Terraform-style text: the DESIGN example, ordering, colour, the apply report."""
+
+from __future__ import annotations
+
+from reconciler.plan import ApplyResult, RouteResult
+from reconciler.planner import PlanOptions
+from reconciler.render.markdown import render_plan_markdown
+from reconciler.render.text import render_apply_text, render_plan_text
+from tests.render.plan_fixture import (
+    APPLY,
+    DESIGN_EXAMPLE,
+    DESIRED,
+    LIVE,
+    OURS,
+    OWNER,
+    PLAN,
+    build_plan,
+    rules,
+)
+
+
+def test_design_example_renders_exactly() -> None:
+    desired = {"shop": DESIRED["shop"], "new": {"host": "n.acme.org", "routes": rules(("/", "n"))}}
+    plan = build_plan(desired, {"shop": LIVE["shop"]}, PlanOptions(OWNER, "local", "0"))
+    text = render_plan_text(plan.to_dict())
+    assert text.endswith("\n\n" + DESIGN_EXAMPLE)
+    assert text.startswith('Risks:\n  ! route "shop" stops serving path "/product"\n\n')
+    assert '  # route "new" will be created\n  + route "new" {\n' in text
+
+
+def test_no_changes_is_the_last_line_even_with_notes() -> None:
+    live = {"shop": (DESIRED["shop"], OURS), "bare": LIVE["bare"]}
+    plan = build_plan({"shop": DESIRED["shop"]}, live, PlanOptions(OWNER, "local", "0"))
+    text = render_plan_text(plan.to_dict())
+    assert "Unmanaged routes (not touched):\n  bare (host bare.acme.org)" in text
+    assert text.splitlines()[-1] == "No changes. Live routes match the descriptors."
+    assert render_plan_markdown(plan.to_dict()).startswith("**No changes.")
+
+
+def test_colour_only_when_asked() -> None:
+    plain, coloured = render_plan_text(PLAN.to_dict()), render_plan_text(PLAN.to_dict(), color=True)
+    assert "\x1b[" not in plain
+    for sign, code in (("+", "32"), ("~", "33"), ("-", "31")):
+        assert f"\x1b[{code}m{sign}\x1b[0m" in coloured
+    assert (
+        coloured.replace("\x1b[32m", "")
+        .replace("\x1b[33m", "")
+        .replace("\x1b[31m", "")
+        .replace("\x1b[0m", "")
+        == plain
+    )
+
+
+def test_text_has_diagnostics_unmanaged_and_risks_before_the_changes() -> None:
+    text = render_plan_text(PLAN.to_dict())
+    assert text.index("Unmanaged routes") < text.index("Risks:") < text.index("  # route")
+    lines = text.splitlines()
+    assert 'Warning: [L201] routes/api.yaml:9:5: CORS origin "*" allows any site' in lines
+    assert any(line.startswith("Error: [P001] routes/taken.yaml:1:1: ") for line in lines)
+    assert "  taken (host taken.acme.org, owner team/b)" in lines
+    assert '  ! route "legacy" will be deleted (not-in-configuration)' in lines
+    assert '  ! route "edge" no longer requires client certificates (mTLS removed)' in lines
+    assert lines[-1] == "Plan: 1 to add, 3 to change, 1 to destroy."
+
+
+def test_apply_report_says_complete_or_failed() -> None:
+    ok = ApplyResult(
+        (RouteResult("a", "create", "applied"), RouteResult("b", "update", "already-applied"))
+    )
+    assert render_apply_text(ok.to_dict()) == (
+        '  route "b" (update): already applied\n'
+        "Apply complete: 1 applied, 1 already applied, 0 failed, 0 not attempted."
+    )
+    failed = render_apply_text(APPLY.to_dict()).splitlines()
+    assert failed[-1] == "Apply failed: 1 applied, 1 already applied, 2 failed, 1 not attempted."
+    assert '  route "vault" (update): failed after 5 attempts — backend answered 503' in failed
+
+
+def test_hand_edited_saved_plan_still_renders() -> None:
+    plan = PLAN.to_dict()
+    edge = plan["changes"][1]
+    edge["after"]["routes"] = []  # ops now name paths the spec no longer shows
+    edge["operations"] = [op for op in edge["operations"] if op["op"] != "set-host"]
+    edge["operations"].append({"op": "add-path", "prefix": "/new", "service": "svc"})
+    text = render_plan_text(plan)
+    assert '      + path "/new" -> svc' in text
+    assert 'route "edge": host-changed' in text
