@@ -53,7 +53,7 @@ class DriftReport:
         }
 
 
-def classify(
+def classify_drift(
     plan: Plan, live: Mapping[str, LiveRoute], applied_before: Collection[str] = ()
 ) -> DriftReport:
     """Findings for every change, orphan and unmanaged route of a pruning plan."""

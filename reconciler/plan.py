@@ -15,18 +15,6 @@ from reconciler.diagnostics import Diagnostic
 
 FORMAT_VERSION = "1"
 
-ACTIONS = ("create", "update", "delete")
-OPERATIONS = (
-    "set-host",
-    "add-path",
-    "remove-path",
-    "set-path-service",
-    "set-path-options",
-    "set-cors",
-    "set-tls",
-    "set-validation",
-)
-
 
 @dataclass(frozen=True)
 class Operation:

@@ -16,13 +16,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.apply.applier import (
-    ApplyOptions,
-    apply_plan,
-    check_fresh,
-    check_guards,
-    resolve_desired_specs,
-)
+from reconciler.apply.applier import ApplyOptions, apply_plan
+from reconciler.apply.guards import check_fresh, check_guards, resolve_desired_specs
 from reconciler.apply.journal import read_journal
 from reconciler.backends.base import Capabilities, Write
 from reconciler.backends.local import open_local

@@ -1,36 +1,33 @@
-"""(Plan, Backend) -> ApplyResult (DESIGN §7): guards, freshness, order, retries, journal, wait.
+"""(Plan, Backend) -> ApplyResult (DESIGN §7): guards, order, retries, journal, wait.
 
 The applier only reads the plan. Every write is preceded by a read of the route, so an apply
 that stopped half-way can simply be run again: what is done already reads as
 ``already-applied`` and is never written twice. On backends with ``batch_writes`` a phase is
-read and written in batches (``batch_apply``), one request for many routes.
+read and written in batches (``batch``), one request for many routes. The checks a saved
+plan passes first (its specs, its freshness) are in ``guards``.
 """
 
 from __future__ import annotations
 
-import random
-import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from reconciler.apply.batch import BatchRouteWriter
+from reconciler.apply.guards import check_guards
 from reconciler.apply.journal import Journal
 from reconciler.apply.single import RouteWriter
 from reconciler.apply.wait import wait_until_ready
 from reconciler.backends.base import Backend, BatchWriter
-from reconciler.errors import (
-    GuardError,
-    PlanError,
-    StalePlanError,
-)
+from reconciler.errors import PlanError
 from reconciler.model import LABEL_MANAGED_BY, LABEL_MANAGED_BY_VALUE, LABEL_OWNER, RouteSpec
-from reconciler.model import SENSITIVE as SENSITIVE_MARK
 from reconciler.plan import ApplyResult, Change, Plan, RouteResult
-from reconciler.retry import backoff_delay, retry_transient
+from reconciler.retry import RetryPolicy
+
+# check_guards is the apply command's too: it refuses a plan before asking for `yes`.
+__all__ = ["ApplyOptions", "Progress", "apply_plan", "check_guards"]
 
 Progress = Callable[[RouteResult, int, int], None]
 SUCCESS = ("applied", "already-applied")
@@ -52,97 +49,13 @@ class ApplyOptions:
     max_deletes: int = 10
     allow_empty: bool = False
 
-
-def check_guards(plan: Plan, options: ApplyOptions) -> None:
-    """Refuse plans with errors, prunes of an empty desired set, and too many deletes."""
-    errors = [d for d in plan.diagnostics if d.severity == "error"]
-    if errors:
-        named = "; ".join(_where(d.file, d.line) + d.message for d in errors[:3])
-        more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
-        raise GuardError(
-            f"refusing to apply a plan with {len(errors)} error(s): {named}{more}",
-            hint="fix the descriptors (`routes validate`), then plan again",
-        )
-    deletes = [c.route for c in plan.changes if c.action == "delete"]
-    if deletes and plan.desired_count == 0 and not options.allow_empty:
-        raise GuardError(
-            f"refusing to delete {len(deletes)} route(s): the desired set is empty",
-            hint="check the descriptor paths; pass --allow-empty if every route should go",
-        )
-    if len(deletes) > options.max_deletes:
-        raise GuardError(
-            f"refusing to delete {len(deletes)} routes (more than --max-deletes "
-            f"{options.max_deletes}); pass --max-deletes {len(deletes)} if intended",
-            hint="routes to delete: " + ", ".join(deletes),
-        )
-
-
-def _where(file: str | None, line: int | None) -> str:
-    if file is None:
-        return ""
-    return f"{file}:{line}: " if line is not None else f"{file}: "
-
-
-def _mentions_secret(value: Any) -> bool:
-    if isinstance(value, Mapping):
-        return any(_mentions_secret(v) for v in value.values())
-    if isinstance(value, list | tuple):
-        return any(_mentions_secret(v) for v in value)
-    return bool(value == SENSITIVE_MARK)
-
-
-def resolve_desired_specs(
-    plan: Plan, loaded: Mapping[str, RouteSpec] | None
-) -> dict[str, RouteSpec]:
-    """The full desired spec of every create/update: from ``loaded`` or the plan itself."""
-    specs: dict[str, RouteSpec] = {}
-    for change in plan.changes:
-        if change.action == "delete":
-            continue
-        candidate = (loaded or {}).get(change.route)
-        if candidate is not None and candidate.fingerprint() == change.after_fingerprint:
-            specs[change.route] = candidate
-            continue
-        if change.after is None or _mentions_secret(change.after):
-            raise StalePlanError(
-                f"plan is stale: the descriptors of route {change.route} changed since the "
-                "plan was made (its secrets cannot be stored in a plan)",
-                hint="run `routes plan` again",
-            )
-        spec = RouteSpec.from_dict(change.after)
-        if change.after_fingerprint is not None and spec.fingerprint() != change.after_fingerprint:
-            raise PlanError(
-                f"plan is inconsistent: the spec of route {change.route} does not match its "
-                "after_fingerprint",
-                hint="the plan file was edited or damaged; run `routes plan` again",
-            )
-        specs[change.route] = spec
-    return specs
-
-
-def check_fresh(plan: Plan, backend: Backend) -> None:
-    """Raise ``StalePlanError`` unless every touched route is as planned or as wanted."""
-    touched = [c.route for c in plan.changes]
-    live = retry_transient(lambda: backend.get_routes(touched))
-    stale: list[str] = []
-    for change in plan.changes:
-        route = live.get(change.route)
-        fingerprint = route.spec.fingerprint() if route is not None else None
-        if change.action == "create":
-            as_found = route is None
-        else:
-            as_found = route is not None and fingerprint == change.live_fingerprint
-        if change.action == "delete":
-            as_wanted = route is None
-        else:
-            as_wanted = route is not None and fingerprint == change.after_fingerprint
-        if not (as_found or as_wanted):
-            stale.append(change.route)
-    if stale:
-        others = f"also changed: {', '.join(stale[1:])}; " if len(stale) > 1 else ""
-        raise StalePlanError(
-            f"plan is stale: route {stale[0]} changed since the plan was made",
-            hint=f"{others}run `routes plan --out PLAN.json` again and review it",
+    def retry_policy(self, sleep: Callable[[float], None]) -> RetryPolicy:
+        """The one retry policy (``reconciler.retry``) with these attempts and backoff."""
+        return RetryPolicy(
+            attempts=max(1, self.max_attempts),
+            base=self.backoff_base,
+            cap=self.backoff_cap,
+            sleep=sleep,
         )
 
 
@@ -197,18 +110,15 @@ class _Run:
     ) -> None:
         self.plan, self.backend, self.options = plan, backend, options
         self.journal, self.progress, self.sleep, self.clock = journal, progress, sleep, clock
-        self.writer = RouteWriter(backend, options.max_attempts, self._delay, sleep, journal)
+        policy = options.retry_policy(sleep)
+        self.writer = RouteWriter(backend, policy, journal)
         self.batch_writer: BatchRouteWriter | None = None
         if backend.capabilities.batch_writes and isinstance(backend, BatchWriter):
-            self.batch_writer = BatchRouteWriter(
-                backend, options.max_attempts, self._delay, sleep, journal
-            )
+            self.batch_writer = BatchRouteWriter(backend, policy, journal)
         self.labels = {LABEL_MANAGED_BY: LABEL_MANAGED_BY_VALUE, LABEL_OWNER: plan.owner}
         self.specs = specs
         self.results: dict[str, RouteResult] = {}
         self.done = 0
-        self.random = random.Random()
-        self.random_lock = threading.Lock()
 
     def execute(self) -> tuple[RouteResult, ...]:
         self.journal.event(
@@ -282,17 +192,6 @@ class _Run:
         self.journal.event("result", **result.to_dict())
         if self.progress is not None:
             self.progress(result, self.done, len(self.plan.changes))
-
-    def _delay(self, attempt: int, retry_after: float | None) -> float:
-        """Exponential backoff with full jitter, capped; never shorter than ``retry_after``."""
-        with self.random_lock:
-            return backoff_delay(
-                attempt,
-                retry_after,
-                base=self.options.backoff_base,
-                cap=self.options.backoff_cap,
-                rng=self.random.uniform,
-            )
 
     def _wait(self) -> None:
         written = [

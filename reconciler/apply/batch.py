@@ -1,25 +1,24 @@
 """Many routes of an apply phase per request, on backends with ``batch_writes`` (DESIGN §7).
 
-The decisions are route_apply's, made for a batch at once: one read of the batch's routes,
-``classify`` each, one ``write_batch`` for those that need a write. A write refused as a
-conflict is read again and classified once more (another run may have written the very same
+The decisions are ``verdict``'s, made for a batch at once: one read of the batch's routes,
+a verdict for each, one ``write_batch`` for those that need a write. A write refused as a
+conflict is read again and decided once more (another run may have written the very same
 thing); a transient failure retries whatever is still undecided, read included, with the
-same backoff as single routes.
+one retry policy of single routes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from reconciler.apply.journal import Journal
-from reconciler.apply.single import (
-    Delay,
+from reconciler.apply.single import journal_retry
+from reconciler.apply.verdict import (
     after_lost_race,
-    classify,
     failed,
-    journal_retry,
     result_of,
     target_of,
+    verdict_of,
     write_of,
     written,
 )
@@ -27,6 +26,7 @@ from reconciler.backends.base import Backend, BatchWriter, Write
 from reconciler.errors import BackendError, ConflictError, NotFoundError, TransientBackendError
 from reconciler.model import LiveRoute, RouteSpec
 from reconciler.plan import Change, RouteResult
+from reconciler.retry import RetryPolicy, run_with_retries
 
 Item = tuple[Change, RouteSpec | None, Mapping[str, str]]  # a change, its spec and labels
 # One attempt's answer: final results, the items to try again, and why they are tried again.
@@ -36,44 +36,36 @@ Attempt = tuple[list[RouteResult], list[Item], TransientBackendError | None]
 class BatchRouteWriter:
     """Applies batches of changes of one phase against a ``BatchWriter`` backend."""
 
-    def __init__(
-        self,
-        backend: Backend,
-        max_attempts: int,
-        delay: Delay,
-        sleep: Callable[[float], None],
-        journal: Journal,
-    ) -> None:
+    def __init__(self, backend: Backend, policy: RetryPolicy, journal: Journal) -> None:
         assert isinstance(backend, BatchWriter)
         self.backend = backend
         self.batcher: BatchWriter = backend
-        self.max_attempts = max(1, max_attempts)
-        self.delay = delay
-        self.sleep = sleep
+        self.policy = policy
         self.journal = journal
 
     def apply(self, items: Sequence[Item]) -> list[RouteResult]:
         """One result per item, in order; every exception becomes ``failed`` results."""
         results: dict[str, RouteResult] = {}
         pending = list(items)
-        attempts = 0
-        while pending:
-            attempts += 1
+
+        def attempt(number: int) -> None:
+            nonlocal pending
             try:
-                done, retry, error = self._attempt(pending, attempts)
+                done, pending, error = self._attempt(pending, number)
             except Exception as exc:
-                done, retry, error = [failed(c, exc, attempts) for c, _, _ in pending], [], None
+                done, pending, error = [failed(c, exc, number) for c, _, _ in pending], [], None
             results.update((r.route, r) for r in done)
-            if error is None or not retry:
-                break
-            if attempts >= self.max_attempts:
-                results.update((c.route, failed(c, error, attempts)) for c, _, _ in retry)
-                break
-            pause = self.delay(attempts, error.retry_after)
-            for change, _, _ in retry:
-                journal_retry(self.journal, change, attempts, error, pause)
-            self.sleep(pause)
-            pending = retry
+            if error is not None and pending:
+                raise error  # the still undecided items are tried again, read first
+
+        def journal(number: int, error: TransientBackendError, pause: float) -> None:
+            for change, _, _ in pending:
+                journal_retry(self.journal, change, number, error, pause)
+
+        try:
+            run_with_retries(attempt, self.policy, retry_on=TransientBackendError, on_retry=journal)
+        except TransientBackendError as error:
+            results.update((c.route, failed(c, error, self.policy.attempts)) for c, _, _ in pending)
         return [results[change.route] for change, _, _ in items]
 
     def _attempt(self, items: list[Item], attempts: int) -> Attempt:
@@ -85,7 +77,7 @@ class BatchRouteWriter:
         writes: list[tuple[Item, Write]] = []
         for item in items:
             change, spec, labels = item
-            verdict = classify(change, live.get(change.route), target_of(change, spec))
+            verdict = verdict_of(change, live.get(change.route), target_of(change, spec))
             if verdict.outcome is not None:
                 done.append(result_of(change, verdict, attempts))
             else:

@@ -1,4 +1,6 @@
-"""Saved plans: write one, read and check one, and get it ready to apply exactly."""
+"""Saved plans: write one, read one and check it, and check the routes it would write.
+
+Getting one ready to apply against a backend is ``commands/apply.py``'s job."""
 
 from __future__ import annotations
 
@@ -21,9 +23,6 @@ from reconciler.regular_files import NotRegularFileError, open_regular, write_at
 
 if TYPE_CHECKING:
     import jsonschema
-
-    from reconciler.backends.base import Backend
-    from reconciler.config import Settings
 
 MAX_PLAN_DEPTH = 64  # a real plan nests about ten levels; a deeper one would only recurse
 _WRITTEN_BY_PLAN = "pass the file written by `routes plan --out FILE`"
@@ -142,33 +141,7 @@ def _placeholders_as_hashes(spec: dict[str, Any]) -> dict[str, Any]:
     return {**spec, "validation": validation}
 
 
-def prepare_saved_plan(
-    settings: Settings, path: str, the_plan: Plan, backend: Backend
-) -> dict[str, RouteSpec]:
-    """The full specs to write, once the plan is proven applicable to ``backend`` as it is.
-
-    Refuses a plan with errors, a plan made for another backend, a plan whose secrets the
-    descriptors no longer prove, and a stale plan; nothing is written in any of these cases.
-    """
-    from reconciler.apply import applier
-
-    if the_plan.has_errors:
-        raise PlanError(f"{path} was made from descriptors with errors; it cannot be applied")
-    if backend.url != the_plan.backend:
-        raise PlanError(
-            f"{path} was made for backend {the_plan.backend}, but the backend is {backend.url}",
-            hint="apply it with the same --backend / ROUTES_BACKEND / config it was planned with",
-        )
-    loaded = None
-    if any(SENSITIVE in str(change.after) for change in the_plan.changes):
-        loaded = _load_plan_source(settings, the_plan)
-    specs = applier.resolve_desired_specs(the_plan, loaded)
-    _refuse_invalid_routes(path, the_plan, specs)
-    applier.check_fresh(the_plan, backend)
-    return specs
-
-
-def _refuse_invalid_routes(path: str, the_plan: Plan, specs: dict[str, RouteSpec]) -> None:
+def refuse_invalid_routes(path: str, the_plan: Plan, specs: dict[str, RouteSpec]) -> None:
     """Every route the plan would write or delete passes the one spec validation."""
     for change in the_plan.changes:
         spec = specs.get(change.route)
@@ -181,29 +154,6 @@ def _refuse_invalid_routes(path: str, the_plan: Plan, specs: dict[str, RouteSpec
                 f"{first.code} at {where}: {first.message}",
                 hint="the plan file was edited or damaged; run `routes plan` again",
             )
-
-
-def _load_plan_source(settings: Settings, the_plan: Plan) -> dict[str, RouteSpec]:
-    # Secrets are not in the plan: the descriptors it was made from must supply them.
-    from reconciler.commands.common import load_source
-
-    paths = [str(settings.resolve(p)) for p in the_plan.source_paths]
-    source = load_source(settings, paths)
-    return {name: route.spec for name, route in source.load.routes.items()}
-
-
-def open_saved_plan(settings: Settings, path: str) -> tuple[Plan, Backend, dict[str, RouteSpec]]:
-    """Read a saved plan and open its backend, once the plan is proven applicable there."""
-    from reconciler.backends import open_backend
-
-    the_plan = read_plan_file(path)
-    backend = open_backend(settings.backend, settings)
-    try:
-        specs = prepare_saved_plan(settings, path, the_plan, backend)
-    except BaseException:
-        backend.close()
-        raise
-    return the_plan, backend, specs
 
 
 def is_plan_file(paths: Sequence[str]) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +18,12 @@ import httpx
 
 from reconciler.errors import ConfigError, RoutesError
 from reconciler.regular_files import read_regular
+from reconciler.retry import RetryPolicy, parse_retry_after, run_with_retries
 
 API_VERSION = "2022-11-28"
 _RETRY_STATUSES = frozenset({500, 502, 503, 504})
-_MAX_ATTEMPTS = 5
+# 1, 2, 4, 8 s between five attempts; no jitter: one job's client is no thundering herd.
+_RETRY = RetryPolicy(attempts=5, base=1.0, cap=30.0, jitter=False)
 _MAX_WAIT = 900.0  # beyond this a rate-limit wait would only burn the job's minutes
 _SECONDARY_DEFAULT_WAIT = 60.0
 
@@ -36,6 +38,15 @@ class GitHubAuthError(GitHubError):
 
 class GitHubRateLimitError(GitHubError):
     """The rate limit resets too far in the future to wait for."""
+
+
+class _TryAgain(Exception):
+    """A failure another request may cure; ``final`` is raised when no attempt is left."""
+
+    def __init__(self, final: GitHubError, retry_after: float | None = None) -> None:
+        super().__init__(final.message)
+        self.final = final
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -127,8 +138,7 @@ class GitHubClient:
         self.ctx = ctx
         self.repository = ctx.repository
         self._http = client or httpx.Client(timeout=30.0)
-        self._sleep = sleep
-        self._clock = clock
+        self._retry = replace(_RETRY, sleep=sleep, clock=clock)
         self._headers = {
             "Authorization": f"Bearer {ctx.token}",
             "Accept": "application/vnd.github+json",
@@ -148,26 +158,29 @@ class GitHubClient:
     ) -> httpx.Response:
         """Send one request with retries; statuses in ``accept`` are returned, not raised."""
         url = path if path.startswith("http") else f"{self.ctx.api_url}{path}"
-        for attempt in range(1, _MAX_ATTEMPTS + 1):
+
+        def attempt(_: int) -> httpx.Response:
             try:
                 response = self._http.request(
                     method, url, params=params, json=body, headers=self._headers
                 )
             except httpx.TransportError as exc:
-                if attempt == _MAX_ATTEMPTS:
-                    raise GitHubError(
-                        f"cannot reach GitHub at {self.ctx.api_url}: {exc}",
-                        hint="check GITHUB_API_URL and the runner's network",
-                    ) from exc
-                self._sleep(_backoff(attempt))
-                continue
+                unreachable = GitHubError(
+                    f"cannot reach GitHub at {self.ctx.api_url}: {exc}",
+                    hint="check GITHUB_API_URL and the runner's network",
+                )
+                raise _TryAgain(unreachable) from exc
             if response.is_success or response.status_code in accept:
                 return response
-            wait = self._retry_wait(response, attempt)
-            if wait is None:
-                raise self._error(response, method, path, permission)
-            self._sleep(wait)
-        raise AssertionError("unreachable: the last attempt returns or raises")
+            error = self._error(response, method, path, permission)
+            if response.status_code in _RETRY_STATUSES:
+                raise _TryAgain(error)
+            raise self._rate_limited(response) or error
+
+        try:
+            return run_with_retries(attempt, self._retry, retry_on=_TryAgain)
+        except _TryAgain as last:
+            raise last.final from last.__cause__
 
     def paginate(
         self, path: str, *, permission: str, params: Mapping[str, str | int] | None = None
@@ -181,28 +194,27 @@ class GitHubClient:
             url = response.links.get("next", {}).get("url")
             query = None  # the next link carries the query already
 
-    def _retry_wait(self, response: httpx.Response, attempt: int) -> float | None:
-        """Seconds to wait before retrying, or None when retrying cannot help."""
+    def _rate_limited(self, response: httpx.Response) -> Exception | None:
+        """The rate-limit answer's error, worth waiting for or not; None if it is none."""
         status = response.status_code
         headers = response.headers
-        if status in _RETRY_STATUSES:
-            return _backoff(attempt) if attempt < _MAX_ATTEMPTS else None
         if status not in (403, 429):
             return None
+        now = self._retry.clock()
         if headers.get("retry-after"):
-            wait = _seconds(headers["retry-after"])
+            wait = parse_retry_after(headers["retry-after"], now)
+            wait = _SECONDARY_DEFAULT_WAIT if wait is None else wait
         elif headers.get("x-ratelimit-remaining") == "0" and headers.get("x-ratelimit-reset"):
-            wait = max(0.0, _seconds(headers["x-ratelimit-reset"]) - self._clock()) + 1.0
+            wait = max(0.0, _seconds(headers["x-ratelimit-reset"]) - now) + 1.0
         elif status == 429 or "secondary rate limit" in error_message(response).lower():
             wait = _SECONDARY_DEFAULT_WAIT
         else:
             return None  # a 403 without rate-limit signs is a permission problem
-        if attempt == _MAX_ATTEMPTS or wait > _MAX_WAIT:
-            raise GitHubRateLimitError(
-                f"GitHub rate limit exceeded (HTTP {status}) for {self.repository}",
-                hint="wait for the limit to reset, or run fewer jobs with this token",
-            )
-        return wait
+        limited = GitHubRateLimitError(
+            f"GitHub rate limit exceeded (HTTP {status}) for {self.repository}",
+            hint="wait for the limit to reset, or run fewer jobs with this token",
+        )
+        return limited if wait > _MAX_WAIT else _TryAgain(limited, retry_after=wait)
 
     def _error(
         self, response: httpx.Response, method: str, path: str, permission: str
@@ -225,10 +237,6 @@ class GitHubClient:
             f"GitHub answered {status} to {where}: {error_message(response)}",
             hint="see the GitHub status page, or re-run the job",
         )
-
-
-def _backoff(attempt: int) -> float:
-    return float(min(2 ** (attempt - 1), 30))
 
 
 def _seconds(raw: str) -> float:
