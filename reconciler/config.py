@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from reconciler.backends import options
 from reconciler.descriptors import schema
 from reconciler.descriptors.yaml_nodes import Document, locate, parse_documents, position
 from reconciler.errors import ConfigError
@@ -64,6 +65,17 @@ class Settings:
     @property
     def state_dir(self) -> Path:
         return self.root / ".routes"
+
+    def backend_options(self) -> options.BackendOptions:
+        """What the backends need of these settings, typed; ``ConfigError`` if it cannot be."""
+        ca_bundle = str(self.resolve(self.ca_bundle)) if self.ca_bundle else None
+        caddy_where = f"{self.config_file}: caddy" if self.config_file else "caddy"
+        return options.BackendOptions(
+            local=options.LocalOptions(self.root),
+            http=options.HttpOptions(token=self.token, ca_bundle=ca_bundle),
+            caddy=options.read_caddy(self.caddy, self.root, caddy_where),
+            akka=options.read_akka(self.akka),
+        )
 
 
 def find_config(start: Path) -> Path | None:

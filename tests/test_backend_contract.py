@@ -12,6 +12,7 @@ from reconciler.backends.base import Backend
 from reconciler.backends.checked import CheckedBackend
 from reconciler.backends.local import LocalBackend, open_local
 from reconciler.backends.memory import MemoryBackend
+from reconciler.backends.options import LocalOptions
 from reconciler.config import Settings
 from tests.backend_contract import BackendContract
 
@@ -27,14 +28,14 @@ class TestMemoryContract(BackendContract):
 class TestLocalContract(BackendContract):
     @pytest.fixture
     def backend(self, tmp_path: Path) -> Iterator[Backend]:
-        backend = open_local("local:state/routes.db", Settings(root=tmp_path))
+        backend = open_local("local:state/routes.db", LocalOptions(tmp_path))
         yield backend
         backend.close()
 
 
 def test_registry_opens_these_backends(tmp_path: Path) -> None:
     memory = open_backend("memory:")
-    local = open_backend("local:state.db", Settings(root=tmp_path))
+    local = open_backend("local:state.db", Settings(root=tmp_path).backend_options())
     # Every backend the registry opens answers through the one route validation.
     assert isinstance(memory, CheckedBackend) and isinstance(local, CheckedBackend)
     assert isinstance(memory.inner, MemoryBackend)

@@ -56,7 +56,7 @@ def emulator(tmp_path: Path) -> Emulator:
 
 
 def backend_for(emulator: Emulator, url: str = URL, **env: str) -> AkkaBackend:
-    backend = open_akka(url, Settings(root=emulator.bin_dir))
+    backend = open_akka(url)
     return AkkaBackend(backend.url, backend.target, env=emulator.env(**env))
 
 
@@ -86,11 +86,10 @@ class TestAkkaContract(BackendContract):
 
 def test_url_options_and_config_make_the_common_flags(emulator: Emulator) -> None:
     settings = Settings(root=emulator.bin_dir, akka={"project": "from-config", "timeout": "45s"})
-    backend = open_akka("kalix:?project=p1&region=r1&owner=o1", settings)
+    backend = open_akka("kalix:?project=p1&region=r1&owner=o1", settings.backend_options().akka)
     assert backend.target == AkkaTarget("kalix", "p1", "r1", "o1", 45.0)
-    assert backend.requires_scope is True
     caps = backend.capabilities
-    assert (caps.labels, caps.conditional_writes, caps.granular_paths) == (False, False, True)
+    assert (caps.labels, caps.conditional_writes) == (False, False)
     assert open_akka("akka:", None).target == AkkaTarget("akka")
 
 
@@ -106,7 +105,7 @@ def test_url_options_and_config_make_the_common_flags(emulator: Emulator) -> Non
 )
 def test_bad_backend_settings_are_refused(url: str, config: dict[str, str], error: type) -> None:
     with pytest.raises(error) as caught:
-        open_akka(url, Settings(root=Path("."), akka=config))
+        open_akka(url, Settings(root=Path("."), akka=config).backend_options().akka)
     assert caught.value.hint
 
 

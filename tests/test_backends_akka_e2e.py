@@ -10,7 +10,6 @@ import pytest
 
 from reconciler.apply.applier import ApplyOptions, apply_plan
 from reconciler.backends.akka.backend import AkkaBackend, open_akka
-from reconciler.config import Settings
 from reconciler.model import DesiredRoute, RouteSet, RouteSpec, SourceLocation
 from reconciler.plan import Plan
 from reconciler.planner import PlanOptions, make_plan
@@ -60,7 +59,7 @@ def emulator(tmp_path: Path) -> Emulator:
 
 @pytest.fixture
 def backend(emulator: Emulator) -> AkkaBackend:
-    opened = open_akka(f"akka:?project={PROJECT}", Settings(root=emulator.bin_dir))
+    opened = open_akka(f"akka:?project={PROJECT}")
     return AkkaBackend(opened.url, opened.target, env=emulator.env())
 
 

@@ -11,10 +11,11 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.apply.applier import ApplyOptions, apply_plan, resolve_desired_specs
+from reconciler.apply.applier import ApplyOptions, apply_plan
+from reconciler.apply.guards import resolve_desired_specs
 from reconciler.backends.base import Backend, Write
 from reconciler.backends.caddy.backend import CaddyBackend, open_caddy
-from reconciler.backends.caddy.mapping import CaddyOptions
+from reconciler.backends.options import CaddyOptions
 from reconciler.config import Settings
 from reconciler.errors import BackendError, InvalidSpecError
 from reconciler.model import DesiredRoute, LiveRoute, RouteSet, RouteSpec, SourceLocation
@@ -305,7 +306,7 @@ def test_open_caddy_reads_the_caddy_settings(tmp_path: Path) -> None:
             "secrets": {"ca": "certs/ca.pem", "site": {"cert": "c.pem", "key": "k.pem"}},
         },
     )
-    backend = open_caddy("caddy+http://127.0.0.1:2019", settings)
+    backend = open_caddy("caddy+http://127.0.0.1:2019", settings.backend_options().caddy)
     assert backend.url == "caddy+http://127.0.0.1:2019"
     assert backend.options.server == "edge" and backend.options.listen == (":9090",)
     assert backend.options.secrets["ca"] == (str(tmp_path / "certs/ca.pem"),) * 2

@@ -15,6 +15,7 @@ import pytest
 
 from reconciler.backends.base import Backend
 from reconciler.backends.http.client import HttpBackend, open_http
+from reconciler.backends.options import HttpOptions
 from reconciler.config import Settings
 from reconciler.errors import (
     AuthError,
@@ -227,14 +228,17 @@ def test_open_http_refuses_credentials_in_the_url_without_echoing_them(tmp_path:
     # httpx would send them as Basic auth in place of the bearer token; the token belongs
     # in ROUTES_TOKEN.
     with pytest.raises(UsageError, match="carries credentials") as caught:
-        open_http("https://user:pw@control.test", Settings(root=tmp_path, token=TOKEN))
+        open_http("https://user:pw@control.test", HttpOptions(token=TOKEN))
     assert "pw" not in caught.value.message and "https://control.test" in caught.value.message
     assert "ROUTES_TOKEN" in (caught.value.hint or "")
 
 
 def test_a_missing_ca_bundle_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="ROUTES_CA_BUNDLE") as caught:
-        open_http("https://control.test", Settings(root=tmp_path, ca_bundle="missing-ca.pem"))
+        open_http(
+            "https://control.test",
+            Settings(root=tmp_path, ca_bundle="missing-ca.pem").backend_options().http,
+        )
     assert "missing-ca.pem" in caught.value.message
 
 

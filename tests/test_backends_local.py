@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.backends.local import SqliteStore, open_local
-from reconciler.config import Settings
+from reconciler.backends.options import LocalOptions
 from reconciler.errors import (
     BackendError,
     ConflictError,
@@ -37,7 +37,7 @@ def store(tmp_path: Path) -> SqliteStore:
 
 def test_reads_create_nothing_until_the_first_write(tmp_path: Path) -> None:
     folder = tmp_path / ".routes"
-    backend = open_local("local", Settings(root=tmp_path))
+    backend = open_local("local", LocalOptions(tmp_path))
     assert backend.list_routes() == []
     assert backend.get_route("shop") is None
     assert backend.get_routes(["shop"]) == {}
@@ -107,7 +107,7 @@ def test_timestamps_and_conditions_are_iso_utc(store: SqliteStore) -> None:
 
 
 def test_open_local_resolves_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = Settings(root=tmp_path)
+    settings = LocalOptions(tmp_path)
     assert open_local("local", settings).store.path == tmp_path / ".routes" / "state.db"
     assert open_local("local:", settings).store.path == tmp_path / ".routes" / "state.db"
     assert open_local("local:db/x.db", settings).store.path == tmp_path / "db" / "x.db"

@@ -17,8 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler import config
+from reconciler.backends import options as backend_options
 from reconciler.backends.akka import backend as akka
-from reconciler.backends.caddy import checks as caddy_checks
 from reconciler.config import CONFIG_SCHEMA, DEFAULT_BACKEND, load_settings
 from reconciler.descriptors import schema
 from reconciler.errors import ConfigError
@@ -224,7 +224,7 @@ def test_schema_has_exactly_the_keys_the_code_reads() -> None:
     document = schema.load_schema(CONFIG_SCHEMA)
     blocks = document["$defs"]
     assert set(document["properties"]) == set(config._SETTINGS)
-    assert set(blocks["caddy"]["properties"]) == caddy_checks._KNOWN == set(config._CADDY)
+    assert set(blocks["caddy"]["properties"]) == backend_options.CADDY_KEYS == set(config._CADDY)
     assert set(blocks["akka"]["properties"]) == set(akka.TARGET_KEYS) == set(config._AKKA)
     assert document["properties"]["owner"]["pattern"] == config._OWNER.pattern
     assert blocks["akka"]["properties"]["timeout"]["pattern"] == config._TIMEOUT.pattern

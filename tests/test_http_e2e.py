@@ -9,7 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reconciler.apply.applier import ApplyOptions, apply_plan, check_fresh
+from reconciler.apply.applier import ApplyOptions, apply_plan
+from reconciler.apply.guards import check_fresh
 from reconciler.backends.http.client import HttpBackend
 from reconciler.errors import StalePlanError
 from reconciler.model import DesiredRoute, RouteSet, RouteSpec, SourceLocation

@@ -34,7 +34,10 @@ RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "core": (CORE, THIRD_PARTY_OUTWARD),
     "reconciler.render": (CORE, THIRD_PARTY_OUTWARD),
     "reconciler.descriptors": (SHARED, ("click", "httpx", "git", "starlette", "uvicorn")),
-    "reconciler.store": (SHARED, ("click", "httpx", "git", "starlette", "uvicorn")),
+    "reconciler.store": (
+        (*SHARED, "reconciler.descriptors.spec_check"),
+        ("click", "httpx", "git", "starlette", "uvicorn"),
+    ),
     "reconciler.backends": (
         (
             *SHARED,

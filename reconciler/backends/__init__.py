@@ -3,42 +3,42 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from reconciler.backends.base import Backend
+from reconciler.backends.options import BackendOptions
 from reconciler.errors import UsageError
 
-BackendFactory = Callable[[str, Any], Backend]
+BackendFactory = Callable[[str, BackendOptions], Backend]
 
 
-def _memory(url: str, settings: Any) -> Backend:
+def _memory(url: str, options: BackendOptions) -> Backend:
     from reconciler.backends.memory import MemoryBackend
 
     return MemoryBackend(url)
 
 
-def _local(url: str, settings: Any) -> Backend:
+def _local(url: str, options: BackendOptions) -> Backend:
     from reconciler.backends.local import open_local
 
-    return open_local(url, settings)
+    return open_local(url, options.local)
 
 
-def _akka(url: str, settings: Any) -> Backend:
+def _akka(url: str, options: BackendOptions) -> Backend:
     from reconciler.backends.akka.backend import open_akka
 
-    return open_akka(url, settings)
+    return open_akka(url, options.akka)
 
 
-def _http(url: str, settings: Any) -> Backend:
+def _http(url: str, options: BackendOptions) -> Backend:
     from reconciler.backends.http.client import open_http
 
-    return open_http(url, settings)
+    return open_http(url, options.http)
 
 
-def _caddy(url: str, settings: Any) -> Backend:
+def _caddy(url: str, options: BackendOptions) -> Backend:
     from reconciler.backends.caddy.backend import open_caddy
 
-    return open_caddy(url, settings)
+    return open_caddy(url, options.caddy)
 
 
 BACKENDS: dict[str, BackendFactory] = {
@@ -56,8 +56,8 @@ def scheme_of(url: str) -> str:
     return url.split(":", 1)[0].lower() if ":" in url else url.lower()
 
 
-def open_backend(url: str, settings: Any = None) -> Backend:
-    """The backend for ``url``; ``settings`` carries config such as the config folder."""
+def open_backend(url: str, options: BackendOptions | None = None) -> Backend:
+    """The backend for ``url``, given its options (``Settings.backend_options()``)."""
     scheme = scheme_of(url)
     factory = BACKENDS.get(scheme)
     if factory is None:
@@ -68,4 +68,4 @@ def open_backend(url: str, settings: Any = None) -> Backend:
         )
     from reconciler.backends.checked import CheckedBackend
 
-    return CheckedBackend(factory(url, settings))
+    return CheckedBackend(factory(url, options or BackendOptions()))

@@ -27,7 +27,6 @@ from reconciler.model import LiveRoute, RouteSpec
 class Capabilities:
     labels: bool = True  # stores labels and annotations (else ownership comes from scope)
     conditional_writes: bool = True  # honours expected_version atomically
-    granular_paths: bool = False  # can add/remove single paths without a full replace
     batch_writes: bool = False  # implements BatchWriter.write_batch
 
 

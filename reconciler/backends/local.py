@@ -5,15 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from reconciler.backends.base import BaseBackend, Capabilities
+from reconciler.backends.options import LocalOptions
 from reconciler.gcpause import gc_paused
 from reconciler.model import LiveRoute, RouteSpec
 from reconciler.store import Hostname, SqliteStore, StoredRoute
-
-if TYPE_CHECKING:
-    from reconciler.config import Settings
 
 __all__ = ["DEFAULT_PATH", "Hostname", "LocalBackend", "SqliteStore", "StoredRoute", "open_local"]
 
@@ -23,7 +20,7 @@ DEFAULT_PATH = Path(".routes") / "state.db"
 class LocalBackend(BaseBackend):
     """The backend protocol over a ``SqliteStore``."""
 
-    capabilities = Capabilities(labels=True, conditional_writes=True, granular_paths=False)
+    capabilities = Capabilities(labels=True, conditional_writes=True)
 
     def __init__(self, store: SqliteStore, url: str | None = None) -> None:
         self.store = store
@@ -79,18 +76,18 @@ class LocalBackend(BaseBackend):
         self.store.close()
 
 
-def local_path(url: str, settings: Settings | None = None) -> Path:
+def local_path(url: str, options: LocalOptions | None = None) -> Path:
     """The database file for ``local`` / ``local:PATH``, relative paths against the config."""
-    root = settings.root if settings is not None else Path.cwd()
+    root = (options or LocalOptions()).root
     _, _, raw = url.partition(":")
     candidate = Path(raw).expanduser() if raw.strip() else DEFAULT_PATH
     return candidate if candidate.is_absolute() else root / candidate
 
 
-def open_local(url: str, settings: Settings | None = None) -> LocalBackend:
+def open_local(url: str, options: LocalOptions | None = None) -> LocalBackend:
     """The ``local`` backend for ``url``; nothing is created until the first write."""
     # `local` and `local:.routes/state.db` are the same store: one name, so a saved plan
     # made with either applies with either.
     if url.strip().lower() in ("local", "local:"):
         url = f"local:{DEFAULT_PATH.as_posix()}"
-    return LocalBackend(SqliteStore(local_path(url, settings)), url)
+    return LocalBackend(SqliteStore(local_path(url, options)), url)

@@ -27,7 +27,7 @@ class MemoryBackend(BaseBackend):
     """Routes in a dict. Versions come from a counter that is never reused, so a route
     deleted and created again gets a new version and a stale If-Match cannot match it."""
 
-    capabilities = Capabilities(labels=True, conditional_writes=True, granular_paths=False)
+    capabilities = Capabilities(labels=True, conditional_writes=True)
 
     def __init__(self, url: str = "memory:") -> None:
         self.url = url

@@ -20,14 +20,16 @@ import idna
 from reconciler.descriptors import schema
 from reconciler.descriptors.schema import SchemaProblem as SpecProblem
 from reconciler.diagnostics import CODES
-from reconciler.model import canonical_host
+from reconciler.model import RouteSpec, canonical_host
 from reconciler.quoting import quote, unsafe_char
 
 __all__ = [
     "SCHEMA_CODES",
     "SpecProblem",
     "check_spec",
+    "hidden_errors",
     "host_problem",
+    "problem_summary",
     "route_name_problem",
     "route_problems",
     "spec_errors",
@@ -77,6 +79,29 @@ def check_spec(descriptor: Any, refer: Refer = _pointer) -> list[SpecProblem]:
 def spec_errors(descriptor: Any, refer: Refer = _pointer) -> list[SpecProblem]:
     """The problems of ``check_spec`` that make the spec unusable (severity error)."""
     return [p for p in check_spec(descriptor, refer) if CODES[p.code][0] == "error"]
+
+
+def hidden_errors(descriptor: Any) -> list[SpecProblem]:
+    """The errors of ``descriptor`` that its canonical form would not show: an unknown field
+    or a wrong type (dropped or coerced), a prefix twice (one kept), a value normalised into
+    another (a method upper-cased to POST). A spec a backend answers or a store holds is
+    judged with this before ``RouteSpec.from_dict``; every other error stays in sight."""
+    errors = spec_errors(descriptor)
+    if not errors:
+        return []
+    try:
+        canonical = RouteSpec.from_dict(descriptor).to_dict()
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return errors  # no canonical form at all
+    kept = {(p.code, p.message) for p in spec_errors(canonical)}
+    return [p for p in errors if p.code == "R015" or (p.code, p.message) not in kept]
+
+
+def problem_summary(problems: list[SpecProblem]) -> str:
+    """The first of ``problems`` as ``CODE at /pointer: message``, and how many more."""
+    first = problems[0]
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return f"{first.code} at {_pointer(first.path) or '/'}: {first.message}{more}"
 
 
 def route_name_problem(name: str) -> str | None:

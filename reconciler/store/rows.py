@@ -1,7 +1,10 @@
 """Route rows of the local store: read back as ``StoredRoute`` values, and write preconditions.
 
-Parsed specs are cached by their JSON text, so a long-running server parses each stored
-spec once.
+A stored spec passes the one spec validation as it is stored, before it is canonicalised:
+an error the canonical form would hide (an unknown field, a wrong type, one of two rules for
+a prefix: a row edited by hand) makes the row unreadable, never quietly read as something
+else; the others stay in sight for whoever reads the route. Checked and parsed specs are
+cached by their JSON text, so a long-running server checks and parses each spec once.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from reconciler.descriptors.spec_check import hidden_errors, problem_summary
 from reconciler.errors import BackendError, ConflictError, NotFoundError
 from reconciler.model import RouteSpec
 from reconciler.store.records import StatusContext, StoredRoute
@@ -40,6 +44,10 @@ class RouteRows:
     def _stored(self, row: tuple[Any, ...], status: StatusContext) -> StoredRoute:
         name, spec_json, labels_json, annotations_json, version, created_at, updated_at = row
         try:
+            texts = (("name", name), ("created_at", created_at), ("updated_at", updated_at))
+            for column, value in texts:
+                if not isinstance(value, str):
+                    raise ValueError(f"{column} is not text")
             spec = self._spec(spec_json)
             labels = _string_map("labels", labels_json)
             annotations = _string_map("annotations", annotations_json)
@@ -66,7 +74,11 @@ class RouteRows:
         if spec is None:
             if len(self._specs) >= SPEC_CACHE_SIZE:
                 self._specs.clear()
-            spec = self._specs[spec_json] = RouteSpec.from_dict(_loads("spec", spec_json))
+            descriptor = _loads("spec", spec_json)
+            problems = hidden_errors(descriptor)
+            if problems:
+                raise ValueError(f"spec refused: {problem_summary(problems)}")
+            spec = self._specs[spec_json] = RouteSpec.from_dict(descriptor)
         return spec
 
 

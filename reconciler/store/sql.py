@@ -120,34 +120,47 @@ def translated(path: Path, doing: str) -> Iterator[None]:
         ) from exc
 
 
+# Result codes by kind (https://www.sqlite.org/rescode.html). An extended code (say
+# SQLITE_READONLY_DIRECTORY) carries its primary code in its low byte.
+_LOCKED = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+_NOT_A_STORE = frozenset({sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT})
+_DISK = frozenset({sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL})
+
+
+def primary_code(exc: sqlite3.Error) -> int | None:
+    """The primary SQLite result code of ``exc`` (None for errors of the sqlite3 module)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code & 0xFF if isinstance(code, int) else None
+
+
 def sqlite_error(exc: sqlite3.Error, path: Path, doing: str) -> BackendError:
-    """The user-facing error for one sqlite3 failure."""
+    """The user-facing error for one sqlite3 failure, by its SQLite result code."""
     text = str(exc)
-    lowered = text.lower()
-    if "locked" in lowered or "busy" in lowered:
+    code = primary_code(exc)
+    if code in _LOCKED:
         return TransientBackendError(
             f"route store {path} is locked by another process ({text})",
             hint="wait for the other routes command or server using it to finish, then retry",
         )
-    if "readonly" in lowered or "read-only" in lowered:
+    if code == sqlite3.SQLITE_READONLY:
         return BackendError(
             f"cannot {doing} the route store {path}: it is read-only",
             hint="make the file and its folder writable by this user, "
             "or choose another file with --backend local:PATH",
         )
-    if "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
+    if code in _NOT_A_STORE:
         return BackendError(
             f"{path} is not a readable routes store ({text})",
             hint="move the file aside (routes starts a new store on the next write) "
             "or restore it from a backup",
         )
-    if "unable to open" in lowered:
+    if code == sqlite3.SQLITE_CANTOPEN:
         return BackendError(
             f"cannot open the route store {path}",
             hint="check that its folder exists and is writable, "
             "or choose another file with --backend local:PATH",
         )
-    if "disk" in lowered or "full" in lowered:
+    if code in _DISK:
         return BackendError(
             f"cannot {doing} the route store {path}: {text}",
             hint="free disk space or check the file system, then retry",

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from reconciler.cli import main
-from reconciler.descriptors.spec_check import check_spec, spec_errors
+from reconciler.descriptors.spec_check import check_spec, hidden_errors, spec_errors
 from reconciler.model import RouteSpec
 from tests.http_server import running_server
 
@@ -214,3 +214,27 @@ def test_a_foreign_route_does_not_stop_the_plan_but_is_never_trusted(tmp_path: P
         status, out = _routes(repo, "--backend", running.url, "plan")
     assert status == 1
     assert "R009" in out and "\x1b" not in out
+
+
+@pytest.mark.parametrize(
+    ("spec", "hidden"),
+    [
+        (GOOD, []),
+        (_with(routes__0__route={"service": "Bad_Service"}), []),  # the canonical form shows it
+        (_with(host="127.0.0.1"), []),
+        (_with(routes__0__prefix="carts"), []),
+        ({**GOOD, "routes": [*GOOD["routes"], *GOOD["routes"]]}, ["R020"]),  # one rule kept
+        (_with(routes__0__rewrite="/evil"), ["R013"]),  # dropped
+        (_with(routes__0__route={"service": 5}), ["R015"]),  # read as "5"
+        (_with(routes__0__enableWebsockets="false"), ["R015"]),  # read as true
+        (
+            _with(corsPolicy={"allowOrigins": ["https://a.org"], "allowMethods": ["po\u017ft"]}),
+            ["R024"],
+        ),
+        ({**GOOD, "routes": "/carts"}, ["R015"]),  # no canonical form at all
+    ],
+)
+def test_hidden_errors_are_those_the_canonical_form_would_not_show(
+    spec: dict[str, Any], hidden: list[str]
+) -> None:
+    assert [p.code for p in hidden_errors(spec)] == hidden

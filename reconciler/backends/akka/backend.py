@@ -22,7 +22,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import parse_qsl
 
 import yaml
@@ -40,9 +39,9 @@ from reconciler.backends.akka.parse import (
     spec_from_export,
 )
 from reconciler.backends.base import BaseBackend, Capabilities
+from reconciler.backends.options import AKKA_KEYS, AkkaOptions, seconds
 from reconciler.errors import (
     BackendError,
-    ConfigError,
     ConflictError,
     InvalidSpecError,
     NotFoundError,
@@ -52,7 +51,7 @@ from reconciler.model import LiveRoute, RouteSpec
 
 READ_PARALLELISM = 8
 DEFAULT_TIMEOUT = 30.0
-TARGET_KEYS = ("project", "region", "owner", "timeout", "executable")
+TARGET_KEYS = AKKA_KEYS  # what a backend URL's query may set, as the `akka:` settings may
 
 
 @dataclass(frozen=True)
@@ -80,8 +79,7 @@ class AkkaTarget:
 class AkkaBackend(BaseBackend):
     """Routes of one Akka (or Kalix) project, through its CLI. Version checks are best-effort."""
 
-    capabilities = Capabilities(labels=False, conditional_writes=False, granular_paths=True)
-    requires_scope = True  # `--prune` needs `scope`: without labels nothing else shows ownership
+    capabilities = Capabilities(labels=False, conditional_writes=False)
 
     def __init__(self, url: str, target: AkkaTarget, env: Mapping[str, str] | None = None) -> None:
         self.url = url
@@ -225,8 +223,9 @@ def _descriptor_file(spec: RouteSpec) -> Iterator[str]:
         os.unlink(path)
 
 
-def open_akka(url: str, settings: Any = None) -> AkkaBackend:
-    """An ``AkkaBackend`` for ``akka:?project=P&region=R&owner=O&timeout=30`` (or ``kalix:``)."""
+def open_akka(url: str, options: AkkaOptions | None = None) -> AkkaBackend:
+    """An ``AkkaBackend`` for ``akka:?project=P&region=R&owner=O&timeout=30`` (or ``kalix:``);
+    the URL's options override those of the ``akka:`` settings."""
     scheme, _, rest = url.partition(":")
     scheme = scheme.lower()
     if scheme not in ("akka", "kalix"):
@@ -237,38 +236,33 @@ def open_akka(url: str, settings: Any = None) -> AkkaBackend:
             f"unexpected {location!r} in backend URL {url!r}",
             hint=f"name the project as a query: {scheme}:?project={location}",
         )
-    config = dict(getattr(settings, "akka", None) or {})
-    unknown = sorted(set(config) - set(TARGET_KEYS))
-    if unknown:
-        raise ConfigError(
-            f"unknown `akka:` setting(s): {', '.join(unknown)}",
-            hint=f"known: {', '.join(TARGET_KEYS)}",
-        )
+    from_url: dict[str, str] = {}
     for key, value in parse_qsl(query, keep_blank_values=True):
         if key not in TARGET_KEYS:
             raise UsageError(
                 f"unknown option {key!r} in backend URL {url!r}",
                 hint=f"known options: {', '.join(TARGET_KEYS)}",
             )
-        config[key] = value  # the URL is the more specific setting
-    return AkkaBackend(url, _target(scheme, config, url))
+        from_url[key] = value
+    return AkkaBackend(url, _target(scheme, options or AkkaOptions(), from_url, url))
 
 
-def _target(scheme: str, config: Mapping[str, Any], url: str) -> AkkaTarget:
-    raw_timeout = str(config.get("timeout", DEFAULT_TIMEOUT)).strip().removesuffix("s")
-    try:
-        timeout = float(raw_timeout)
-    except ValueError:
-        timeout = -1.0
-    if not timeout > 0:
-        raise UsageError(
-            f"timeout {config.get('timeout')!r} for {url!r} is not a positive number of seconds",
-            hint="write e.g. timeout=30",
-        )
+def _target(scheme: str, options: AkkaOptions, from_url: Mapping[str, str], url: str) -> AkkaTarget:
+    timeout = options.timeout or DEFAULT_TIMEOUT
+    if "timeout" in from_url:
+        parsed = seconds(from_url["timeout"])
+        if parsed is None:
+            raise UsageError(
+                f"timeout {from_url['timeout']!r} for {url!r} is not a positive number of seconds",
+                hint="write e.g. timeout=30",
+            )
+        timeout = parsed
 
     def text(key: str) -> str | None:
-        value = config.get(key)
-        return str(value) if value not in (None, "") else None
+        if key in from_url:  # the URL is the more specific setting, even when blank
+            return from_url[key] or None
+        value: str | None = getattr(options, key)
+        return value
 
     return AkkaTarget(
         executable=text("executable") or scheme,

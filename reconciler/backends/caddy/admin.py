@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
 
 from reconciler.errors import BackendError, InvalidSpecError, TransientBackendError
+from reconciler.retry import parse_retry_after
 
 try:  # a C implementation: hashing a 1 MB config in pure Python takes a quarter second
     from fnv_hash_fast import fnv1a_32 as _fast_fnv1a_32
@@ -57,7 +61,7 @@ def refused(response: httpx.Response) -> bool:
     )
 
 
-def raise_for(response: httpx.Response, admin_url: str, name: str | None) -> None:
+def raise_for_admin_error(response: httpx.Response, admin_url: str, name: str | None) -> None:
     """Raise our error for a failed answer; ``name`` is the one route a refused write held."""
     if response.is_success:
         return
@@ -69,17 +73,30 @@ def raise_for(response: httpx.Response, admin_url: str, name: str | None) -> Non
             hint="check the caddy: section of .routes.yaml (upstreams, secret files)",
         )
     if response.status_code == 429 or (response.status_code >= 500 and not refused(response)):
-        retry = response.headers.get("Retry-After")
         raise TransientBackendError(
             f"Caddy answered {response.status_code} to {where}: {detail}",
-            retry_after=float(retry) if retry and retry.isdigit() else None,
+            retry_after=parse_retry_after(response.headers.get("Retry-After"), time.time()),
         )
     raise BackendError(f"Caddy answered {response.status_code} to {where}: {detail}")
+
+
+@contextmanager
+def foreign_config(admin_url: str) -> Iterator[None]:
+    """A config tree of a shape routes never writes (a hand edit) as a ``BackendError``."""
+    try:
+        yield
+    except (AttributeError, TypeError, KeyError, IndexError, ValueError, RecursionError) as exc:
+        raise BackendError(
+            f"the Caddy config on {admin_url} holds something routes cannot read "
+            f"({type(exc).__name__}: {str(exc)[:200]})",
+            hint="fix the hand-edited part of Caddy's config (GET /config/apps shows it), "
+            "then run the command again",
+        ) from exc
 
 
 def _error_text(response: httpx.Response) -> str:
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return response.text.strip()[:500]
     return str(body.get("error", body))[:500] if isinstance(body, dict) else str(body)[:500]

@@ -10,13 +10,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from reconciler.backends.caddy.mapping import (
-    CaddyOptions,
     cert_tag,
-    is_owned,
     policy_id,
     route_id,
     spec_from_caddy,
+    written_by_routes,
 )
+from reconciler.backends.options import CaddyOptions
 from reconciler.model import RouteSpec, TlsConfig
 
 NOT_FOUND_BODY = "no route matches this host and path\n"
@@ -167,7 +167,7 @@ def parts_of(apps: dict[str, Any], name: str) -> dict[str, Any]:
     return {
         "server": found[0] if found else None,
         "route": found[2] if found else None,
-        "owned": bool(found and is_owned(found[2])),
+        "owned": bool(found and written_by_routes(found[2])),
         "policies": policies,
         "certificates": [f for f in loaders if cert_tag(name) in (f.get("tags") or [])],
     }

@@ -22,17 +22,22 @@ import httpx
 
 from reconciler.backends.base import BaseBackend, Capabilities, Write, WriteOutcome
 from reconciler.backends.caddy import apps as caddy_apps
-from reconciler.backends.caddy.admin import fnv32a, raise_for, refused, request
-from reconciler.backends.caddy.checks import check_route, options_from_settings
+from reconciler.backends.caddy.admin import (
+    fnv32a,
+    foreign_config,
+    raise_for_admin_error,
+    refused,
+    request,
+)
+from reconciler.backends.caddy.checks import check_route
 from reconciler.backends.caddy.mapping import (
     ID_PREFIX,
-    CaddyOptions,
     host_of,
-    is_owned,
     labels_of,
     route_to_caddy,
+    written_by_routes,
 )
-from reconciler.config import Settings
+from reconciler.backends.options import CaddyOptions
 from reconciler.errors import (
     BackendError,
     ConflictError,
@@ -48,23 +53,21 @@ APPS = "/config/apps"
 _MAX_RACES = 20  # lost If-Match races against other writers before we give up
 
 
-def open_caddy(url: str, settings: Settings | None) -> CaddyBackend:
-    """The backend for ``caddy+http://HOST:PORT``, configured from ``settings.caddy``."""
+def open_caddy(url: str, options: CaddyOptions | None = None) -> CaddyBackend:
+    """The backend for ``caddy+http://HOST:PORT``, with the ``caddy:`` settings as options."""
     admin_url = url.split("+", 1)[1] if "+" in url else url
     if not admin_url.startswith(("http://", "https://")):
         raise BackendError(
             f"bad Caddy backend URL {url!r}",
             hint="write it as caddy+http://HOST:PORT (the Caddy admin API address)",
         )
-    return CaddyBackend(admin_url, options_from_settings(settings))
+    return CaddyBackend(admin_url, options or CaddyOptions())
 
 
 class CaddyBackend(BaseBackend):
     """Routes as Caddy routes; ownership and provenance live in the Caddy config itself."""
 
-    capabilities = Capabilities(
-        labels=True, conditional_writes=True, granular_paths=False, batch_writes=True
-    )
+    capabilities = Capabilities(labels=True, conditional_writes=True, batch_writes=True)
 
     def __init__(
         self, admin_url: str, options: CaddyOptions, client: httpx.Client | None = None
@@ -79,29 +82,32 @@ class CaddyBackend(BaseBackend):
 
     def list_routes(self) -> list[LiveRoute]:
         """Every route on the http app's servers, sorted by name; others' routes unlabelled."""
-        apps = self._read()[0]
         found: dict[str, LiveRoute] = {}
-        for server, index, route in caddy_apps.caddy_routes(apps):
-            live = self._live(apps, server, index, route)
-            if live is not None:
-                found.setdefault(live.name, live)
+        with foreign_config(self.admin_url):
+            apps = self._read()[0]
+            for server, index, route in caddy_apps.caddy_routes(apps):
+                live = self._live(apps, server, index, route)
+                if live is not None:
+                    found.setdefault(live.name, live)
         return [found[name] for name in sorted(found)]
 
     def get_route(self, name: str) -> LiveRoute | None:
         """One route, or None."""
-        apps = self._read()[0]
-        found = caddy_apps.find(apps, name)
-        return self._live(apps, *found) if found else None
+        with foreign_config(self.admin_url):
+            apps = self._read()[0]
+            found = caddy_apps.find(apps, name)
+            return self._live(apps, *found) if found else None
 
     def get_routes(self, names: Iterable[str]) -> dict[str, LiveRoute]:
         """The named routes that exist, from one read of the config."""
-        apps = self._read()[0]
         live: dict[str, LiveRoute] = {}
-        for name in names:
-            found = caddy_apps.find(apps, name)
-            route = self._live(apps, *found) if found else None
-            if route is not None:
-                live[name] = route
+        with foreign_config(self.admin_url):
+            apps = self._read()[0]
+            for name in names:
+                found = caddy_apps.find(apps, name)
+                route = self._live(apps, *found) if found else None
+                if route is not None:
+                    live[name] = route
         return live
 
     def check_spec(self, name: str, spec: RouteSpec) -> list[str]:
@@ -131,7 +137,7 @@ class CaddyBackend(BaseBackend):
 
     def write_batch(self, writes: Sequence[Write]) -> list[WriteOutcome]:
         """All ``writes`` in one conditional config load (see ``BatchWriter``)."""
-        with self._write_lock:
+        with self._write_lock, foreign_config(self.admin_url):
             return self._load(writes)
 
     def close(self) -> None:
@@ -163,7 +169,7 @@ class CaddyBackend(BaseBackend):
             )
 
     def _write_one(self, write: Write) -> LiveRoute:
-        with self._write_lock:
+        with self._write_lock, foreign_config(self.admin_url):
             outcome = self._load([write])[0]
         if isinstance(outcome, RoutesError):
             raise outcome
@@ -198,7 +204,7 @@ class CaddyBackend(BaseBackend):
                 half = len(writes) // 2
                 return self._load(writes[:half]) + self._load(writes[half:])
             try:
-                raise_for(
+                raise_for_admin_error(
                     response, self.admin_url, accepted[0].name if len(accepted) == 1 else None
                 )
             except InvalidSpecError as exc:
@@ -247,7 +253,7 @@ class CaddyBackend(BaseBackend):
         # Caddy restarts its admin server after each load, and may reset a connection made
         # while it does: a read is safe to repeat.
         response = retry_transient(lambda: request(self._client, self.admin_url, "GET", APPS))
-        raise_for(response, self.admin_url, None)
+        raise_for_admin_error(response, self.admin_url, None)
         parsed = response.json() if response.content.strip() != b"null" else None
         apps = parsed if isinstance(parsed, dict) else {}
         etag = f'"{APPS} {fnv32a(response.content)}"' if with_etag else ""
@@ -258,7 +264,7 @@ class CaddyBackend(BaseBackend):
     ) -> LiveRoute | None:
         route_id = str(route.get("@id", ""))
         host = host_of(route)
-        if is_owned(route):
+        if written_by_routes(route):
             name = route_id.removeprefix(ID_PREFIX)
             labels, annotations = labels_of(route)
             spec = caddy_apps.spec_of(apps, name, route, self.options)

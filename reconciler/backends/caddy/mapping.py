@@ -11,34 +11,18 @@ cannot express (path rule names, which service of several sharing one upstream).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.backends.options import CaddyOptions
 from reconciler.model import CorsPolicy, PathRule, RouteSpec, TlsConfig
 
 ID_PREFIX = "routes-"
 MARKER = "routes.labels"
-DEFAULT_UPSTREAM = "*"
 _WS_MATCH = {
     "Connection": {"pattern": "(?i)\\bupgrade\\b"},
     "Upgrade": {"pattern": "(?i)^websocket$"},
 }
 _REGEX_SPECIALS = set("\\.+*?()|[]{}^$")
-
-
-@dataclass(frozen=True)
-class CaddyOptions:
-    """The ``caddy:`` section of ``.routes.yaml``, with secret files made absolute."""
-
-    server: str = "routes"
-    listen: tuple[str, ...] = (":8080",)
-    tls_server: str = "routes-tls"
-    tls_listen: tuple[str, ...] = (":8443",)
-    upstreams: Mapping[str, str] = field(default_factory=dict)
-    secrets: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # name -> (cert, key)
-
-    def upstream(self, service: str) -> str | None:
-        return self.upstreams.get(service) or self.upstreams.get(DEFAULT_UPSTREAM)
 
 
 def route_id(name: str) -> str:
@@ -178,7 +162,7 @@ def _cors_routes(spec: RouteSpec, cors: CorsPolicy) -> list[dict[str, Any]]:
     return [preflight, actual]
 
 
-def is_owned(caddy_route: Mapping[str, Any]) -> bool:
+def written_by_routes(caddy_route: Mapping[str, Any]) -> bool:
     """A route routes wrote: our ``@id`` and our ``vars`` marker as its first handler."""
     handle = caddy_route.get("handle") or []
     return (

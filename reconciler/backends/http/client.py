@@ -12,20 +12,23 @@ from __future__ import annotations
 import json
 import ssl
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
 from reconciler.backends.base import BaseBackend, Capabilities
-from reconciler.backends.http.errors import error_code, raise_for, transport_error
+from reconciler.backends.http import answers
+from reconciler.backends.http.errors import error_code, raise_for_api_error, transport_error
+from reconciler.backends.options import HttpOptions
 from reconciler.errors import BackendError, ConfigError, UsageError
-from reconciler.model import Condition, LiveRoute, RouteSpec
-
-if TYPE_CHECKING:
-    from reconciler.config import Settings
+from reconciler.model import LiveRoute, RouteSpec
+from reconciler.quoting import quote as shown
 
 PAGE_SIZE = 1000
+# A listing longer than this is a server that never stops, not a project's routes.
+MAX_LISTED_ROUTES = 100_000
+MAX_PAGES = 10_000
 FETCH_EACH_LIMIT = 20  # up to this many names: one GET each; more: list and filter
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 LIMITS = httpx.Limits(max_connections=32, max_keepalive_connections=32)
@@ -34,7 +37,7 @@ LIMITS = httpx.Limits(max_connections=32, max_keepalive_connections=32)
 class HttpBackend(BaseBackend):
     """Routes over the control-plane REST API."""
 
-    capabilities = Capabilities(labels=True, conditional_writes=True, granular_paths=False)
+    capabilities = Capabilities(labels=True, conditional_writes=True)
 
     def __init__(
         self,
@@ -67,8 +70,8 @@ class HttpBackend(BaseBackend):
         response = self._send("GET", _route_path(name), f"read route {name!r}")
         if response.status_code == 404 and error_code(response) == "route_not_found":
             return None
-        raise_for(response, self.url, f"read route {name!r}")
-        return _live_route(self._json(response), self.url)
+        raise_for_api_error(response, self.url, f"read route {name!r}")
+        return self._named(name, self._json(response))
 
     def get_routes(self, names: Iterable[str]) -> dict[str, LiveRoute]:
         """The named routes that exist: one GET each for a few, one listing for many."""
@@ -108,7 +111,7 @@ class HttpBackend(BaseBackend):
         headers = {"If-Match": f'"{expected_version}"'} if expected_version is not None else {}
         doing = f"delete route {name!r}"
         response = self._send("DELETE", _route_path(name), doing, headers=headers)
-        raise_for(response, self.url, doing)
+        raise_for_api_error(response, self.url, doing)
 
     def unregistered_hosts(self, hosts: Iterable[str]) -> set[str]:
         """In the server's ``registered`` mode, the hosts that are not registered hostnames."""
@@ -116,12 +119,9 @@ class HttpBackend(BaseBackend):
         if not wanted:
             return set()
         response = self._send("GET", "/v1/hostnames", "list hostnames")
-        raise_for(response, self.url, "list hostnames")
-        page = self._json(response)
-        if not isinstance(page, dict) or page.get("mode") != "registered":
-            return set()
-        registered = {str(item.get("hostname")) for item in page.get("items") or ()}
-        return wanted - registered
+        raise_for_api_error(response, self.url, "list hostnames")
+        registered = answers.registered_hostnames(self._json(response), self.url)
+        return set() if registered is None else wanted - registered
 
     def close(self) -> None:
         """Close the connection pool (unless the client was handed in)."""
@@ -134,26 +134,48 @@ class HttpBackend(BaseBackend):
         self, name: str, body: dict[str, Any], headers: dict[str, str], doing: str
     ) -> LiveRoute:
         response = self._send("PUT", _route_path(name), doing, headers=headers, body=body)
-        raise_for(response, self.url, doing)
-        return _live_route(self._json(response), self.url)
+        raise_for_api_error(response, self.url, doing)
+        return self._named(name, self._json(response))
+
+    def _named(self, name: str, raw: Any) -> LiveRoute:
+        """The route of an answer about route ``name``, which must be that route."""
+        route = answers.live_route(raw, self.url)
+        if route.name != name:
+            raise answers.not_the_api(
+                self.url, f"a request for route {shown(name)}", f"route {shown(route.name[:100])}"
+            )
+        return route
 
     def _pages(self) -> Iterator[LiveRoute]:
+        """Every route of every page, stopping a server whose listing would never end."""
         token: str | None = None
-        while True:
+        sent: set[str] = set()
+        listed = 0
+        for _ in range(MAX_PAGES):
             params = {"pageSize": str(PAGE_SIZE)}
             if token:
                 params["pageToken"] = token
             response = self._send("GET", "/v1/routes", "list routes", params=params)
-            raise_for(response, self.url, "list routes")
-            page = self._json(response)
-            items = page.get("items") if isinstance(page, dict) else None
-            if not isinstance(items, list):
-                raise self._malformed("list routes", "no `items` list")
+            raise_for_api_error(response, self.url, "list routes")
+            items, token = answers.page_of(self._json(response), self.url)
+            listed += len(items)
+            if listed > MAX_LISTED_ROUTES:
+                raise self._endless(f"more than {MAX_LISTED_ROUTES:,} routes")
             for item in items:
-                yield _live_route(item, self.url)
-            token = page.get("nextPageToken")
-            if not token:
+                yield answers.live_route(item, self.url)
+            if token is None:
                 return
+            if token in sent:
+                raise self._endless(f"a nextPageToken it gave before (page {len(sent) + 1:,})")
+            sent.add(token)
+        raise self._endless(f"more than {MAX_PAGES:,} pages")
+
+    def _endless(self, what: str) -> BackendError:
+        return BackendError(
+            f"{self.url} answered list routes with {what}: routes stopped reading, as the "
+            "listing would never end",
+            hint=f"the server's paging (nextPageToken) is broken: {answers.API_HINT}",
+        )
 
     def _send(
         self,
@@ -180,19 +202,12 @@ class HttpBackend(BaseBackend):
     def _json(self, response: httpx.Response) -> Any:
         try:
             return response.json()
-        except ValueError as exc:
-            raise self._malformed(
-                f"{response.request.method} {response.url.path}", "not JSON"
-            ) from exc
-
-    def _malformed(self, doing: str, why: str) -> BackendError:
-        return BackendError(
-            f"{self.url} answered {doing} with something that is not the routes API ({why})",
-            hint="check that --backend points at `routes serve` or a compatible control plane",
-        )
+        except (ValueError, RecursionError) as exc:
+            doing = f"{response.request.method} {response.url.path}"
+            raise answers.not_the_api(self.url, doing, "not JSON") from exc
 
 
-def open_http(url: str, settings: Settings | None = None) -> HttpBackend:
+def open_http(url: str, options: HttpOptions | None = None) -> HttpBackend:
     """The http(s) backend for ``url``, with ``ROUTES_TOKEN`` and ``ROUTES_CA_BUNDLE``."""
     if not httpx.URL(url).host:
         raise UsageError(
@@ -206,11 +221,8 @@ def open_http(url: str, settings: Settings | None = None) -> HttpBackend:
             f"backend URL {_without_userinfo(url)!r} carries credentials",
             hint="drop `user:password@` from the URL and put the token in ROUTES_TOKEN",
         )
-    token = settings.token if settings is not None else None
-    ca_bundle = settings.ca_bundle if settings is not None else None
-    if ca_bundle and settings is not None:
-        ca_bundle = str(settings.resolve(ca_bundle))
-    return HttpBackend(url, token=token, ca_bundle=ca_bundle)
+    given = options or HttpOptions()
+    return HttpBackend(url, token=given.token, ca_bundle=given.ca_bundle)
 
 
 def _verify(ca_bundle: str | None) -> ssl.SSLContext | bool:
@@ -235,24 +247,6 @@ def _body(
     spec: RouteSpec, labels: Mapping[str, str], annotations: Mapping[str, str]
 ) -> dict[str, Any]:
     return {"spec": spec.to_dict(), "labels": dict(labels), "annotations": dict(annotations)}
-
-
-def _live_route(raw: Any, url: str) -> LiveRoute:
-    try:
-        status = raw.get("status") or {}
-        return LiveRoute(
-            name=str(raw["name"]),
-            spec=RouteSpec.from_dict(raw["spec"]),
-            version=str(raw["version"]),
-            labels={str(k): str(v) for k, v in (raw.get("labels") or {}).items()},
-            annotations={str(k): str(v) for k, v in (raw.get("annotations") or {}).items()},
-            conditions=tuple(Condition.from_dict(c) for c in status.get("conditions") or ()),
-        )
-    except (KeyError, TypeError, AttributeError, ValueError) as exc:
-        raise BackendError(
-            f"{url} answered with a route that cannot be read ({type(exc).__name__}: {exc})",
-            hint="check that --backend points at `routes serve` or a compatible control plane",
-        ) from exc
 
 
 def _without_userinfo(url: str) -> str:

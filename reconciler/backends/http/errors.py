@@ -6,7 +6,9 @@ do, and none carries a header (so never the bearer token).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import ssl
+import time
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -19,15 +21,18 @@ from reconciler.errors import (
     NotFoundError,
     TransientBackendError,
 )
+from reconciler.retry import parse_retry_after
 
 # 500 too: every write is conditional and read back before a retry, so retrying an
 # answer lost to a server error can never write twice (DESIGN §7, docs/reliability.md).
 TRANSIENT_STATUS = {429, 500, 502, 503, 504}
 SERVE_HINT = "start it with `routes serve`, or check the URL in --backend / ROUTES_BACKEND"
 REPLAN_HINT = "plan again to see the live routes"
+# What OpenSSL says when the TLS hello got a plain-HTTP answer (3.0; 3.2 and later).
+_NOT_TLS_REASONS = frozenset({"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE"})
 
 
-def raise_for(response: httpx.Response, url: str, doing: str) -> None:
+def raise_for_api_error(response: httpx.Response, url: str, doing: str) -> None:
     """Raise the error for a 4xx/5xx answer; return quietly for anything below 400."""
     status = response.status_code
     if status < 400:
@@ -64,7 +69,7 @@ def raise_for(response: httpx.Response, url: str, doing: str) -> None:
         raise TransientBackendError(
             f"{where}: HTTP {status} ({message})",
             hint="routes retries this with backoff; if it persists, check the server",
-            retry_after=_retry_after(response),
+            retry_after=parse_retry_after(response.headers.get("Retry-After"), time.time()),
         )
     raise BackendError(f"{where}: HTTP {status} ({message})")
 
@@ -77,27 +82,44 @@ def transport_error(exc: httpx.HTTPError, url: str, doing: str) -> BackendError:
             hint="the server may be overloaded; routes retries this with backoff",
         )
     if isinstance(exc, httpx.ConnectError):
-        text = str(exc)
-        if "WRONG_VERSION_NUMBER" in text or "record layer failure" in text:
-            # The TLS hello got a plain-HTTP answer: a CA bundle would not help.
-            return BackendError(
-                f"cannot {doing}: {url} does not speak TLS",
-                hint="use http:// for this server, or start `routes serve` with --tls-cert",
-            )
-        if "CERTIFICATE_VERIFY_FAILED" in text or "SSL" in text or "certificate" in text.lower():
-            return BackendError(
-                f"cannot {doing}: TLS verification of {url} failed",
-                hint="set ROUTES_CA_BUNDLE to the CA file that signed the server's certificate",
-            )
-        why = "connection refused" if "refused" in text.lower() else "cannot connect"
-        return TransientBackendError(
-            f"cannot {doing}: {why} at {url}: is `routes serve` running?", hint=SERVE_HINT
-        )
+        return _connect_error(exc, url, doing)
     if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
         return TransientBackendError(
             f"{url} dropped the connection while we tried to {doing}", hint=SERVE_HINT
         )
     return BackendError(f"cannot {doing} on {url}: {type(exc).__name__}")
+
+
+def _connect_error(exc: httpx.ConnectError, url: str, doing: str) -> BackendError:
+    """By the type of what httpx raised it from: TLS refused, or nothing answered."""
+    causes = list(_causes(exc))
+    tls = next((cause for cause in causes if isinstance(cause, ssl.SSLError)), None)
+    if tls is not None and getattr(tls, "reason", None) in _NOT_TLS_REASONS:
+        # The TLS hello got a plain-HTTP answer: a CA bundle would not help.
+        return BackendError(
+            f"cannot {doing}: {url} does not speak TLS",
+            hint="use http:// for this server, or start `routes serve` with --tls-cert",
+        )
+    if tls is not None:  # ssl.SSLCertVerificationError, or a handshake the server broke off
+        return BackendError(
+            f"cannot {doing}: TLS verification of {url} failed",
+            hint="set ROUTES_CA_BUNDLE to the CA file that signed the server's certificate",
+        )
+    refused = any(isinstance(cause, ConnectionRefusedError) for cause in causes)
+    why = "connection refused" if refused else "cannot connect"
+    return TransientBackendError(
+        f"cannot {doing}: {why} at {url}: is `routes serve` running?", hint=SERVE_HINT
+    )
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what it was raised from or while handling (httpx -> httpcore -> ssl)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
 
 
 def error_code(response: httpx.Response) -> str:
@@ -108,7 +130,7 @@ def error_code(response: httpx.Response) -> str:
 def _error(response: httpx.Response) -> Mapping[str, Any]:
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
         return {}
     error = body.get("error") if isinstance(body, dict) else None
     return error if isinstance(error, dict) else {}
@@ -134,13 +156,3 @@ def _route_is_gone(response: httpx.Response) -> bool:
     if response.status_code != 412 or not isinstance(details, list):
         return False
     return any(isinstance(d, dict) and d.get("currentVersion", "") is None for d in details)
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    raw = response.headers.get("Retry-After")
-    if raw is None:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        return None  # an HTTP date: let the backoff decide
