@@ -16,9 +16,10 @@ from pathlib import Path
 
 import httpx
 
-from reconciler.apply.applier import ApplyOptions, apply_plan, resolve_desired_specs
+from reconciler.apply.applier import ApplyOptions, apply_plan
+from reconciler.apply.guards import resolve_desired_specs
 from reconciler.backends.caddy.backend import CaddyBackend
-from reconciler.backends.caddy.mapping import CaddyOptions
+from reconciler.backends.options import CaddyOptions
 from reconciler.model import DesiredRoute, RouteSet, RouteSpec, SourceLocation
 from reconciler.planner import PlanOptions, make_plan
 from tests.caddy_helpers import CaddyProcess, caddy_binary, free_port

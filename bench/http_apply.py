@@ -44,7 +44,7 @@ def server(folder: Path) -> Iterator[str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    code = "from reconciler.server.cli import serve; serve()"
+    code = "from reconciler.cli import serve; serve()"
     args = [sys.executable, "-c", code, "--db", str(folder / f"{port}.db"), "--port", str(port)]
     env = {**os.environ, "ROUTES_SERVER_TOKEN": TOKEN}
     process = subprocess.Popen([*args, "--no-access-log"], env=env, stderr=subprocess.DEVNULL)

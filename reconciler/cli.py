@@ -1,39 +1,33 @@
-"""The command line (DESIGN §10). The only place that prints, prompts and exits.
+"""The command line (DESIGN §10): click wiring only, and the one place that prints, prompts
+and exits. Each command's work is a function in ``reconciler.commands`` that returns an
+exit code; ``main`` maps every error to a message and an exit code.
 
-Heavy modules are imported inside the commands so ``routes --version`` starts fast.
+Command modules are imported inside the commands so ``routes --version`` starts fast.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 from click.decorators import FC
 
 from reconciler import __version__
-from reconciler.errors import (
-    EXIT_CHANGES,
-    EXIT_ERROR,
-    EXIT_OK,
-    EXIT_USAGE,
-    GuardError,
-    PlanError,
-    RoutesError,
-    UsageError,
-)
+from reconciler.errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE, RoutesError
 from reconciler.quoting import clean
+from reconciler.server.options import FAULT_KINDS, TOKEN_ENV
 
 if TYPE_CHECKING:
-    from reconciler.backends.base import Backend
-    from reconciler.commands.common import Source
+    from reconciler.apply.applier import Progress
     from reconciler.config import Settings
-    from reconciler.model import LiveRoute
-    from reconciler.plan import ApplyResult, Plan, RouteResult
+    from reconciler.plan import RouteResult
+
+PROGRESS_MIN_CHANGES = 5  # a bar only for applies of more than a moment
 
 
 @dataclass(frozen=True)
@@ -55,30 +49,7 @@ def _color_wanted(no_color: bool) -> bool:
     return sys.stdout.isatty()
 
 
-class _LazyGroup(click.Group):
-    """Commands of optional layers (server, GitHub) are imported only when used, so
-    ``routes --version`` and ``routes plan`` never pay for Starlette or GitPython."""
-
-    lazy = {
-        "serve": ("reconciler.server.cli", "serve"),
-        "github": ("reconciler.integrations.github.cli", "github_group"),
-    }
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *self.lazy})
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name in self.lazy and cmd_name not in self.commands:
-            module, attr = self.lazy[cmd_name]
-            try:
-                command = getattr(__import__(module, fromlist=[attr]), attr)
-            except (ImportError, AttributeError):
-                return None
-            self.add_command(command, cmd_name)
-        return super().get_command(ctx, cmd_name)
-
-
-@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", metavar="FILE", help="Config file (default: .routes.yaml here or above).")
 @click.option(
     "--backend", metavar="URL", help="Backend URL: local[:PATH], http(s)://…, caddy+http://…, akka:"
@@ -106,112 +77,45 @@ def _echo(text: str, *, err: bool = False) -> None:
     click.echo(text.rstrip("\n"), err=err)
 
 
-def _open_backend(settings: Settings) -> Backend:
-    from reconciler.backends import open_backend
-
-    return open_backend(settings.backend, settings)
+def _ask(prompt: str) -> str:
+    return str(click.prompt(prompt, default="", show_default=False))
 
 
-# ---------------------------------------------------------------------------------- validate
+@contextmanager
+def _progress_bar(total: int) -> Iterator[Progress | None]:
+    """A progress bar on stderr, only on a TTY and only for applies of more than a moment."""
+    if total < PROGRESS_MIN_CHANGES or not sys.stderr.isatty():
+        yield None
+        return
+    bar = click.progressbar(
+        length=total,
+        label="  applying",
+        file=sys.stderr,
+        width=30,
+        fill_char="#",
+        empty_char="-",
+        bar_template="%(label)s [%(bar)s] %(info)s",
+        show_percent=False,
+        show_pos=True,
+        show_eta=False,
+    )
+
+    def advance(result: RouteResult, done: int, total: int) -> None:
+        bar.update(done - bar.pos)
+
+    with bar:
+        yield advance
 
 
 @main_group.command()
 @click.argument("paths", nargs=-1)
 @_format_option("text", "json", "github")
 @click.pass_obj
-def validate(g: Globals, paths: tuple[str, ...], fmt: str) -> None:
+def validate(g: Globals, paths: tuple[str, ...], fmt: str) -> int:
     """Check descriptors against the schema and the semantic rules."""
-    from reconciler.commands.common import load_source
-    from reconciler.render import diagnostics as render
+    from reconciler.commands.validate import validate
 
-    settings = g.settings()
-    source = load_source(settings, paths)
-    diags = source.load.diagnostics
-    if fmt == "json":
-        _echo(render.render_json(diags, len(source.load.files)))
-    elif fmt == "github":
-        out = render.render_github(
-            render.workspace_relative(diags, os.environ.get("GITHUB_WORKSPACE"))
-        )
-        if out:
-            _echo(out)
-    else:
-        _echo(render.render_text(diags, len(source.load.files)))
-    sys.exit(EXIT_ERROR if source.load.has_errors else EXIT_OK)
-
-
-# -------------------------------------------------------------------------------------- plan
-
-
-def _render_plan(plan: Plan, fmt: str, color: bool) -> str:
-    if fmt == "json":
-        from reconciler.render.json import render_plan_json
-
-        return render_plan_json(plan)
-    data = plan.to_dict()
-    if fmt == "markdown":
-        from reconciler.render.markdown import render_plan_markdown
-
-        return render_plan_markdown(data)
-    from reconciler.render.text import render_plan_text
-
-    return render_plan_text(data, color=color)
-
-
-def _refuse_broken_descriptors(plan_or_diags: Any) -> None:
-    """Print error diagnostics and exit 1: a plan is never made from broken descriptors."""
-    from reconciler.render.diagnostics import render_text
-
-    diags = [d for d in plan_or_diags if d.severity == "error"]
-    _echo(render_text(diags), err=True)
-    raise PlanError(
-        "the descriptors have errors; nothing was planned",
-        hint="fix the errors above (`routes validate` lists every problem)",
-    )
-
-
-class _Planned(NamedTuple):
-    settings: Settings
-    plan: Plan
-    backend: Backend
-    source: Source
-    live: dict[str, LiveRoute]  # what the plan was made from: drift reads nothing twice
-
-
-def _plan(
-    g: Globals,
-    paths: Sequence[str],
-    *,
-    prune: bool | None,
-    targets: Sequence[str] = (),
-    ref: str | None = None,
-    changed_since: str | None = None,
-) -> _Planned:
-    from reconciler.commands.common import load_source, make_plan
-
-    settings = g.settings()
-    source = load_source(settings, paths, ref=ref, changed_since=changed_since)
-    if source.load.has_errors:
-        _refuse_broken_descriptors(source.load.diagnostics)
-    backend = _open_backend(settings)
-    plan, live = make_plan(
-        settings,
-        source,
-        backend,
-        prune=settings.prune if prune is None else prune,
-        targets=targets,
-    )
-    if plan.has_errors:
-        from reconciler.render.diagnostics import render_text
-
-        backend.close()
-        errors = [d for d in plan.diagnostics if d.severity == "error"]
-        _echo(render_text(errors), err=True)
-        raise PlanError(
-            "the plan has errors; nothing was planned",
-            hint="fix the errors listed above and plan again",
-        )
-    return _Planned(settings, plan, backend, source, {route.name: route for route in live})
+    return validate(g.settings, paths, fmt, echo=_echo)
 
 
 @main_group.command()
@@ -227,42 +131,11 @@ def _plan(
 @click.option("--changed-since", metavar="GITREF", help="Only routes in files changed since REF.")
 @click.option("--github-comment", is_flag=True, help="Upsert the plan as a PR comment.")
 @click.pass_obj
-def plan(
-    g: Globals,
-    paths: tuple[str, ...],
-    out: str | None,
-    fmt: str,
-    detailed_exitcode: bool,
-    prune: bool | None,
-    targets: tuple[str, ...],
-    ref: str | None,
-    changed_since: str | None,
-    github_comment: bool,
-) -> None:
+def plan(g: Globals, /, paths: tuple[str, ...], **flags: Any) -> int:
     """Show what apply would change."""
-    if ref and changed_since:
-        raise UsageError("--ref and --changed-since cannot be used together")
-    if github_comment:
-        _github_context(pull_request=True)
-    _, the_plan, backend, *_ = _plan(
-        g, paths, prune=prune, targets=targets, ref=ref, changed_since=changed_since
-    )
-    backend.close()
-    if out:
-        from reconciler.apply.saved_plan import write_plan_file
+    from reconciler.commands.plan import plan
 
-        write_plan_file(the_plan, out)
-    _echo(_render_plan(the_plan, fmt, g.color))
-    if out and fmt == "text":
-        _echo(f'\nSaved the plan to {out}. Apply exactly this plan with "routes apply {out}".')
-    if github_comment:
-        from reconciler.integrations.github.cli import publish_plan
-
-        _echo(publish_plan(the_plan.to_dict(), out), err=True)
-    sys.exit(EXIT_CHANGES if detailed_exitcode and the_plan.has_changes else EXIT_OK)
-
-
-# ------------------------------------------------------------------------------------- apply
+    return plan(g.settings, paths, color=g.color, echo=_echo, **flags)
 
 
 @main_group.command()
@@ -277,124 +150,25 @@ def plan(
 @click.option("--target", "targets", multiple=True, metavar="NAME", help="Only apply these routes.")
 @_format_option("text", "json")
 @click.pass_obj
-def apply(
-    g: Globals,
-    paths: tuple[str, ...],
-    auto_approve: bool,
-    prune: bool | None,
-    max_deletes: int | None,
-    allow_empty: bool,
-    parallelism: int | None,
-    wait: bool,
-    wait_timeout: float,
-    targets: tuple[str, ...],
-    fmt: str,
-) -> None:
+def apply(g: Globals, /, paths: tuple[str, ...], **flags: Any) -> int:
     """Apply descriptors (after a confirmation) or a saved plan file."""
-    from reconciler.apply import applier
-    from reconciler.apply.saved_plan import is_plan_file
+    from reconciler.commands.apply import apply
 
-    if is_plan_file(paths):
-        if prune is not None or targets:
-            raise UsageError(
-                "--prune and --target belong to the plan; a saved plan is applied as is"
-            )
-        from reconciler.apply.saved_plan import open_saved_plan
-
-        settings = g.settings()
-        the_plan, backend, specs = open_saved_plan(settings, paths[0])
-    else:
-        settings, the_plan, backend, source, _ = _plan(g, paths, prune=prune, targets=targets)
-        # With --format json, stdout carries the report alone.
-        _echo(_render_plan(the_plan, "text", g.color), err=fmt == "json")
-        if not the_plan.has_changes:
-            backend.close()
-            if fmt == "json":
-                from reconciler.plan import ApplyResult
-
-                _report(ApplyResult(), fmt)
-            sys.exit(EXIT_OK)
-        specs = {name: route.spec for name, route in source.load.routes.items()}
-    options = applier.ApplyOptions(
-        parallelism=parallelism or settings.parallelism,
-        wait=wait,
-        wait_timeout=wait_timeout,
-        journal_dir=settings.journal_dir or settings.state_dir / "journal",
-        max_deletes=settings.max_deletes if max_deletes is None else max_deletes,
-        allow_empty=allow_empty,
+    ask = _ask if sys.stdin.isatty() else None  # None: no terminal to ask on
+    return apply(
+        g.settings, paths, color=g.color, echo=_echo, ask=ask, progress=_progress_bar, **flags
     )
-    applier.check_guards(the_plan, options)
-    if not is_plan_file(paths) and not auto_approve:
-        _confirm(the_plan)
-    with _progress(the_plan) as progress:
-        result = applier.apply_plan(the_plan, backend, specs, options, progress=progress)
-    backend.close()
-    _report(result, fmt)
-
-
-def _confirm(the_plan: Plan) -> None:
-    if not sys.stdin.isatty():
-        raise GuardError(
-            "refusing to apply without confirmation: no terminal to ask on",
-            hint="review the plan and pass --auto-approve, or apply a saved plan file",
-        )
-    _echo("\nDo you want to perform these actions?\n  Only 'yes' will be accepted to approve.")
-    answer = click.prompt("  Enter a value", default="", show_default=False)
-    if answer.strip() != "yes":
-        raise GuardError("apply cancelled: the answer was not 'yes'; nothing was changed")
-
-
-class _progress:
-    """A progress line on stderr, only on a TTY and only for applies of more than a moment."""
-
-    def __init__(self, the_plan: Plan) -> None:
-        self.total = len(the_plan.changes)
-        self.enabled = sys.stderr.isatty() and self.total >= 5
-
-    def __enter__(self) -> Any:
-        return self.update if self.enabled else None
-
-    def update(self, result: RouteResult, done: int, total: int) -> None:
-        width = 30
-        filled = int(width * done / max(total, 1))
-        bar = "#" * filled + "-" * (width - filled)
-        sys.stderr.write(f"\r  applying [{bar}] {done}/{total}")
-        sys.stderr.flush()
-
-    def __exit__(self, *exc: object) -> None:
-        if self.enabled:
-            sys.stderr.write("\r" + " " * 60 + "\r")
-            sys.stderr.flush()
-
-
-def _report(result: ApplyResult, fmt: str = "text") -> NoReturn:
-    if fmt == "json":
-        import json
-
-        _echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=True))
-        sys.exit(EXIT_OK if result.ok else EXIT_ERROR)
-    from reconciler.render.text import render_apply_text
-
-    _echo("")
-    _echo(render_apply_text(result.to_dict()))
-    sys.exit(EXIT_OK if result.ok else EXIT_ERROR)
-
-
-# -------------------------------------------------------------------------------------- show
 
 
 @main_group.command()
 @click.argument("planfile")
 @_format_option("text", "markdown", "json")
 @click.pass_obj
-def show(g: Globals, planfile: str, fmt: str) -> None:
+def show(g: Globals, planfile: str, fmt: str) -> int:
     """Render a saved plan file."""
-    from reconciler.apply.saved_plan import read_plan_file
+    from reconciler.commands.show import show
 
-    _echo(_render_plan(read_plan_file(planfile), fmt, g.color))
-
-
-# ------------------------------------------------------------------------------------- drift
+    return show(planfile, fmt, color=g.color, echo=_echo)
 
 
 @main_group.command()
@@ -402,51 +176,11 @@ def show(g: Globals, planfile: str, fmt: str) -> None:
 @_format_option("text", "markdown", "json")
 @click.option("--github-issue", is_flag=True, help="Open, update or close the drift issue.")
 @click.pass_obj
-def drift(g: Globals, paths: tuple[str, ...], fmt: str, github_issue: bool) -> None:
+def drift(g: Globals, paths: tuple[str, ...], fmt: str, github_issue: bool) -> int:
     """Compare live routes with the descriptors; exit 2 when they drifted."""
-    import json
+    from reconciler.commands.drift import drift
 
-    from reconciler import drift as drifting
-
-    if github_issue:
-        _github_context(pull_request=False)
-
-    settings, the_plan, backend, _, live = _plan(g, paths, prune=True)
-    backend.close()
-    applied = _journal_applied(settings)
-    report = drifting.classify(the_plan, live, applied)
-    if fmt == "json":
-        _echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=True))
-    elif fmt == "markdown":
-        _echo(drifting.render_drift_markdown(report))
-    else:
-        _echo(drifting.render_drift_text(report))
-    if github_issue:
-        from reconciler.integrations.github.cli import publish_drift
-
-        markdown = drifting.render_drift_markdown(report)
-        url = publish_drift(markdown, report.drifted, target=the_plan.backend)
-        if url:
-            _echo(url, err=True)
-    sys.exit(EXIT_CHANGES if report.drifted else EXIT_OK)
-
-
-def _github_context(*, pull_request: bool) -> None:
-    """Fail on missing GitHub settings before the work, not after it."""
-    from reconciler.integrations.github.api import GitHubContext
-
-    context = GitHubContext.from_env(os.environ)
-    if pull_request:
-        context.require_pr()
-
-
-def _journal_applied(settings: Settings) -> set[str]:
-    from reconciler.apply.journal import routes_applied_in_journal
-
-    return routes_applied_in_journal(settings.journal_dir or settings.state_dir / "journal")
-
-
-# ------------------------------------------------------------------------------------ export
+    return drift(g.settings, paths, fmt, github_issue=github_issue, echo=_echo)
 
 
 @main_group.command()
@@ -456,31 +190,90 @@ def _journal_applied(settings: Settings) -> set[str]:
 @click.option("--all", "include_unmanaged", is_flag=True, help="Also export unmanaged routes.")
 @click.option("--force", is_flag=True, help="Replace existing files that differ.")
 @click.pass_obj
-def export(
-    g: Globals,
-    names: tuple[str, ...],
-    directory: str,
-    form: str,
-    include_unmanaged: bool,
-    force: bool,
-) -> None:
+def export(g: Globals, /, names: tuple[str, ...], **flags: Any) -> int:
     """Write live routes as descriptor files (planning them back gives no changes)."""
-    from reconciler.commands.export import export_routes
+    from reconciler.commands.export import export
 
-    settings = g.settings()
-    backend = _open_backend(settings)
-    try:
-        written = export_routes(
-            settings, backend, names, Path(directory), form, include_unmanaged, force
-        )
-    finally:
-        backend.close()
-    for path in written:
-        _echo(f"wrote {path}")
-    _echo(f"Exported {len(written)} route(s) to {directory}.")
+    return export(g.settings, names, echo=_echo, **flags)
 
 
-# -------------------------------------------------------------------------------------- main
+@main_group.command("serve", context_settings={"show_default": True})
+@click.option("--db", metavar="FILE", default=".routes/state.db", help="SQLite store.")
+@click.option("--host", metavar="H", default="127.0.0.1", help="Address to listen on.")
+@click.option("--port", default=8900, type=click.IntRange(0, 65535))
+@click.option(
+    "--token-file", metavar="FILE", help=f"File holding the bearer token (else ${TOKEN_ENV})."
+)
+@click.option("--tls-cert", metavar="FILE", help="PEM certificate chain: serve HTTPS.")
+@click.option("--tls-key", metavar="FILE", help="PEM private key of --tls-cert.")
+@click.option(
+    "--hostnames",
+    type=click.Choice(["any", "registered"]),
+    help="Accept any host, or only registered hostnames (default: as the store has it).",
+)
+@click.option(
+    "--rate-limit", metavar="N", type=float, help="Requests per second per client (429 past it)."
+)
+@click.option("--access-log/--no-access-log", default=True)
+@click.option(
+    "--faults",
+    metavar="RATE",
+    type=click.FloatRange(0, 1),
+    help="Testing aid: fail this share of requests (0-1); also serves GET /v1/_stats.",
+)
+@click.option("--fault-seed", metavar="N", type=int, default=0)
+@click.option(
+    "--fault-kinds",
+    metavar="LIST",
+    default=",".join(FAULT_KINDS),
+    help="Comma-separated kinds of fault to inject.",
+)
+@click.option(
+    "--fault-slow",
+    metavar="SECONDS",
+    type=click.FloatRange(min=0),
+    default=0.5,
+    help="How late a `slow` fault answers.",
+)
+@click.option(
+    "--fault-route",
+    "fault_routes",
+    metavar="NAME",
+    multiple=True,
+    help="Testing aid: every request for this route answers 503.",
+)
+def serve(**flags: Any) -> int:
+    """Serve the route control-plane API over the local store."""
+    from reconciler.commands.serve import serve
+
+    return serve(echo=_echo, **flags)
+
+
+@main_group.group("github")
+def github_group() -> None:
+    """Publish plans to GitHub pull requests and Action step outputs."""
+
+
+@github_group.command("comment")
+@click.argument("plan_file", metavar="PLAN_FILE")
+@click.option("--target", metavar="NAME", help="Which comment to keep (default: the backend).")
+@click.option(
+    "--pr", type=click.IntRange(min=1), help="Pull request number (default: the event's)."
+)
+def github_comment(plan_file: str, target: str | None, pr: int | None) -> int:
+    """Create or update the plan comment on the pull request; print its URL."""
+    from reconciler.commands.github import comment
+
+    return comment(plan_file, target=target, pr=pr, echo=_echo)
+
+
+@github_group.command("outputs")
+@click.argument("plan_file", metavar="PLAN_FILE")
+def github_outputs(plan_file: str) -> int:
+    """Write the plan to the step summary and its counts to the step outputs."""
+    from reconciler.commands.github import outputs
+
+    return outputs(plan_file)
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
@@ -488,16 +281,11 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = any(a in ("-v", "--verbose") or a.startswith("-vv") for a in args)
     try:
-        main_group.main(args=args, prog_name="routes", standalone_mode=False)
-    except click.UsageError as exc:
-        exc.show()
-        sys.exit(EXIT_USAGE)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+        code = main_group.main(args=args, prog_name="routes", standalone_mode=False)
     except click.Abort:
         _echo("Aborted: nothing more was changed.", err=True)
         sys.exit(130)
-    except click.ClickException as exc:
+    except click.ClickException as exc:  # usage errors among them: they show the usage
         exc.show()
         sys.exit(EXIT_USAGE)
     except RoutesError as exc:
@@ -511,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         _echo(f"Error: internal error: {type(exc).__name__}: {clean(exc)}", err=True)
         _echo("Hint: run again with -v for details and report it as a bug.", err=True)
         sys.exit(EXIT_ERROR)
-    sys.exit(EXIT_OK)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)  # --help, --version: None or 0
 
 
 def _shown(text: str) -> str:

@@ -29,8 +29,8 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from reconciler.cli import github_group
 from reconciler.errors import ConfigError, PlanError
-from reconciler.integrations.github.cli import github_group, publish_drift, publish_plan
 from reconciler.integrations.github.comment import (
     COMMENT_LIMIT,
     GitHubAuthError,
@@ -43,6 +43,7 @@ from reconciler.integrations.github.comment import (
     upsert_plan_comment,
     write_step_outputs,
 )
+from reconciler.integrations.github.publish import publish_drift, publish_plan
 from reconciler.model import RouteSpec
 from reconciler.plan import Change, Plan
 

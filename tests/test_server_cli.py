@@ -27,8 +27,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from reconciler.backends.http.client import HttpBackend
+from reconciler.cli import serve
+from reconciler.commands.serve import is_loopback, serve_options
 from reconciler.errors import BackendError, ConfigError, UsageError
-from reconciler.server.cli import is_loopback, serve, serve_options
 from tests.backend_contract import simple_spec
 from tests.http_server import running_server
 
@@ -226,7 +227,7 @@ class _Stderr:
 @pytest.fixture
 def serve_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, _Stderr]]:
     port = _free_port()
-    code = "from reconciler.server.cli import serve; serve()"
+    code = "from reconciler.cli import serve; serve()"
     args = [sys.executable, "-c", code, "--db", str(tmp_path / "s.db"), "--port", str(port)]
     env = {**os.environ, "ROUTES_SERVER_TOKEN": TOKEN}
     process = subprocess.Popen(args, env=env, stderr=subprocess.PIPE)

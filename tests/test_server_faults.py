@@ -9,8 +9,9 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from reconciler.cli import serve
+from reconciler.commands.serve import fault_policy
 from reconciler.errors import UsageError
-from reconciler.server.cli import fault_policy, serve
 from reconciler.server.faults import FAULT_KINDS, FaultPolicy, parse_kinds
 from tests.http_server import running_server
 

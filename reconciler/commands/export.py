@@ -3,22 +3,48 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from reconciler.backends.base import Backend
+from reconciler.commands.common import Echo, open_backend
 from reconciler.config import Settings
 from reconciler.descriptors.lint import route_name_problem
-from reconciler.errors import BackendError, RoutesError, UsageError
+from reconciler.errors import EXIT_OK, BackendError, RoutesError, UsageError
 from reconciler.model import LiveRoute
 from reconciler.regular_files import read_regular, write_atomic
 
 _NAME_RULE = (
     "a route name is 1-63 characters of a-z, 0-9 and -, starting and ending with a letter or digit"
 )
+
+
+def export(
+    load_settings: Callable[[], Settings],
+    names: Sequence[str],
+    directory: str,
+    form: str,
+    *,
+    include_unmanaged: bool,
+    force: bool,
+    echo: Echo,
+) -> int:
+    """Export, then name every file written."""
+    settings = load_settings()
+    backend = open_backend(settings)
+    try:
+        written = export_routes(
+            settings, backend, names, Path(directory), form, include_unmanaged, force
+        )
+    finally:
+        backend.close()
+    for path in written:
+        echo(f"wrote {path}")
+    echo(f"Exported {len(written)} route(s) to {directory}.")
+    return EXIT_OK
 
 
 def export_routes(

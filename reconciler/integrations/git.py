@@ -12,9 +12,9 @@ How ``routes plan --changed-since BASE`` is meant to use this module (O(changed)
 3. ``before = routes_defined_at(root, change.merge_base, change.changed + change.deleted)``
    names the routes those files defined at the merge base, so a route that was removed
    from a changed file, or lived in a deleted file, is still a target.
-4. ``targets = set(loaded.routes) | before``; read only those from the backend
-   (``backend.get_routes(targets)``) and ``make_plan(..., targets=targets)``. Targets that
-   are gone from the descriptors become deletes only with ``--prune``; the planner decides.
+4. ``targets = set(loaded.routes) | before``; ``commands.planning.plan_against_backend``
+   reads only those from the backend (``backend.get_routes(targets)``) and plans them. Targets
+   that are gone from the descriptors become deletes only with ``--prune``; the planner decides.
 
 ``routes plan --ref REF`` instead loads ``load_blobs(read_blobs_at(root, REF, paths))``.
 """

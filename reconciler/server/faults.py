@@ -4,7 +4,8 @@
 own connection) and, for a share ``rate`` of requests, misbehaves the way real control
 planes and proxies do. What a request meets is decided by a hash of the seed, the method,
 the path and how many times that method and path were asked before, so the same seed
-gives the same faults whatever order concurrent requests arrive in.
+gives the same faults whatever order concurrent requests arrive in (``FaultPolicy``, in
+``options.py``, decides; this module only acts).
 
 Kinds: ``502``, ``503`` and ``429`` (with ``Retry-After``) answer without reaching the
 store, as an overloaded proxy does. ``500`` and ``drop`` let the request run, then lose
@@ -18,66 +19,24 @@ so a test can tell that no route was written twice.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reconciler.server.auth import bearer_of, token_matches
+from reconciler.server.options import (
+    FAULT_KINDS,
+    ROUTE_PREFIX,
+    STATS_PATH,
+    FaultPolicy,
+    parse_kinds,
+)
 
-FAULT_KINDS = ("500", "502", "503", "429", "drop", "slow")
-STATS_PATH = "/v1/_stats"
-_ROUTE_PREFIX = "/v1/routes/"
+__all__ = ["FAULT_KINDS", "STATS_PATH", "FaultInjector", "FaultPolicy", "parse_kinds"]
+
 _WRITE_OK = {"PUT": (200, 201), "DELETE": (204,)}
-
-
-@dataclass(frozen=True)
-class FaultPolicy:
-    """Which requests misbehave, and how."""
-
-    seed: int = 0
-    rate: float = 0.0
-    kinds: tuple[str, ...] = FAULT_KINDS
-    slow_seconds: float = 0.5
-    retry_after: int = 1  # seconds, on injected 429s
-    failing_routes: frozenset[str] = frozenset()  # every request for these answers 503
-    exempt: frozenset[str] = field(default_factory=lambda: frozenset({"/healthz", STATS_PATH}))
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.rate <= 1.0:
-            raise ValueError(f"fault rate must be from 0 to 1 (got {self.rate:g})")
-        unknown = sorted(set(self.kinds) - set(FAULT_KINDS))
-        if unknown or not self.kinds:
-            raise ValueError(
-                f"unknown fault kind(s) {', '.join(unknown) or '(none given)'}: "
-                f"choose from {', '.join(FAULT_KINDS)}"
-            )
-
-    def decide(self, method: str, path: str, serial: int) -> str | None:
-        """The fault for the ``serial``-th request of ``method path``, or None."""
-        if path in self.exempt:
-            return None
-        if path.startswith(_ROUTE_PREFIX) and path[len(_ROUTE_PREFIX) :] in self.failing_routes:
-            return "always"
-        if self.rate <= 0.0:
-            return None
-        digest = hashlib.blake2b(
-            f"{self.seed}\0{method}\0{path}\0{serial}".encode(), digest_size=16
-        ).digest()
-        draw = int.from_bytes(digest[:8], "big") / 2**64
-        if draw >= self.rate:
-            return None
-        return self.kinds[int.from_bytes(digest[8:], "big") % len(self.kinds)]
-
-
-def parse_kinds(raw: str) -> tuple[str, ...]:
-    """``"500,502,drop"`` -> ``("500", "502", "drop")``; ValueError names an unknown kind."""
-    kinds = tuple(dict.fromkeys(k.strip() for k in raw.split(",") if k.strip()))
-    FaultPolicy(kinds=kinds)  # validates
-    return kinds
 
 
 class FaultInjector:
@@ -167,10 +126,10 @@ class FaultInjector:
         async def counted(message: Message) -> None:
             if (
                 message["type"] == "http.response.start"
-                and path.startswith(_ROUTE_PREFIX)
+                and path.startswith(ROUTE_PREFIX)
                 and message["status"] in _WRITE_OK.get(method, ())
             ):
-                self.writes[path[len(_ROUTE_PREFIX) :]] += 1
+                self.writes[path[len(ROUTE_PREFIX) :]] += 1
             await send(message)
 
         return counted

@@ -290,10 +290,9 @@ def _string_map(body: Mapping[str, Any], key: str) -> dict[str, str]:
     if not isinstance(value, dict):
         raise _invalid_request(f"/{key}", f"`{key}` must be an object of strings")
     for name, item in value.items():
-        if not isinstance(item, str) or not name or len(name) > 253 or len(item) > 4096:
+        if not isinstance(item, str) or not name or len(name) > 253:
             raise _invalid_request(
-                f"/{key}/{_escape(name)}",
-                f"`{key}` keys must be 1-253 characters, values strings of at most 4096",
+                f"/{key}/{_escape(name)}", f"`{key}` keys must be 1-253 characters, values strings"
             )
         if unsafe_char(name) is not None or unsafe_char(item) is not None:
             # Labels are shown to reviewers (the owner of an unmanaged route, say).

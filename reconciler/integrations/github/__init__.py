@@ -1,1 +1,1 @@
-"""GitHub: REST client, sticky PR comment, drift issue, Action CLI."""
+"""GitHub: REST client, sticky PR comment, drift issue, publishing for the Action."""

@@ -1,7 +1,8 @@
 """GitHub: the plan as a pull-request comment, drift as an issue, step outputs for the Action.
 
 Comments and issues are found again by a hidden marker, so each run updates what the last
-run wrote instead of adding to it. The REST client lives in ``github_api``.
+run wrote instead of adding to it. The REST client lives in ``api``; ``COMMENT_LIMIT``,
+GitHub's longest body, is the markdown renderer's.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from reconciler.integrations.github.api import (
     GitHubRateLimitError,
     error_message,
 )
+from reconciler.render.markdown import COMMENT_LIMIT
 
 __all__ = [
     "COMMENT_LIMIT",
@@ -35,7 +37,6 @@ __all__ = [
     "write_step_outputs",
 ]
 
-COMMENT_LIMIT = 65_536  # GitHub's maximum body length for comments and issues
 DRIFT_LABEL = "routes-drift"
 OUTPUT_KEYS = ("has-changes", "add", "change", "destroy", "plan-file")
 COMMENTS_PERMISSION = "pull-requests: write"

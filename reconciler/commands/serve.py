@@ -1,8 +1,8 @@
 """``routes serve``: the reference control plane over the local SQLite store (DESIGN §8).
 
-``serve`` is a click command for the main CLI to add; ``serve_options`` checks the flags
-(usage errors before anything binds) and ``run`` serves until SIGINT / SIGTERM, letting
-requests in flight finish.
+``serve_options`` checks the flags together (usage errors before anything binds) and
+``run`` serves until SIGINT / SIGTERM, letting requests in flight finish; ``serve`` is
+the two, from the command's flags.
 """
 
 from __future__ import annotations
@@ -13,21 +13,16 @@ import os
 import socket
 import ssl
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import click
-import uvicorn
-
-from reconciler.errors import ConfigError, UsageError
+from reconciler.commands.common import Echo
+from reconciler.errors import EXIT_OK, ConfigError, UsageError
 from reconciler.regular_files import read_regular
-from reconciler.server.app import create_app
-from reconciler.server.faults import FAULT_KINDS, FaultInjector, FaultPolicy, parse_kinds
-from reconciler.store import SqliteStore
+from reconciler.server.options import TOKEN_ENV, FaultPolicy, parse_kinds
 
-TOKEN_ENV = "ROUTES_SERVER_TOKEN"
 GRACE_SECONDS = 30
 
 
@@ -43,6 +38,40 @@ class ServeOptions:
     rate_limit: float | None = None
     access_log: bool = True
     faults: FaultPolicy | None = None  # a testing aid: --faults RATE
+
+
+def serve(
+    *,
+    db: str,
+    host: str,
+    port: int,
+    token_file: str | None,
+    tls_cert: str | None,
+    tls_key: str | None,
+    hostnames: str | None,
+    rate_limit: float | None,
+    access_log: bool,
+    faults: float | None,
+    fault_seed: int,
+    fault_kinds: str,
+    fault_slow: float,
+    fault_routes: Sequence[str],
+    echo: Echo,
+) -> int:
+    """Check the flags, then serve until SIGINT / SIGTERM."""
+    options = serve_options(
+        db=db,
+        host=host,
+        port=port,
+        token_file=token_file,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        hostnames=hostnames,
+        rate_limit=rate_limit,
+        access_log=access_log,
+        faults=fault_policy(faults, fault_seed, fault_kinds, fault_slow, fault_routes),
+    )
+    return run(options, echo=echo)
 
 
 def is_loopback(host: str) -> bool:
@@ -116,7 +145,7 @@ def serve_options(
 
 
 def fault_policy(
-    rate: float | None, seed: int, kinds: str, slow: float, routes: tuple[str, ...]
+    rate: float | None, seed: int, kinds: str, slow: float, routes: Sequence[str]
 ) -> FaultPolicy | None:
     """The ``--faults`` flags as a policy; None (no injection, no stats) without them."""
     if rate is None and not routes:
@@ -163,8 +192,14 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def run(options: ServeOptions) -> None:
+def run(options: ServeOptions, *, echo: Echo) -> int:
     """Serve until SIGINT / SIGTERM; requests in flight finish first."""
+    import uvicorn
+
+    from reconciler.server.app import create_app
+    from reconciler.server.faults import FaultInjector
+    from reconciler.store import SqliteStore
+
     store = SqliteStore(options.db)
     if options.hostnames is not None:
         store.set_hostname_mode(options.hostnames)
@@ -185,12 +220,12 @@ def run(options: ServeOptions) -> None:
     )
     port = sock.getsockname()[1]
     auth = "bearer token required" if options.token else "no token"
-    click.echo(
+    echo(
         f"routes serve: listening on {_url(options, port)} (store {options.db}; {auth})",
         err=True,
     )
     if options.faults is not None:
-        click.echo(
+        echo(
             f"routes serve: INJECTING FAULTS into {options.faults.rate:.0%} of requests "
             f"(seed {options.faults.seed}; {', '.join(options.faults.kinds)}); a testing aid",
             err=True,
@@ -200,6 +235,7 @@ def run(options: ServeOptions) -> None:
     finally:
         sock.close()
         store.close()
+    return EXIT_OK
 
 
 def _url(options: ServeOptions, port: int) -> str:
@@ -216,87 +252,3 @@ def _log_to_stderr() -> None:
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
         logger.propagate = False
-
-
-@click.command("serve")
-@click.option(
-    "--db", metavar="FILE", default=".routes/state.db", show_default=True, help="SQLite store."
-)
-@click.option(
-    "--host", metavar="H", default="127.0.0.1", show_default=True, help="Address to listen on."
-)
-@click.option("--port", default=8900, show_default=True, type=click.IntRange(0, 65535))
-@click.option(
-    "--token-file", metavar="FILE", help=f"File holding the bearer token (else ${TOKEN_ENV})."
-)
-@click.option("--tls-cert", metavar="FILE", help="PEM certificate chain: serve HTTPS.")
-@click.option("--tls-key", metavar="FILE", help="PEM private key of --tls-cert.")
-@click.option(
-    "--hostnames",
-    type=click.Choice(["any", "registered"]),
-    help="Accept any host, or only registered hostnames (default: as the store has it).",
-)
-@click.option(
-    "--rate-limit", metavar="N", type=float, help="Requests per second per client (429 past it)."
-)
-@click.option("--access-log/--no-access-log", default=True, show_default=True)
-@click.option(
-    "--faults",
-    metavar="RATE",
-    type=click.FloatRange(0, 1),
-    help="Testing aid: fail this share of requests (0-1); also serves GET /v1/_stats.",
-)
-@click.option("--fault-seed", metavar="N", type=int, default=0, show_default=True)
-@click.option(
-    "--fault-kinds",
-    metavar="LIST",
-    default=",".join(FAULT_KINDS),
-    show_default=True,
-    help="Comma-separated kinds of fault to inject.",
-)
-@click.option(
-    "--fault-slow",
-    metavar="SECONDS",
-    type=click.FloatRange(min=0),
-    default=0.5,
-    show_default=True,
-    help="How late a `slow` fault answers.",
-)
-@click.option(
-    "--fault-route",
-    "fault_routes",
-    metavar="NAME",
-    multiple=True,
-    help="Testing aid: every request for this route answers 503.",
-)
-def serve(
-    db: str,
-    host: str,
-    port: int,
-    token_file: str | None,
-    tls_cert: str | None,
-    tls_key: str | None,
-    hostnames: str | None,
-    rate_limit: float | None,
-    access_log: bool,
-    faults: float | None,
-    fault_seed: int,
-    fault_kinds: str,
-    fault_slow: float,
-    fault_routes: tuple[str, ...],
-) -> None:
-    """Serve the route control-plane API over the local store."""
-    run(
-        serve_options(
-            db=db,
-            host=host,
-            port=port,
-            token_file=token_file,
-            tls_cert=tls_cert,
-            tls_key=tls_key,
-            hostnames=hostnames,
-            rate_limit=rate_limit,
-            access_log=access_log,
-            faults=fault_policy(faults, fault_seed, fault_kinds, fault_slow, fault_routes),
-        )
-    )

@@ -1,7 +1,6 @@
-"""`routes github …`: publish a saved plan to a pull request and to the Action's step outputs.
-
-Also the two functions behind `routes plan --github-comment` and `routes drift --github-issue`.
-Errors are reconciler.errors classes; the handler in ``cli.py`` turns them into messages.
+"""Publishing to GitHub: the plan as the pull request's comment and the Action's step
+outputs, drift as an issue. What ``routes plan --github-comment``, ``routes drift
+--github-issue`` and ``routes github …`` do; errors are reconciler.errors classes.
 """
 
 from __future__ import annotations
@@ -10,7 +9,6 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-import click
 import httpx
 
 from reconciler.integrations.github.comment import (
@@ -21,6 +19,13 @@ from reconciler.integrations.github.comment import (
     write_step_outputs,
 )
 from reconciler.render.markdown import render_plan_markdown
+
+
+def check_context(*, pull_request: bool, env: Mapping[str, str] | None = None) -> None:
+    """Fail on missing GitHub settings before the work, not after it."""
+    context = GitHubContext.from_env(os.environ if env is None else env)
+    if pull_request:
+        context.require_pr()
 
 
 def default_target(plan_dict: Mapping[str, Any]) -> str:
@@ -47,6 +52,14 @@ def publish_plan(
     return url
 
 
+def publish_outputs(
+    plan_dict: Mapping[str, Any], plan_file: str, *, env: Mapping[str, str] | None = None
+) -> None:
+    """Write the plan to the step summary and its counts to the step outputs (no token)."""
+    ctx = GitHubContext.from_env(os.environ if env is None else env, require_api=False)
+    write_step_outputs(ctx, plan_dict, plan_file, render_plan_markdown(plan_dict))
+
+
 def publish_drift(
     report_markdown: str,
     drifted: bool,
@@ -58,36 +71,3 @@ def publish_drift(
     """Open, update or close the drift issue for ``target``; return its URL, if there is one."""
     ctx = GitHubContext.from_env(os.environ if env is None else env)
     return sync_drift_issue(GitHubClient(ctx, http), report_markdown, drifted, target or "default")
-
-
-def read_plan_file(path: str) -> dict[str, Any]:
-    """A saved plan's JSON, checked like `routes apply` checks it."""
-    from reconciler.apply.saved_plan import read_plan_file as read_plan
-
-    return read_plan(path).to_dict()
-
-
-@click.group("github")
-def github_group() -> None:
-    """Publish plans to GitHub pull requests and Action step outputs."""
-
-
-@github_group.command("comment")
-@click.argument("plan_file", metavar="PLAN_FILE")
-@click.option("--target", metavar="NAME", help="Which comment to keep (default: the backend).")
-@click.option(
-    "--pr", type=click.IntRange(min=1), help="Pull request number (default: the event's)."
-)
-def comment(plan_file: str, target: str | None, pr: int | None) -> None:
-    """Create or update the plan comment on the pull request; print its URL."""
-    plan_dict = read_plan_file(plan_file)
-    click.echo(publish_plan(plan_dict, plan_file, target=target, pr=pr))
-
-
-@github_group.command("outputs")
-@click.argument("plan_file", metavar="PLAN_FILE")
-def outputs(plan_file: str) -> None:
-    """Write the plan to the step summary and its counts to the step outputs."""
-    plan_dict = read_plan_file(plan_file)
-    ctx = GitHubContext.from_env(os.environ, require_api=False)
-    write_step_outputs(ctx, plan_dict, plan_file, render_plan_markdown(plan_dict))

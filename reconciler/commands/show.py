@@ -1,0 +1,13 @@
+"""``routes show PLANFILE``: render a saved plan, checked as ``routes apply`` checks it."""
+
+from __future__ import annotations
+
+from reconciler.apply.saved_plan import read_plan_file
+from reconciler.commands.common import Echo, render_plan
+from reconciler.errors import EXIT_OK
+
+
+def show(plan_file: str, fmt: str, *, color: bool, echo: Echo) -> int:
+    """Print the saved plan in ``text``, ``markdown`` or ``json`` form."""
+    echo(render_plan(read_plan_file(plan_file), fmt, color))
+    return EXIT_OK
