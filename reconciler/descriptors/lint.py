@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.descriptors.spec_check import host_problem, route_name_problem
+from reconciler.descriptors.spec_rules import host_problem, route_name_problem
 from reconciler.diagnostics import CODES, Diagnostic, diagnostic
 from reconciler.model import RouteSpec
 

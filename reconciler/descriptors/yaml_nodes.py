@@ -19,6 +19,8 @@ import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from reconciler.descriptors.yaml_depth import at_libyaml_limit, nesting, too_deep
+
 ALIAS_EXPANSION_LIMIT = 10_000
 
 _STR = "tag:yaml.org,2002:str"
@@ -65,85 +67,12 @@ def position(node: Node) -> tuple[int, int]:
     return int(mark.line) + 1, int(mark.column) + 1
 
 
-# libyaml's composer recurses in C and crashes the process past ~20,000 levels; a file of
-# SMALL_FILE bytes cannot nest deeper than that many levels, so only larger files pay for a
-# depth scan over the (iterative, crash-free) event stream first. libyaml 0.2.6 and newer
-# stop at a depth limit of their own (0.2.6: 1,000 block or 1,001 flow levels) with a plain
-# syntax error; a syntax error met after nesting MAX_DEPTH - 1 levels is that limit, so
-# too-deep nesting is R003 whichever libyaml is installed. (Assumed: no libyaml sets its
-# limit below MAX_DEPTH; tests/descriptors/test_yaml_nodes.py pins both sides of the limit.)
-SMALL_FILE = 8192
-MAX_DEPTH = 1000
-
-
-def _too_deep(content: bytes | str) -> YamlProblem | None:
-    """R003 when ``content`` nests past MAX_DEPTH, counted on the event stream."""
-    if len(content) <= SMALL_FILE:
-        return None
-    deepest, error = _event_depth(content)
-    if deepest > MAX_DEPTH:
-        return _nesting_problem(None)
-    if isinstance(error, yaml.MarkedYAMLError):
-        return _at_libyaml_limit(content, error, deepest)
-    return None  # compose reports any syntax error with its location
-
-
-def _event_depth(
-    content: bytes | str, loader: type = yaml.CSafeLoader
-) -> tuple[int, yaml.YAMLError | None]:
-    """How deep the event stream nests (counted to MAX_DEPTH + 1), and the error that
-    stopped it, if any."""
-    depth = deepest = 0
-    try:
-        for event in yaml.parse(content, Loader=loader):
-            if isinstance(event, yaml.CollectionStartEvent):
-                depth += 1
-                deepest = max(deepest, depth)
-                if depth > MAX_DEPTH:
-                    break
-            elif isinstance(event, yaml.CollectionEndEvent):
-                depth -= 1
-    except yaml.YAMLError as exc:
-        return deepest, exc
-    return deepest, None
-
-
-def _at_libyaml_limit(
-    content: bytes | str, error: yaml.MarkedYAMLError, deepest: int | None = None
-) -> YamlProblem | None:
-    """R003 when libyaml's syntax ``error`` is its own nesting limit, else None.
-
-    Block nesting shows in the events libyaml emitted before it stopped (``deepest``);
-    flow nesting is refused by its scanner before any event, so an unbalanced run of
-    brackets before the error is confirmed with the pure-Python parser (which has no limit)
-    on that text only.
-    """
-    mark = error.problem_mark or error.context_mark
-    if mark is None:
-        return None
-    if deepest is None:
-        deepest, _ = _event_depth(content)
-    if deepest < MAX_DEPTH - 1:
-        text = content.decode("utf-8", "replace") if isinstance(content, bytes) else content
-        head = text[: mark.index + 1]
-        if head.count("[") + head.count("{") - head.count("]") - head.count("}") < MAX_DEPTH - 1:
-            return None
-        deepest, _ = _event_depth(head, loader=yaml.SafeLoader)
-    return _nesting_problem(mark) if deepest >= MAX_DEPTH - 1 else None
-
-
-def _nesting_problem(mark: yaml.Mark | None) -> YamlProblem:
-    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-    message = "the document nests too deeply: a route descriptor needs fewer than ten levels"
-    return YamlProblem("R003", message, line, column)
-
-
 def parse_documents(content: bytes | str) -> tuple[list[Document], YamlProblem | None]:
     """Every document up to the first problem, and that problem (or None)."""
     documents: list[Document] = []
-    deep = _too_deep(content)
+    deep = too_deep(content)
     if deep is not None:
-        return documents, deep
+        return documents, _nesting_problem(deep)
     star: str | bytes = "*" if isinstance(content, str) else b"*"
     builder = _Builder(aliases=star in content)  # type: ignore[operator]
     try:
@@ -155,9 +84,9 @@ def parse_documents(content: bytes | str) -> tuple[list[Document], YamlProblem |
     except YamlProblem as problem:
         return documents, problem
     except yaml.MarkedYAMLError as exc:
-        deep = _at_libyaml_limit(content, exc)
+        deep = at_libyaml_limit(content, exc)
         if deep is not None:
-            return documents, deep
+            return documents, _nesting_problem(deep)
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         what = exc.problem or "invalid YAML"
@@ -167,8 +96,13 @@ def parse_documents(content: bytes | str) -> tuple[list[Document], YamlProblem |
     except yaml.YAMLError as exc:
         return documents, YamlProblem("R001", f"YAML syntax error: {exc}", 1, 1)
     except RecursionError:
-        return documents, _nesting_problem(None)
+        return documents, _nesting_problem(nesting(None))
     return documents, None
+
+
+def _nesting_problem(where: tuple[int, int]) -> YamlProblem:
+    message = "the document nests too deeply: a route descriptor needs fewer than ten levels"
+    return YamlProblem("R003", message, *where)
 
 
 def compose_roots(content: bytes | str) -> list[Node]:

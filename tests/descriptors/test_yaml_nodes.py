@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.descriptors.yaml_nodes import MAX_DEPTH, SMALL_FILE, parse_documents
+from reconciler.descriptors.yaml_depth import MAX_DEPTH, SMALL_FILE
+from reconciler.descriptors.yaml_nodes import parse_documents
 
 PAD = b"#" * (SMALL_FILE + 1) + b"\n"
 
