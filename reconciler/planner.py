@@ -84,26 +84,15 @@ def is_owned(route: LiveRoute, options: PlanOptions) -> bool:
 def make_plan(desired: RouteSet, live: Iterable[LiveRoute], options: PlanOptions) -> Plan:
     """Diff the desired routes against live ones and return the plan; never touches a backend."""
     live_by_name = {route.name: route for route in live}
-    diagnostics = list(options.diagnostics)
     targets = set(options.targets)
-    for target in sorted(targets):
-        if target not in desired and target not in live_by_name:
-            diagnostics.append(
-                diagnostic(
-                    code=CODE_UNKNOWN_TARGET,
-                    message=f'target "{target}" is neither in the descriptors nor on the '
-                    "backend; check the name passed to --target",
-                    route=target,
-                )
-            )
+    diagnostics = [*options.diagnostics, *_unknown_targets(targets, desired, live_by_name)]
 
     def in_targets(name: str) -> bool:
         return not targets or name in targets
 
-    considered = [route for name, route in desired.items() if in_targets(name)]
     changes: list[Change] = []
     unchanged = 0
-    for route in considered:
+    for route in (route for name, route in desired.items() if in_targets(name)):
         current = live_by_name.get(route.name)
         if current is None:
             changes.append(_create(route, options))
@@ -113,25 +102,13 @@ def make_plan(desired: RouteSet, live: Iterable[LiveRoute], options: PlanOptions
             unchanged += 1
         else:
             changes.append(_update(route, current, options))
-
     for name, current in sorted(live_by_name.items()):
-        if name in desired or not in_targets(name) or not is_owned(current, options):
-            continue
-        protecting = next((g for g in options.protected if fnmatchcase(name, g)), None)
-        if not options.prune:
-            diagnostics.append(_kept(current))
-        elif protecting is not None:
-            diagnostics.append(
-                diagnostic(
-                    code=CODE_PROTECTED,
-                    message=f'route "{name}" is no longer in the descriptors but matches '
-                    f'protected pattern "{protecting}"; it is kept',
-                    route=name,
-                )
-            )
-        else:
-            changes.append(_delete(current))
-
+        if name not in desired and in_targets(name) and is_owned(current, options):
+            outcome = _undescribed(current, options)
+            if isinstance(outcome, Change):
+                changes.append(outcome)
+            else:
+                diagnostics.append(outcome)
     changes.sort(key=lambda c: (_ACTION_ORDER[c.action], c.route))
     return Plan(
         backend=options.backend_url,
@@ -150,6 +127,36 @@ def make_plan(desired: RouteSet, live: Iterable[LiveRoute], options: PlanOptions
         prune=options.prune,
         targets=tuple(sorted(targets)),
     )
+
+
+def _unknown_targets(
+    targets: set[str], desired: RouteSet, live: Mapping[str, LiveRoute]
+) -> list[Diagnostic]:
+    return [
+        diagnostic(
+            code=CODE_UNKNOWN_TARGET,
+            message=f'target "{target}" is neither in the descriptors nor on the '
+            "backend; check the name passed to --target",
+            route=target,
+        )
+        for target in sorted(targets)
+        if target not in desired and target not in live
+    ]
+
+
+def _undescribed(current: LiveRoute, options: PlanOptions) -> Change | Diagnostic:
+    """What becomes of an owned live route no descriptor names: kept, protected or deleted."""
+    if not options.prune:
+        return _kept(current)
+    protecting = next((g for g in options.protected if fnmatchcase(current.name, g)), None)
+    if protecting is not None:
+        return diagnostic(
+            code=CODE_PROTECTED,
+            message=f'route "{current.name}" is no longer in the descriptors but matches '
+            f'protected pattern "{protecting}"; it is kept',
+            route=current.name,
+        )
+    return _delete(current)
 
 
 def _stamp(route: DesiredRoute, options: PlanOptions) -> dict[str, Any]:

@@ -67,88 +67,71 @@ class Collector:
 
 
 def _load_file(display: str, content: bytes, collector: Collector) -> None:
+    report = functools.partial(_report, collector, display)
     try:
         content.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = content.count(b"\n", 0, exc.start) + 1
         column = exc.start - content.rfind(b"\n", 0, exc.start)
-        collector.diagnostics.append(
-            diagnostic(
-                "R005",
-                f"byte 0x{content[exc.start]:02x} is not UTF-8: save the file as UTF-8",
-                file=display,
-                line=line,
-                column=column,
-            )
-        )
+        byte = content[exc.start]
+        report("R005", f"byte 0x{byte:02x} is not UTF-8: save the file as UTF-8", line, column)
         return
     documents, problem = parse_documents(content)
     if problem is not None:
-        collector.diagnostics.append(
-            diagnostic(
-                problem.code,
-                problem.message,
-                file=display,
-                line=problem.line,
-                column=problem.column,
-            )
-        )
+        report(problem.code, problem.message, problem.line, problem.column)
     elif not documents:
-        collector.diagnostics.append(
-            diagnostic(
-                "W105",
-                "file holds no YAML document: add a route descriptor or delete the file",
-                file=display,
-                line=1,
-                column=1,
-            )
-        )
+        report("W105", "file holds no YAML document: add a route descriptor or delete the file")
     bare_seen = False
     for index, document in enumerate(documents):
         value = document.value
         line, column = position(document.root)
         if not isinstance(value, dict):
             kind = "a list" if isinstance(value, list) else "a single value"
-            collector.diagnostics.append(
-                diagnostic(
-                    "R006",
-                    f"a descriptor document must be a mapping of fields, not {kind}",
-                    file=display,
-                    line=line,
-                    column=column,
-                )
+            report(
+                "R006",
+                f"a descriptor document must be a mapping of fields, not {kind}",
+                line,
+                column,
             )
         elif "resource" in value:
             _project_document(display, index, document, collector)
         elif bare_seen:
-            collector.diagnostics.append(
-                diagnostic(
-                    "R028",
-                    "only one bare route descriptor is allowed per file (it is named after "
-                    "the file): move this one to its own file, or use `resource: Route` "
-                    "documents with metadata.name",
-                    file=display,
-                    line=line,
-                    column=column,
-                )
+            report(
+                "R028",
+                "only one bare route descriptor is allowed per file (it is named after "
+                "the file): move this one to its own file, or use `resource: Route` "
+                "documents with metadata.name",
+                line,
+                column,
             )
         else:
             bare_seen = True
-            name = _stem(display)
-            problem_text = route_name_problem(name)
-            if problem_text:
-                collector.diagnostics.append(
-                    diagnostic(
-                        "R009",
-                        f"{problem_text} (the name is the file name): rename the file",
-                        file=display,
-                        line=1,
-                        column=1,
-                        route=name,
-                    )
-                )
-                continue
-            _route(name, value, (display, index, document.root), (), collector)
+            _bare_document(display, index, document, collector)
+
+
+def _bare_document(display: str, index: int, document: Document, collector: Collector) -> None:
+    """The one bare descriptor of a file: the route is named after the file."""
+    name = _stem(display)
+    problem_text = route_name_problem(name)
+    if problem_text:
+        message = f"{problem_text} (the name is the file name): rename the file"
+        _report(collector, display, "R009", message, route=name)
+        return
+    _route(name, document.value, (display, index, document.root), (), collector)
+
+
+def _report(
+    collector: Collector,
+    display: str,
+    code: str,
+    message: str,
+    line: int = 1,
+    column: int = 1,
+    route: str | None = None,
+) -> None:
+    collector.diagnostics.append(
+        diagnostic(code, message, file=display, line=line, column=column, route=route)
+    )
 
 
 def _project_document(display: str, index: int, document: Document, collector: Collector) -> None:
