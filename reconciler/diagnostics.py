@@ -132,6 +132,23 @@ def diagnostic(
     )
 
 
+__all__ = [
+    "CODES",
+    "CODE_KEPT_WITHOUT_PRUNE",
+    "CODE_NOT_READY",
+    "CODE_PROTECTED",
+    "CODE_UNENFORCEABLE",
+    "CODE_UNKNOWN_TARGET",
+    "CODE_UNMANAGED_CLASH",
+    "ERROR",
+    "INFO",
+    "WARNING",
+    "Diagnostic",
+    "diagnostic",
+    "sort_key",
+]
+
+
 def sort_key(diag: Diagnostic) -> tuple[str, int, int, str]:
     """Order by file, line, column, then code (files first, path-less ones last)."""
     return (diag.file or "\uffff", diag.line or 0, diag.column or 0, diag.code)

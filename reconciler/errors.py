@@ -6,6 +6,25 @@ where they happen; ``cli.py`` is the one place that turns them into output and e
 
 from __future__ import annotations
 
+__all__ = [
+    "EXIT_CHANGES",
+    "EXIT_ERROR",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "AuthError",
+    "BackendError",
+    "ConfigError",
+    "ConflictError",
+    "GuardError",
+    "InvalidSpecError",
+    "NotFoundError",
+    "PlanError",
+    "RoutesError",
+    "StalePlanError",
+    "TransientBackendError",
+    "UsageError",
+]
+
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CHANGES = 2

@@ -15,6 +15,31 @@ from typing import Any
 
 import idna
 
+__all__ = [
+    "ANNOTATION_COMMIT",
+    "ANNOTATION_DIGEST",
+    "ANNOTATION_PATH",
+    "LABEL_MANAGED_BY",
+    "LABEL_MANAGED_BY_VALUE",
+    "LABEL_OWNER",
+    "SENSITIVE",
+    "Condition",
+    "CorsPolicy",
+    "DesiredRoute",
+    "HttpBasic",
+    "LiveRoute",
+    "PathRule",
+    "RouteSet",
+    "RouteSpec",
+    "SourceLocation",
+    "SubjectMatcher",
+    "TlsConfig",
+    "Validation",
+    "canonical_host",
+    "canonical_origin",
+    "digest_of",
+]
+
 SENSITIVE = "(sensitive value)"
 
 # Ownership labels and provenance annotations (DESIGN §5).

@@ -13,6 +13,15 @@ from typing import Any
 
 from reconciler.diagnostics import Diagnostic
 
+__all__ = [
+    "FORMAT_VERSION",
+    "ApplyResult",
+    "Change",
+    "Operation",
+    "Plan",
+    "RouteResult",
+]
+
 FORMAT_VERSION = "1"
 
 

@@ -38,10 +38,6 @@ from reconciler.spec_diff import RISK_ORDER, compute_operations, risks
 REASON_NOT_IN_CONFIGURATION = "not-in-configuration"
 
 __all__ = [
-    "CODE_KEPT_WITHOUT_PRUNE",
-    "CODE_PROTECTED",
-    "CODE_UNKNOWN_TARGET",
-    "CODE_UNMANAGED_CLASH",
     "REASON_NOT_IN_CONFIGURATION",
     "RISK_ORDER",
     "PlanOptions",

@@ -11,6 +11,13 @@ from __future__ import annotations
 
 import unicodedata
 
+__all__ = [
+    "clean",
+    "escape",
+    "quote",
+    "unsafe_char",
+]
+
 _SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t", '"': '\\"', "\\": "\\\\"}
 # Cc control, Cf format (bidi overrides, zero-width), Cs surrogate, Co private use,
 # Cn unassigned, Zl/Zp line and paragraph separators.

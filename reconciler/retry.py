@@ -127,3 +127,15 @@ def retry_transient(
     """``call()``, tried again on ``TransientBackendError`` up to ``attempts`` times."""
     policy = RetryPolicy(attempts=attempts, sleep=sleep)
     return run_with_retries(lambda _: call(), policy, retry_on=TransientBackendError)
+
+
+__all__ = [
+    "ATTEMPTS",
+    "BACKOFF_BASE",
+    "BACKOFF_CAP",
+    "RetryPolicy",
+    "backoff_delay",
+    "parse_retry_after",
+    "retry_transient",
+    "run_with_retries",
+]

@@ -18,6 +18,12 @@ RISK_ORDER = (
     "basic-auth-removed",
 )
 
+__all__ = [
+    "RISK_ORDER",
+    "compute_operations",
+    "risks",
+]
+
 
 def compute_operations(before: RouteSpec, after: RouteSpec) -> tuple[Operation, ...]:
     """The in-place operations that turn ``before`` into ``after``; secrets stay redacted."""

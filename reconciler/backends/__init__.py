@@ -8,6 +8,12 @@ from reconciler.backends.base import Backend
 from reconciler.backends.options import BackendOptions
 from reconciler.errors import UsageError
 
+__all__ = [
+    "BACKENDS",
+    "open_backend",
+    "scheme_of",
+]
+
 BackendFactory = Callable[[str, BackendOptions], Backend]
 
 

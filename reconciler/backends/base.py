@@ -22,6 +22,15 @@ from typing import Literal, Protocol, runtime_checkable
 from reconciler.errors import RoutesError
 from reconciler.model import LiveRoute, RouteSpec
 
+__all__ = [
+    "Backend",
+    "BaseBackend",
+    "BatchWriter",
+    "Capabilities",
+    "Write",
+    "WriteOutcome",
+]
+
 
 @dataclass(frozen=True)
 class Capabilities:

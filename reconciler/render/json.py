@@ -7,6 +7,10 @@ import json
 
 from reconciler.plan import Plan
 
+__all__ = [
+    "render_plan_json",
+]
+
 
 def render_plan_json(plan: Plan) -> str:
     """The plan file form: ``Plan.to_dict()`` as indented JSON with a trailing newline."""

@@ -14,6 +14,11 @@ from typing import Any
 from reconciler.quoting import clean
 from reconciler.render.text import NO_CHANGES, diagnostic_line, render_change_text, risk_notes
 
+__all__ = [
+    "COMMENT_LIMIT",
+    "render_plan_markdown",
+]
+
 COMMENT_LIMIT = 65536
 _TRAILER_ROOM = 400  # the "… N more … not shown" lines, with room to spare
 _DIFF_SIGNS = {"+": "+", "-": "-", "~": "!"}

@@ -13,6 +13,16 @@ from typing import Any
 from reconciler.model import SENSITIVE
 from reconciler.quoting import clean, quote
 
+__all__ = [
+    "NO_CHANGES",
+    "diagnostic_line",
+    "render_apply_text",
+    "render_change_text",
+    "render_plan_text",
+    "risk_notes",
+    "summary_line",
+]
+
 NO_CHANGES = "No changes. Live routes match the descriptors."
 
 _COLORS = {"+": "\x1b[32m", "~": "\x1b[33m", "-": "\x1b[31m"}

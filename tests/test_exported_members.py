@@ -1,0 +1,163 @@
+"""The public surface is pinned, as httpx's tests/test_exported_members.py pins its own.
+
+A name added to or removed from a module's ``__all__`` is a decision: this test makes it a
+visible one. Every listed name must exist, and nothing public may be left out of the list.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+
+import pytest
+
+SURFACE = {
+    "reconciler": ["__version__"],
+    "reconciler.model": [
+        "ANNOTATION_COMMIT",
+        "ANNOTATION_DIGEST",
+        "ANNOTATION_PATH",
+        "Condition",
+        "CorsPolicy",
+        "DesiredRoute",
+        "HttpBasic",
+        "LABEL_MANAGED_BY",
+        "LABEL_MANAGED_BY_VALUE",
+        "LABEL_OWNER",
+        "LiveRoute",
+        "PathRule",
+        "RouteSet",
+        "RouteSpec",
+        "SENSITIVE",
+        "SourceLocation",
+        "SubjectMatcher",
+        "TlsConfig",
+        "Validation",
+        "canonical_host",
+        "canonical_origin",
+        "digest_of",
+    ],
+    "reconciler.plan": [
+        "ApplyResult",
+        "Change",
+        "FORMAT_VERSION",
+        "Operation",
+        "Plan",
+        "RouteResult",
+    ],
+    "reconciler.diagnostics": [
+        "CODES",
+        "CODE_KEPT_WITHOUT_PRUNE",
+        "CODE_NOT_READY",
+        "CODE_PROTECTED",
+        "CODE_UNENFORCEABLE",
+        "CODE_UNKNOWN_TARGET",
+        "CODE_UNMANAGED_CLASH",
+        "Diagnostic",
+        "ERROR",
+        "INFO",
+        "WARNING",
+        "diagnostic",
+        "sort_key",
+    ],
+    "reconciler.planner": [
+        "REASON_NOT_IN_CONFIGURATION",
+        "RISK_ORDER",
+        "PlanOptions",
+        "compute_operations",
+        "is_owned",
+        "make_plan",
+    ],
+    "reconciler.spec_diff": ["RISK_ORDER", "compute_operations", "risks"],
+    "reconciler.descriptors.loader": [
+        "MAX_FILE_BYTES",
+        "SUFFIXES",
+        "LoadResult",
+        "load_blobs",
+        "load_paths",
+    ],
+    "reconciler.descriptors.spec_check": [
+        "SCHEMA_CODES",
+        "SpecProblem",
+        "check_spec",
+        "hidden_errors",
+        "host_problem",
+        "problem_summary",
+        "route_name_problem",
+        "route_problems",
+        "spec_errors",
+    ],
+    "reconciler.store": ["Hostname", "SqliteStore", "StoredRoute"],
+    "reconciler.backends": ["BACKENDS", "open_backend", "scheme_of"],
+    "reconciler.backends.base": [
+        "Backend",
+        "BaseBackend",
+        "BatchWriter",
+        "Capabilities",
+        "Write",
+        "WriteOutcome",
+    ],
+    "reconciler.apply.applier": ["ApplyOptions", "Progress", "apply_plan", "check_guards"],
+    "reconciler.quoting": ["clean", "escape", "quote", "unsafe_char"],
+    "reconciler.retry": [
+        "ATTEMPTS",
+        "BACKOFF_BASE",
+        "BACKOFF_CAP",
+        "RetryPolicy",
+        "backoff_delay",
+        "parse_retry_after",
+        "retry_transient",
+        "run_with_retries",
+    ],
+    "reconciler.errors": [
+        "AuthError",
+        "BackendError",
+        "ConfigError",
+        "ConflictError",
+        "EXIT_CHANGES",
+        "EXIT_ERROR",
+        "EXIT_OK",
+        "EXIT_USAGE",
+        "GuardError",
+        "InvalidSpecError",
+        "NotFoundError",
+        "PlanError",
+        "RoutesError",
+        "StalePlanError",
+        "TransientBackendError",
+        "UsageError",
+    ],
+    "reconciler.render.text": [
+        "NO_CHANGES",
+        "diagnostic_line",
+        "render_apply_text",
+        "render_change_text",
+        "render_plan_text",
+        "risk_notes",
+        "summary_line",
+    ],
+    "reconciler.render.markdown": ["COMMENT_LIMIT", "render_plan_markdown"],
+    "reconciler.render.json": ["render_plan_json"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(SURFACE))
+def test_all_is_pinned_and_every_name_exists(name: str) -> None:
+    module = importlib.import_module(name)
+    assert sorted(module.__all__) == sorted(SURFACE[name])
+    for member in module.__all__:
+        assert hasattr(module, member), f"{name}.__all__ names {member}, which is not there"
+
+
+@pytest.mark.parametrize("name", sorted(SURFACE))
+def test_nothing_public_is_left_out(name: str) -> None:
+    """Classes and functions defined in the module without a leading underscore are listed."""
+    module = importlib.import_module(name)
+    defined = {
+        member
+        for member, value in vars(module).items()
+        if not member.startswith("_")
+        and (inspect.isclass(value) or inspect.isfunction(value))
+        and value.__module__ == name
+    }
+    assert defined <= set(module.__all__), sorted(defined - set(module.__all__))
