@@ -171,3 +171,22 @@ def test_markdown_values_cannot_forge_lines_or_hide_the_comment() -> None:
     assert not re.search(r"(?<!\\)\]\(", text), text  # no link: every ] is escaped
     assert "\u202e" not in text
     assert RouteSpec.from_dict(GOOD).host == "shop.acme.org"
+
+
+def test_an_owner_with_invisible_characters_is_refused(tmp_path: Path) -> None:
+    repo = _repo(tmp_path / "evil\u202eteam")
+    (repo / ".routes.yaml").write_text("descriptors: [routes]\n")  # owner from the folder
+    status, out = _routes(repo, "plan")
+    assert status == 1
+    assert "owner" in out and "\u202e" not in out and "\\u202e" in out
+
+
+def test_export_refuses_a_foreign_route_no_descriptor_could_hold(tmp_path: Path) -> None:
+    foreign = {**GOOD, "routes": [{"prefix": "/a b", "route": {"service": "x"}}]}
+    with running_server(tmp_path / "state.db") as running:
+        running.store.create_route("legacy", RouteSpec.from_dict(foreign), {}, {})
+        repo = _repo(tmp_path / "repo")
+        status, out = _routes(repo, "--backend", running.url, "export", "--all", "--dir", "out")
+    assert status == 1
+    assert "R030" in out and "legacy" in out
+    assert not (repo / "out").exists()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from reconciler.errors import UsageError
+from reconciler.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:
     from reconciler.backends.base import Backend
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from reconciler.descriptors.loader import LoadResult
     from reconciler.integrations.git import GitInfo
     from reconciler.plan import Plan
+from reconciler.quoting import quote, unsafe_char
 
 
 class Echo(Protocol):
@@ -119,10 +120,20 @@ def resolve_owner(settings: Settings, git: GitInfo | None) -> str:
     """Owner from config, else the git remote ``owner/repo``, else the repository's folder
     name (the config folder's outside git), as DESIGN §5 says."""
     if settings.owner:
-        return settings.owner
-    if git is not None:
-        return git.remote_slug or git.root.name
-    return settings.root.name or "routes"
+        owner, source = settings.owner, "the config's `owner`"
+    elif git is not None:
+        owner = git.remote_slug or git.root.name
+        source = "the git remote" if git.remote_slug else "the repository's folder name"
+    else:
+        owner, source = settings.root.name or "routes", "the config's folder name"
+    # The owner is written into every route's labels and shown to reviewers.
+    if unsafe_char(owner) is not None or len(owner) > 253:
+        raise ConfigError(
+            f"the owner {quote(owner[:100])} (from {source}) cannot label routes: it holds "
+            "control or invisible characters, or is over 253 characters",
+            hint="set `owner: team/repo` in .routes.yaml",
+        )
+    return owner
 
 
 def open_backend(settings: Settings) -> Backend:

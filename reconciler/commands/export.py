@@ -12,7 +12,7 @@ import yaml
 from reconciler.backends.base import Backend
 from reconciler.commands.common import Echo, open_backend
 from reconciler.config import Settings
-from reconciler.descriptors.lint import route_name_problem
+from reconciler.descriptors.spec_check import problem_summary, route_name_problem, spec_errors
 from reconciler.errors import EXIT_OK, BackendError, RoutesError, UsageError
 from reconciler.model import LiveRoute
 from reconciler.regular_files import read_regular, write_atomic
@@ -63,6 +63,7 @@ def export_routes(
     """
     routes = _select_routes(settings, backend, names, include_unmanaged)
     _refuse_unsafe_names(routes, backend.url)
+    _refuse_invalid_specs(routes, backend.url)
     texts = {_target(directory, r.name, backend.url): _text(r, form) for r in routes}
     try:
         existing = {p: _read(p) for p in texts if p.exists()}
@@ -106,6 +107,20 @@ def _select_routes(
         labels_supported=backend.capabilities.labels,
     )
     return [r for r in backend.list_routes() if include_unmanaged or is_owned(r, options)]
+
+
+def _refuse_invalid_specs(routes: Sequence[LiveRoute], backend_url: str) -> None:
+    # A foreign route (a hand-made Caddy site, say) may hold what no descriptor can: writing
+    # it out would leave a file `routes validate` refuses. Nothing is written.
+    for route in routes:
+        problems = spec_errors(route.spec.to_dict())
+        if problems:
+            raise BackendError(
+                f"live route {_shown(route.name)} on {backend_url} cannot be written as a "
+                f"descriptor: {problem_summary(problems)}; nothing was written",
+                hint="export the other routes by name (`routes export NAME...`), or fix that "
+                "route on the backend",
+            )
 
 
 def _refuse_unsafe_names(routes: Sequence[LiveRoute], backend_url: str) -> None:
