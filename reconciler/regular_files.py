@@ -69,10 +69,15 @@ class FileTooLargeError(OSError):
         super().__init__(0, f"larger than {limit:,} bytes")
 
 
-def write_atomic(target: Path, text: str) -> None:
-    """Write ``text`` to ``target`` atomically: a reader sees the old file or the new one."""
+def write_atomic(target: Path, text: str, mode: int | None = None) -> None:
+    """Write ``text`` to ``target`` atomically: a reader sees the old file or the new one.
+
+    ``mode`` None gives what a plain ``open`` would (0666 less the umask); plan files pass
+    0600.
+    """
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, mode if mode is not None else 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as stream:
             stream.write(text)
         os.replace(tmp, target)
@@ -80,3 +85,9 @@ def write_atomic(target: Path, text: str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    current = os.umask(0o022)
+    os.umask(current)
+    return current

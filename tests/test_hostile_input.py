@@ -190,3 +190,28 @@ def test_export_refuses_a_foreign_route_no_descriptor_could_hold(tmp_path: Path)
     assert status == 1
     assert "R030" in out and "legacy" in out
     assert not (repo / "out").exists()
+
+
+def test_state_journal_and_plan_files_are_private(tmp_path: Path) -> None:
+    repo = _repo(tmp_path / "repo")
+    assert _routes(repo, "plan", "--out", "plan.json")[0] == 0
+    assert _routes(repo, "apply", "--auto-approve")[0] == 0
+    private = [repo / "plan.json", repo / ".routes" / "state.db"]
+    private += list((repo / ".routes" / "journal").glob("*.jsonl"))
+    assert len(private) >= 3
+    for path in private:
+        assert path.stat().st_mode & 0o077 == 0, (path, oct(path.stat().st_mode))
+    assert _routes(repo, "export", "--dir", "out")[0] == 0
+    assert (repo / "out" / "shop.yaml").stat().st_mode & 0o044  # descriptors stay shareable
+
+
+def test_a_token_file_others_can_read_gets_a_warning(tmp_path: Path) -> None:
+    from reconciler.commands.serve import token_file_warning
+
+    token = tmp_path / "token"
+    token.write_text("s3cret-token-value\n")
+    token.chmod(0o644)
+    warning = token_file_warning(str(token))
+    assert warning is not None and "chmod 600" in warning and "s3cret" not in warning
+    token.chmod(0o600)
+    assert token_file_warning(str(token)) is None

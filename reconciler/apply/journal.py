@@ -42,7 +42,9 @@ class Journal:
                 path = folder / f"{stamp}-{os.getpid()}{suffix}.jsonl"
                 try:
                     # "x": one file per run, never appended to another run's journal
-                    self._file = path.open("x", encoding="utf-8")
+                    # 0600: a journal names routes and backends; nobody else needs to read it
+                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                    self._file = os.fdopen(fd, "w", encoding="utf-8")
                 except FileExistsError:
                     continue
                 self.path = path

@@ -35,7 +35,7 @@ def write_plan_file(plan: Plan, out: str) -> None:
     target = Path(out)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(target, render_plan_json(plan))
+        write_atomic(target, render_plan_json(plan), mode=0o600)  # CI uploads plans
     except OSError as exc:
         raise PlanError(f"cannot write plan file {out}: {exc.strerror}") from exc
 

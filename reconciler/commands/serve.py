@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 import ssl
+import stat
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -71,7 +72,23 @@ def serve(
         access_log=access_log,
         faults=fault_policy(faults, fault_seed, fault_kinds, fault_slow, fault_routes),
     )
+    warning = token_file_warning(token_file)
+    if warning:
+        echo(warning, err=True)
     return run(options, echo=echo)
+
+
+def token_file_warning(token_file: str | None) -> str | None:
+    """A warning when others on this machine can read the token file, else None."""
+    if token_file is None:
+        return None
+    mode = os.stat(token_file).st_mode
+    if not mode & (stat.S_IRGRP | stat.S_IROTH):
+        return None
+    return (
+        f"routes serve: warning: the token file {token_file} is readable by other users "
+        f"(mode {stat.S_IMODE(mode):04o}); run `chmod 600 {token_file}`"
+    )
 
 
 def is_loopback(host: str) -> bool:

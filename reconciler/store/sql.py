@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -94,6 +96,10 @@ class ConnectionPool:
             conn.close()
 
     def _open(self) -> sqlite3.Connection:
+        if not self._path.exists():
+            # A new store is created 0600 (SQLite gives its -wal and -shm files the same).
+            with contextlib.suppress(FileExistsError, FileNotFoundError):
+                os.close(os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         conn = sqlite3.connect(
             self._path,
             timeout=self._busy_timeout,
