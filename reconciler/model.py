@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import idna
+from reconciler.canonical import canonical_host, canonical_origin
 
 __all__ = [
     "ANNOTATION_COMMIT",
@@ -35,8 +34,6 @@ __all__ = [
     "SubjectMatcher",
     "TlsConfig",
     "Validation",
-    "canonical_host",
-    "canonical_origin",
     "digest_of",
 ]
 
@@ -49,33 +46,6 @@ LABEL_OWNER = "routes/owner"
 ANNOTATION_COMMIT = "routes/source-commit"
 ANNOTATION_PATH = "routes/source-path"
 ANNOTATION_DIGEST = "routes/spec-digest"
-
-
-def canonical_host(host: str) -> str:
-    """Lower case, no trailing dot, IDNA (punycode) form; unencodable hosts stay lowered."""
-    lowered = host.strip().rstrip(".").lower()
-    if lowered.isascii():
-        return lowered
-    try:
-        return idna.encode(lowered, uts46=True).decode("ascii")
-    except idna.IDNAError:
-        return lowered
-
-
-_ORIGIN_PARTS = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)([^/:]+)(:[0-9]{1,5})?/?", re.ASCII)
-
-
-def canonical_origin(origin: str) -> str:
-    """Origins compare case-insensitively in scheme and host, the host in IDNA form (so a
-    look-alike letter shows as punycode); a trailing slash means nothing."""
-    stripped = origin.strip()
-    if stripped == "*":
-        return "*"
-    parts = _ORIGIN_PARTS.fullmatch(stripped)
-    if parts is None:
-        return stripped.rstrip("/").lower()
-    scheme, host, port = parts.groups()
-    return f"{scheme.lower()}{canonical_host(host)}{port or ''}"
 
 
 @dataclass(frozen=True, order=True)

@@ -33,10 +33,9 @@ SURFACE = {
         "SubjectMatcher",
         "TlsConfig",
         "Validation",
-        "canonical_host",
-        "canonical_origin",
         "digest_of",
     ],
+    "reconciler.canonical": ["canonical_host", "canonical_origin"],
     "reconciler.plan": [
         "ApplyResult",
         "Change",

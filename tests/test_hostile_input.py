@@ -18,9 +18,10 @@ import httpx
 import pytest
 import yaml
 
+from reconciler.canonical import canonical_origin
 from reconciler.cli import main
 from reconciler.descriptors.spec_check import spec_errors
-from reconciler.model import RouteSpec, canonical_origin
+from reconciler.model import RouteSpec
 from reconciler.render.markdown import render_plan_markdown
 from tests.http_server import running_server
 

@@ -18,6 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "reconciler"
 # Modules every stage may use: values, errors and small neutral helpers.
 SHARED = (
     "reconciler.model",
+    "reconciler.canonical",
     "reconciler.plan",
     "reconciler.diagnostics",
     "reconciler.errors",

@@ -11,8 +11,8 @@ from typing import Any
 
 import idna
 
+from reconciler.canonical import canonical_host
 from reconciler.descriptors.schema import SchemaProblem as SpecProblem
-from reconciler.model import canonical_host
 from reconciler.quoting import quote, unsafe_char
 
 Path = tuple[str | int, ...]

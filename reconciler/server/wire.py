@@ -14,8 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.canonical import canonical_host
 from reconciler.descriptors.spec_check import route_name_problem, spec_errors
-from reconciler.model import RouteSpec, canonical_host
+from reconciler.model import RouteSpec
 from reconciler.quoting import quote, unsafe_char
 from reconciler.store import Hostname, StoredRoute
 

@@ -14,9 +14,10 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TypeVar
 
+from reconciler.canonical import canonical_host
 from reconciler.errors import ConflictError, NotFoundError, UsageError
 from reconciler.gcpause import gc_paused
-from reconciler.model import RouteSpec, canonical_host
+from reconciler.model import RouteSpec
 from reconciler.store.records import HOSTNAME_MODES, Hostname, StoredRoute, utc_now
 from reconciler.store.rows import COLUMNS, RouteRows, check_precondition
 from reconciler.store.sql import (
