@@ -57,22 +57,18 @@ def compute_operations(before: RouteSpec, after: RouteSpec) -> tuple[Operation, 
         for p in common
         if old[p].options() != new[p].options()
     ]
-    if before.cors != after.cors:
-        ops.append(
-            Operation(
-                "set-cors",
-                before=before.cors.to_dict() if before.cors else None,
-                after=after.cors.to_dict() if after.cors else None,
+    for op, old_part, new_part in (
+        ("set-cors", before.cors, after.cors),
+        ("set-tls", before.tls, after.tls),
+    ):
+        if old_part != new_part:
+            ops.append(
+                Operation(
+                    op,
+                    before=old_part.to_dict() if old_part else None,
+                    after=new_part.to_dict() if new_part else None,
+                )
             )
-        )
-    if before.tls != after.tls:
-        ops.append(
-            Operation(
-                "set-tls",
-                before=before.tls.to_dict() if before.tls else None,
-                after=after.tls.to_dict() if after.tls else None,
-            )
-        )
     if before.validation != after.validation:
         ops.append(
             Operation(

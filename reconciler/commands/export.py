@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from reconciler.config import Settings
 from reconciler.descriptors.spec_check import problem_summary, route_name_problem, spec_errors
 from reconciler.errors import EXIT_OK, BackendError, RoutesError, UsageError
 from reconciler.model import LiveRoute
+from reconciler.quoting import quote
 from reconciler.regular_files import read_regular, write_atomic
 
 _NAME_RULE = (
@@ -163,8 +163,7 @@ def _target(directory: Path, name: str, backend_url: str) -> Path:
 
 def _shown(name: str) -> str:
     """A backend-supplied name, quoted and escaped so no control character reaches a log."""
-    quoted = json.dumps(name[:80], ensure_ascii=True)
-    return quoted + "..." if len(name) > 80 else quoted
+    return quote(name[:80]) + ("..." if len(name) > 80 else "")
 
 
 def _document(route: LiveRoute, form: str) -> dict[str, Any]:
