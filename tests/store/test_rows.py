@@ -16,7 +16,7 @@ from reconciler.backends.options import BackendOptions, LocalOptions
 from reconciler.errors import BackendError
 from reconciler.model import RouteSpec
 from reconciler.store import SqliteStore
-from tests.backend_contract import ANNOTATIONS, LABELS, simple_spec
+from tests.backends.contract import ANNOTATIONS, LABELS, simple_spec
 from tests.http_server import running_server
 
 RULE = {"prefix": "/", "route": {"service": "cart"}}

@@ -11,7 +11,7 @@ import pytest
 from reconciler.backends.caddy.backend import CaddyBackend
 from reconciler.backends.options import CaddyOptions
 from reconciler.errors import BackendError
-from tests.backend_contract import simple_spec
+from tests.backends.contract import simple_spec
 
 ADMIN = "http://caddy.test:2019"
 HOST = {"host": ["shop.example.com"]}

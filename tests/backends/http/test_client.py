@@ -27,7 +27,7 @@ from reconciler.errors import (
     TransientBackendError,
     UsageError,
 )
-from tests.backend_contract import BackendContract, simple_spec
+from tests.backends.contract import BackendContract, simple_spec
 from tests.http_server import RunningServer, running_server
 
 TOKEN = "s3cret-token-value"

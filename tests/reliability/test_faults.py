@@ -19,7 +19,7 @@ import pytest
 from reconciler.model import RouteSpec
 from reconciler.server.faults import FAULT_KINDS, FaultPolicy
 from tests.http_server import RunningServer, running_server
-from tests.reliability import journals, record, routes_env, run_routes, spec, write_repo
+from tests.reliability.support import journals, record, routes_env, run_routes, spec, write_repo
 
 TOKEN = "reliability-token-5f2c"
 # Fault decisions hang on (seed, method, path, how many times asked), so every route meets

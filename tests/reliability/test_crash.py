@@ -18,7 +18,7 @@ import httpx
 
 from reconciler.server.faults import FaultPolicy
 from tests.http_server import running_server
-from tests.reliability import (
+from tests.reliability.support import (
     journals,
     record,
     routes_cmd,

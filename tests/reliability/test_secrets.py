@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.reliability import record, routes_env, run_routes, serve, spec, write_repo
+from tests.reliability.support import record, routes_env, run_routes, serve, spec, write_repo
 
 TOKEN = "tok-3f9a1c7e5b2d4f60a8c9e1b3d5f7a9c2"
 WRONG_TOKEN = "tok-wrong-0e8d6c4b2a0f9e7d5c3b1a90"

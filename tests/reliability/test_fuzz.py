@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from reconciler.descriptors.loader import load_blobs
 from tests.http_server import running_server
-from tests.reliability import ROOT, record, routes_env, serve
+from tests.reliability.support import ROOT, record, routes_env, serve
 
 TOKEN = "fuzz-token-77c0"
 SEVERITIES = {"error", "warning", "info"}

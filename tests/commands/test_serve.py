@@ -1,4 +1,5 @@
-"""``routes serve`` as a command: option checks, TLS, and graceful shutdown on SIGTERM.
+"""``routes serve`` as a command: option checks (fault flags too), TLS, and graceful shutdown
+on SIGTERM.
 
 The SIGTERM test starts ``routes serve`` in a child Python process on a loopback port.
 """
@@ -28,9 +29,10 @@ from cryptography.x509.oid import NameOID
 
 from reconciler.backends.http.client import HttpBackend
 from reconciler.cli import serve
-from reconciler.commands.serve import is_loopback, serve_options
+from reconciler.commands.serve import fault_policy, is_loopback, serve_options
 from reconciler.errors import BackendError, ConfigError, UsageError
-from tests.backend_contract import simple_spec
+from reconciler.server.faults import parse_kinds
+from tests.backends.contract import simple_spec
 from tests.http_server import running_server
 
 TOKEN = "cli-token-0123"
@@ -126,6 +128,16 @@ def test_tls_flags_go_together_and_must_load(tmp_path: Path) -> None:
 def test_rate_limit_must_be_positive() -> None:
     with pytest.raises(UsageError, match="rate-limit"):
         serve_options(**options(rate_limit=0.0), environ={})  # type: ignore[arg-type]
+
+
+def test_bad_fault_flags_are_usage_errors() -> None:
+    with pytest.raises(ValueError, match="unknown fault kind"):
+        parse_kinds("500,teapot")
+    with pytest.raises(UsageError, match="teapot"):
+        fault_policy(0.1, 0, "teapot", 0.5, ())
+    assert fault_policy(None, 0, "500", 0.5, ()) is None, "off unless asked for"
+    result = CliRunner().invoke(serve, ["--faults", "1.5"])
+    assert result.exit_code == 2 and "1.5" in result.output
 
 
 # -- TLS ----------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 With ``ROUTES_RELIABILITY=1`` every reliability test appends what it measured (faults
 injected, requests made, crashes survived, fuzz cases, data lost) to
-``.routes-reliability/figures.jsonl``; ``python -m tests.reliability`` adds them up.
+``.routes-reliability/figures.jsonl``; ``python -m tests.reliability.support`` adds them up.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import IO, Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FIGURES_DIR = ROOT / ".routes-reliability"
 FIGURES = FIGURES_DIR / "figures.jsonl"
 OWNER = "acme/gitops"

@@ -19,7 +19,7 @@ import pytest
 from reconciler.model import RouteSpec
 from reconciler.server.faults import FaultPolicy
 from tests.http_server import running_server
-from tests.reliability import (
+from tests.reliability.support import (
     journals,
     record,
     routes_cmd,

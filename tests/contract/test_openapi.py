@@ -18,7 +18,7 @@ from referencing.jsonschema import DRAFT202012
 
 from tests.http_server import RunningServer, running_server
 
-SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 BASE = "https://github.com/acme/routes/schemas/"
 TOKEN = "openapi-token"
 SPEC = {"host": "shop.acme.org", "routes": [{"prefix": "/", "route": {"service": "web"}}]}

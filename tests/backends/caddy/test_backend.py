@@ -20,7 +20,7 @@ from reconciler.config import Settings
 from reconciler.errors import BackendError, InvalidSpecError
 from reconciler.model import DesiredRoute, LiveRoute, RouteSet, RouteSpec, SourceLocation
 from reconciler.planner import PlanOptions, make_plan
-from tests.backend_contract import ANNOTATIONS, FULL_FEATURES, LABELS, BackendContract
+from tests.backends.contract import ANNOTATIONS, FULL_FEATURES, LABELS, BackendContract
 from tests.caddy_helpers import (
     CaddyProcess,
     Pki,

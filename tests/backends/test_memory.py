@@ -6,7 +6,7 @@ import pytest
 
 from reconciler.backends.memory import MemoryBackend
 from reconciler.errors import ConflictError, NotFoundError
-from tests.backend_contract import ANNOTATIONS, LABELS, simple_spec
+from tests.backends.contract import ANNOTATIONS, LABELS, simple_spec
 
 
 def test_write_count_counts_successful_writes_only() -> None:

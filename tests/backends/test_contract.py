@@ -14,7 +14,7 @@ from reconciler.backends.local import LocalBackend, open_local
 from reconciler.backends.memory import MemoryBackend
 from reconciler.backends.options import LocalOptions
 from reconciler.config import Settings
-from tests.backend_contract import BackendContract
+from tests.backends.contract import BackendContract
 
 
 class TestMemoryContract(BackendContract):

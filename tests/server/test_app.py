@@ -14,101 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
-import reconciler.server.auth as auth
 from reconciler.model import RouteSpec
-from reconciler.server.ratelimit import TokenBuckets
 from tests.http_server import RunningServer, running_server
-
-TOKEN = "tok-9f8e7d6c5b4a"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-SPEC = {"host": "shop.acme.org", "routes": [{"prefix": "/carts", "route": {"service": "cart"}}]}
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with running_server(tmp_path_factory.mktemp("srv") / "state.db", token=TOKEN) as running:
-        yield running
-
-
-@pytest.fixture
-def client(server: RunningServer) -> Iterator[httpx.Client]:
-    """A client with the token, against the shared server emptied of routes and hostnames."""
-    for route in server.store.list_routes():
-        server.store.delete_route(route.name)
-    for hostname in server.store.list_hostnames():
-        server.store.remove_hostname(hostname.hostname)
-    server.store.set_hostname_mode("any")
-    with httpx.Client(base_url=server.url, headers=AUTH) as http:
-        yield http
-
-
-def put(client: httpx.Client, name: str, spec: Any = SPEC, **headers: str) -> httpx.Response:
-    return client.put(f"/v1/routes/{name}", json={"spec": spec}, headers=headers)
-
-
-def error_of(response: httpx.Response) -> dict[str, Any]:
-    body = response.json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message", "details"}
-    assert body["error"]["message"]
-    error: dict[str, Any] = body["error"]
-    return error
-
-
-# -- health and auth ------------------------------------------------------------------------
-
-
-def test_healthz_needs_no_token(server: RunningServer) -> None:
-    response = httpx.get(server.url + "/healthz")
-    assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
-
-
-@pytest.mark.parametrize(
-    ("method", "path"),
-    [
-        ("GET", "/v1/routes"),
-        ("GET", "/v1/routes/shop"),
-        ("PUT", "/v1/routes/shop"),
-        ("DELETE", "/v1/routes/shop"),
-        ("GET", "/v1/hostnames"),
-        ("POST", "/v1/hostnames"),
-        ("DELETE", "/v1/hostnames/shop.acme.org"),
-    ],
-)
-def test_every_api_request_needs_the_token(server: RunningServer, method: str, path: str) -> None:
-    missing = httpx.request(method, server.url + path, json={"spec": SPEC})
-    assert missing.status_code == 401
-    assert missing.headers["WWW-Authenticate"].startswith("Bearer")
-    assert error_of(missing)["code"] == "unauthorized"
-    wrong = httpx.request(
-        method, server.url + path, headers={"Authorization": "Bearer nope"}, json={"spec": SPEC}
-    )
-    assert wrong.status_code == 401
-    assert 'error="invalid_token"' in wrong.headers["WWW-Authenticate"]
-    assert TOKEN not in wrong.text
-
-
-def test_other_auth_schemes_are_refused(server: RunningServer) -> None:
-    basic = base64.b64encode(f"user:{TOKEN}".encode()).decode()
-    response = httpx.get(server.url + "/v1/routes", headers={"Authorization": f"Basic {basic}"})
-    assert response.status_code == 401
-
-
-def test_the_token_is_compared_in_constant_time(
-    client: httpx.Client, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    seen: list[tuple[bytes, bytes]] = []
-    real = auth.hmac.compare_digest
-
-    def spy(a: bytes, b: bytes) -> bool:
-        seen.append((a, b))
-        return real(a, b)
-
-    monkeypatch.setattr(auth.hmac, "compare_digest", spy)
-    assert client.get("/v1/routes").status_code == 200
-    assert seen == [(TOKEN.encode(), TOKEN.encode())]
-
+from tests.server.support import SPEC, error_of, put
 
 # -- routes -----------------------------------------------------------------------------------
 
@@ -451,21 +359,6 @@ def test_unregistered_host_is_not_ready_in_registered_mode(
     assert ready["Ready"]["status"] == "True"
 
 
-# -- access log -------------------------------------------------------------------------------
-
-
-def test_access_log_has_method_path_status_and_never_the_token(
-    client: httpx.Client, caplog: pytest.LogCaptureFixture
-) -> None:
-    with caplog.at_level(logging.INFO, logger="reconciler.server.access"):
-        client.get("/v1/routes", params={"pageSize": "5"})
-        client.get("/v1/routes/nope")
-    lines = [r.getMessage() for r in caplog.records if r.name == "reconciler.server.access"]
-    assert any(line.startswith("GET /v1/routes 200 ") and line.endswith("ms") for line in lines)
-    assert any(line.startswith("GET /v1/routes/nope 404 ") for line in lines)
-    assert not any(TOKEN in line or "Bearer" in line or "pageSize" in line for line in lines)
-
-
 # -- concurrency ------------------------------------------------------------------------------
 
 
@@ -484,49 +377,6 @@ def test_concurrent_conditional_creates_have_one_winner(client: httpx.Client) ->
     for thread in threads:
         thread.join()
     assert sorted(statuses) == [201] + [412] * 7
-
-
-def test_server_without_token_serves_everyone(tmp_path: Path) -> None:
-    with running_server(tmp_path / "open.db") as server:
-        assert httpx.get(server.url + "/v1/routes").status_code == 200
-
-
-# -- rate limit -------------------------------------------------------------------------------
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_rate_limit_answers_429_with_retry_after(tmp_path: Path) -> None:
-    clock = FakeClock()
-    with (
-        running_server(tmp_path / "rl.db", rate_limit=2, clock=clock) as server,
-        httpx.Client(base_url=server.url) as http,
-    ):
-        assert [http.get("/v1/routes").status_code for _ in range(2)] == [200, 200]
-        limited = http.get("/v1/routes")
-        assert limited.status_code == 429
-        assert limited.headers["Retry-After"] == "1"
-        assert error_of(limited)["code"] == "rate_limited"
-        assert http.get("/healthz").status_code == 200  # probes are never limited
-        clock.now += 0.5  # half a second refills one token at 2/s
-        assert http.get("/v1/routes").status_code == 200
-        assert http.get("/v1/routes").status_code == 429
-
-
-def test_token_buckets_are_per_client_and_refill() -> None:
-    clock = FakeClock()
-    buckets = TokenBuckets(0.5, clock=clock)
-    assert buckets.take("client-a") == 0
-    assert buckets.take("client-a") == pytest.approx(2.0)
-    assert buckets.take("client-b") == 0
-    clock.now += 2.0
-    assert buckets.take("client-a") == 0
 
 
 # -- hostile input --------------------------------------------------------------------------------
