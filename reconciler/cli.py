@@ -1,4 +1,4 @@
-"""The command line (DESIGN §10): click wiring only, and the one place that prints, prompts
+"""The command line: click wiring only, and the one place that prints, prompts
 and exits. Each command's work is a function in ``reconciler.commands`` that returns an
 exit code; ``main`` maps every error to a message and an exit code.
 

@@ -1,4 +1,4 @@
-"""``.routes.yaml`` + environment + flags -> ``Settings`` (DESIGN §9).
+"""``.routes.yaml`` + environment + flags -> ``Settings``.
 
 The file is checked against the packaged JSON Schema ``routes-config.schema.json`` (which
 editors can use too). As for descriptors, ``conforms`` checks exactly what the schema says

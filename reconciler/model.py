@@ -1,4 +1,4 @@
-"""The canonical route model (DESIGN §3). Pure: no I/O, no backend, no YAML.
+"""The canonical route model. Pure: no I/O, no backend, no YAML.
 
 Both sides of a diff become a ``RouteSpec`` before they are compared, so two specs the
 platform treats the same compare equal and fingerprint the same.
@@ -39,7 +39,7 @@ __all__ = [
 
 SENSITIVE = "(sensitive value)"
 
-# Ownership labels and provenance annotations (DESIGN §5).
+# Ownership labels and provenance annotations.
 LABEL_MANAGED_BY = "managed-by"
 LABEL_MANAGED_BY_VALUE = "routes"
 LABEL_OWNER = "routes/owner"
@@ -146,7 +146,7 @@ class RouteSpec:
 
     @classmethod
     def from_dict(cls, descriptor: Mapping[str, Any]) -> RouteSpec:
-        """Canonicalise a route descriptor (already schema-valid) per DESIGN §3."""
+        """Canonicalise a route descriptor (already schema-valid) (README, "Canonical form")."""
         rules: dict[str, PathRule] = {}
         for rule in descriptor.get("routes") or ():
             prefix = str(rule["prefix"])

@@ -1,4 +1,4 @@
-"""The plan as a value (DESIGN §6): changes, operations, and their dict / JSON form. Data only.
+"""The plan as a value: changes, operations, and their dict / JSON form. Data only.
 
 ``Plan.to_dict()`` is the JSON of ``schemas/plan.schema.json``; every renderer reads the same
 structure. Secrets never enter the dict form: specs are redacted, and ``after_fingerprint``

@@ -1,4 +1,4 @@
-"""(desired, live, options) -> Plan (DESIGN §5 ownership, §6 plan). Pure and deterministic.
+"""(desired, live, options) -> Plan (README: "Ownership", "Plans"). Pure and deterministic.
 
 The planner only ever sees canonical ``RouteSpec`` values: two specs the platform treats the
 same compare equal, so labels, annotations, versions and field order never make a change.

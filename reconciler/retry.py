@@ -1,4 +1,4 @@
-"""The one retry policy (DESIGN §7): every writer, reader and the GitHub client retry here.
+"""The one retry policy: every writer, reader and the GitHub client retry here.
 
 A transient failure is tried again up to ``attempts`` times in all, after an exponential
 backoff with full jitter, capped, and never shorter than the server's ``Retry-After``.

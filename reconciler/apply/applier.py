@@ -1,4 +1,4 @@
-"""(Plan, Backend) -> ApplyResult (DESIGN §7): guards, order, retries, journal, wait.
+"""(Plan, Backend) -> ApplyResult: guards, order, retries, journal, wait.
 
 The applier only reads the plan. Every write is preceded by a read of the route, so an apply
 that stopped half-way can simply be run again: what is done already reads as

@@ -1,4 +1,4 @@
-"""Many routes of an apply phase per request, on backends with ``batch_writes`` (DESIGN §7).
+"""Many routes of an apply phase per request, on backends with ``batch_writes``.
 
 The decisions are ``verdict``'s, made for a batch at once: one read of the batch's routes,
 a verdict for each, one ``write_batch`` for those that need a write. A write refused as a

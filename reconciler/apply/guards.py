@@ -1,4 +1,4 @@
-"""The checks before an apply (DESIGN §7): guards, and a saved plan's desired specs and
+"""The checks before an apply: guards, and a saved plan's desired specs and
 freshness against the live routes read now."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The apply journal (DESIGN §7): one JSON-lines file per run under ``.routes/journal/``.
+"""The apply journal: one JSON-lines file per run under ``.routes/journal/``.
 
 Every line is written and flushed on its own, so a run killed mid-way (even by SIGKILL)
 leaves every completed line readable. Only names, versions, fingerprints, outcomes and

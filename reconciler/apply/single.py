@@ -1,4 +1,4 @@
-"""One route of an apply (DESIGN §7): read, decide, write conditionally, retry transients.
+"""One route of an apply: read, decide, write conditionally, retry transients.
 
 Reading before writing is what makes an apply idempotent; what the read route says to do is
 ``verdict.verdict_of``. On backends with conditional writes the first attempt folds the read

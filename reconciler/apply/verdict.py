@@ -1,4 +1,4 @@
-"""What to do with one route of an apply, from what it is live (DESIGN §7). Pure.
+"""What to do with one route of an apply, from what it is live. Pure.
 
 The live route is compared with what the plan found (``before``, its ``live_fingerprint``)
 and what it wants (``after``): already as wanted is ``already-applied``; still as found is

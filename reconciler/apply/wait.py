@@ -1,4 +1,4 @@
-"""``--wait`` (DESIGN §7): poll written routes until each reports ``Ready`` or time runs out."""
+"""``--wait``: poll written routes until each reports ``Ready`` or time runs out."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Backends by URL scheme (DESIGN §5). Factories import lazily so startup stays fast."""
+"""Backends by URL scheme. Factories import lazily so startup stays fast."""
 
 from __future__ import annotations
 

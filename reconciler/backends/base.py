@@ -1,4 +1,4 @@
-"""The backend protocol (DESIGN §5): list, get, create, replace, delete, capabilities.
+"""The backend protocol: list, get, create, replace, delete, capabilities.
 
 Every backend speaks canonical ``RouteSpec`` / ``LiveRoute`` values and raises only the
 errors of ``reconciler.errors`` (translated at its own edge):

@@ -1,4 +1,4 @@
-"""What each backend needs to know, as typed values (DESIGN §5, §9).
+"""What each backend needs to know, as typed values (README, "Backends" and "Configuration").
 
 ``config.py`` builds one ``BackendOptions`` from ``Settings`` with the readers below, and
 ``open_backend`` hands each factory its own part: no backend sees ``Settings`` or imports

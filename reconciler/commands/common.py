@@ -118,7 +118,7 @@ def default_owner(settings: Settings) -> str:
 
 def resolve_owner(settings: Settings, git: GitInfo | None) -> str:
     """Owner from config, else the git remote ``owner/repo``, else the repository's folder
-    name (the config folder's outside git), as DESIGN §5 says."""
+    name (the config folder's outside git), as README's "Ownership" says."""
     if settings.owner:
         owner, source = settings.owner, "the config's `owner`"
     elif git is not None:

@@ -1,4 +1,4 @@
-"""``routes serve``: the reference control plane over the local SQLite store (DESIGN §8).
+"""``routes serve``: the reference control plane over the local SQLite store.
 
 ``serve_options`` checks the flags together (usage errors before anything binds) and
 ``run`` serves until SIGINT / SIGTERM, letting requests in flight finish; ``serve`` is

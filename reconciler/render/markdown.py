@@ -1,4 +1,4 @@
-"""Plan dict -> Markdown for pull-request comments (DESIGN §6). Pure and deterministic.
+"""Plan dict -> Markdown for pull-request comments. Pure and deterministic.
 
 The comment must stay under GitHub's size limit, so sections are filled greedily in a fixed
 order; the summary and every delete are reserved first because they are what a reviewer

@@ -1,4 +1,4 @@
-"""Plan dict -> Terraform-style text (DESIGN §6). Pure: renders ``Plan.to_dict()``, never prints.
+"""Plan dict -> Terraform-style text. Pure: renders ``Plan.to_dict()``, never prints.
 
 Rendering from the dict (not the ``Plan`` object) keeps human output and ``--format json``
 from ever disagreeing, and lets ``routes show plan.json`` render a saved plan unchanged.
@@ -47,7 +47,7 @@ _OUTCOME_WORDS = {
 
 def render_plan_text(plan: Mapping[str, Any], *, color: bool = False) -> str:
     """The whole plan as text: notes first, then one block per change, then the summary."""
-    # Notes go on top so the last block sits right above the summary, as in DESIGN §6.
+    # Notes go on top so the last block sits right above the summary (README, "Plans").
     sections = [_diagnostics_section(plan), _unmanaged_section(plan)]
     notes = risk_notes(plan)
     if notes:

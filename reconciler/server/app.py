@@ -1,4 +1,4 @@
-"""The route control-plane API of DESIGN §8 as a Starlette app over a ``SqliteStore``.
+"""The route control-plane API (schemas/openapi.yaml) as a Starlette app over a ``SqliteStore``.
 
 Handlers are thin: parse and check the request (``wire``), call the store in a worker
 thread (SQLite blocks), and answer JSON. Every error leaves as ``{"error": {…}}``.

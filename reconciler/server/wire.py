@@ -1,4 +1,4 @@
-"""The JSON shapes of the control-plane API (DESIGN §8): errors, routes, bodies, headers.
+"""The JSON shapes of the control-plane API: errors, routes, bodies, headers.
 
 Everything here is pure: request text in, values or ``ApiError`` out. The app turns an
 ``ApiError`` into ``{"error": {"code", "message", "details"}}`` with its status code.

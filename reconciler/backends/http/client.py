@@ -1,4 +1,4 @@
-"""The ``http://`` / ``https://`` backend: the route control-plane API of DESIGN §8.
+"""The ``http://`` / ``https://`` backend: the route control-plane API of schemas/openapi.yaml.
 
 One pooled ``httpx.Client`` (injectable, so tests can hand in a ``MockTransport``). Writes
 are conditional: create is ``PUT`` with ``If-None-Match: *``, replace and delete carry

@@ -24,7 +24,7 @@ from reconciler.errors import (
 from reconciler.retry import parse_retry_after
 
 # 500 too: every write is conditional and read back before a retry, so retrying an
-# answer lost to a server error can never write twice (DESIGN §7, docs/reliability.md).
+# answer lost to a server error can never write twice (docs/reliability.md).
 TRANSIENT_STATUS = {429, 500, 502, 503, 504}
 SERVE_HINT = "start it with `routes serve`, or check the URL in --backend / ROUTES_BACKEND"
 REPLAN_HINT = "plan again to see the live routes"
