@@ -6,8 +6,6 @@ files, and values meant to forge lines in a CI log or a pull-request comment.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import re
@@ -19,11 +17,11 @@ import pytest
 import yaml
 
 from reconciler.canonical import canonical_origin
-from reconciler.cli import main
 from reconciler.descriptors.spec_check import spec_errors
 from reconciler.model import RouteSpec
 from reconciler.render.markdown import render_plan_markdown
 from tests.http_server import running_server
+from tests.in_process import plain_environment, run_routes
 
 GOOD: dict[str, Any] = {
     "host": "shop.acme.org",
@@ -31,24 +29,12 @@ GOOD: dict[str, Any] = {
 }
 
 
-def _routes(cwd: Path, *args: str) -> tuple[int, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with (
-        contextlib.chdir(cwd),
-        contextlib.redirect_stdout(out),
-        contextlib.redirect_stderr(err),
-        pytest.raises(SystemExit) as done,
-    ):
-        main(list(args))
-    assert "Traceback" not in err.getvalue(), err.getvalue()
-    return int(done.value.code or 0), out.getvalue() + err.getvalue()
+_routes = run_routes
 
 
 @pytest.fixture(autouse=True)
-def _plain_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NO_COLOR", "1")
-    for name in ("ROUTES_BACKEND", "ROUTES_CONFIG", "ROUTES_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
+def _plain(monkeypatch: pytest.MonkeyPatch) -> None:
+    plain_environment(monkeypatch)
 
 
 def _repo(folder: Path, spec: dict[str, Any] = GOOD) -> Path:

@@ -9,8 +9,6 @@ refuses it, with the same code.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 from pathlib import Path
 from typing import Any
@@ -19,10 +17,10 @@ import httpx
 import pytest
 import yaml
 
-from reconciler.cli import main
 from reconciler.descriptors.spec_check import check_spec, hidden_errors, spec_errors
 from reconciler.model import RouteSpec
 from tests.http_server import running_server
+from tests.in_process import plain_environment, run_routes
 
 GOOD: dict[str, Any] = {
     "host": "shop.acme.org",
@@ -111,25 +109,12 @@ def test_check_spec_gives_the_code(label: str, spec: dict[str, Any], code: str) 
     assert code in [p.code for p in spec_errors(spec)]
 
 
-def _routes(cwd: Path, *args: str) -> tuple[int, str]:
-    """The real CLI, in this process (a subprocess per call would cost a second each)."""
-    out, err = io.StringIO(), io.StringIO()
-    with (
-        contextlib.chdir(cwd),
-        contextlib.redirect_stdout(out),
-        contextlib.redirect_stderr(err),
-        pytest.raises(SystemExit) as done,
-    ):
-        main(list(args))
-    assert "Traceback" not in err.getvalue(), err.getvalue()
-    return int(done.value.code or 0), out.getvalue() + err.getvalue()
+_routes = run_routes
 
 
 @pytest.fixture(autouse=True)
-def _plain_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NO_COLOR", "1")
-    for name in ("ROUTES_BACKEND", "ROUTES_CONFIG", "ROUTES_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
+def _plain(monkeypatch: pytest.MonkeyPatch) -> None:
+    plain_environment(monkeypatch)
 
 
 def _repo(folder: Path, spec: dict[str, Any]) -> Path:
