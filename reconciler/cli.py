@@ -7,6 +7,7 @@ Command modules are imported inside the commands so ``routes --version`` starts 
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -286,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         _echo("Aborted: nothing more was changed.", err=True)
         sys.exit(130)
     except click.ClickException as exc:  # usage errors among them: they show the usage
-        exc.show()
+        _show_click_error(exc)
         sys.exit(EXIT_USAGE)
     except RoutesError as exc:
         _fail(exc)
@@ -300,6 +301,13 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         _echo("Hint: run again with -v for details and report it as a bug.", err=True)
         sys.exit(EXIT_ERROR)
     sys.exit(code if isinstance(code, int) else EXIT_OK)  # --help, --version: None or 0
+
+
+def _show_click_error(exc: click.ClickException) -> None:
+    """click's own layout (usage, hint, error), each line escaped: it quotes what was typed."""
+    shown = io.StringIO()
+    exc.show(file=shown)
+    _echo("\n".join(clean(line) for line in shown.getvalue().splitlines()), err=True)
 
 
 def _shown(text: str) -> str:

@@ -81,29 +81,3 @@ def classify_drift(
         host = entry.get("host", "")
         findings.append(Finding(entry["route"], "unmanaged", f"host {host}; not owned, left alone"))
     return DriftReport(findings=tuple(findings), plan=plan)
-
-
-def render_drift_text(report: DriftReport) -> str:
-    """One line per finding, then a summary line."""
-    lines = [f"  {f.kind:<20} {f.route}: {f.detail}" for f in report.findings]
-    counts = report.counts()
-    if report.drifted:
-        summary = (
-            f"Drift: {counts['changed-out-of-band']} changed out of band, "
-            f"{counts['deleted-out-of-band']} deleted out of band, "
-            f"{counts['not-yet-applied']} not yet applied"
-            f" ({counts['unmanaged']} unmanaged)."
-        )
-    else:
-        summary = f"No drift. Live routes match the descriptors ({counts['unmanaged']} unmanaged)."
-    return "\n".join([*lines, "", summary] if lines else [summary]) + "\n"
-
-
-def render_drift_markdown(report: DriftReport) -> str:
-    """A markdown report for a drift issue or a step summary."""
-    counts = report.counts()
-    head = "### Drift detected" if report.drifted else "### No drift"
-    rows = [f"| `{f.route}` | {f.kind} | {f.detail} |" for f in report.findings]
-    table = ["| route | finding | detail |", "|---|---|---|", *rows] if rows else []
-    summary = ", ".join(f"{n} {kind}" for kind, n in counts.items())
-    return "\n".join([head, "", f"**{summary}**", "", *table]) + "\n"

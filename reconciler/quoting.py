@@ -9,11 +9,13 @@ space) and the old `##[command]` anywhere; both are broken up as well.
 
 from __future__ import annotations
 
+import json
 import unicodedata
 
 __all__ = [
     "clean",
     "escape",
+    "json_text",
     "quote",
     "unsafe_char",
 ]
@@ -52,6 +54,12 @@ def clean(text: object) -> str:
     if unsafe_char(shown) is None:
         return _no_runner_commands(shown)
     return escape(shown)
+
+
+def json_text(value: object, *, indent: int | None = 2) -> str:
+    """``value`` as JSON a terminal or CI log can show: ASCII (every control, separator and
+    bidi character escaped) and no ``##[`` (a JSON escape keeps the value exact)."""
+    return json.dumps(value, indent=indent, ensure_ascii=True).replace("##[", "##\\u005b")
 
 
 def _no_runner_commands(text: str) -> str:

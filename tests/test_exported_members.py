@@ -97,7 +97,7 @@ SURFACE = {
         "WriteOutcome",
     ],
     "reconciler.apply.applier": ["ApplyOptions", "Progress", "apply_plan", "check_guards"],
-    "reconciler.quoting": ["clean", "escape", "quote", "unsafe_char"],
+    "reconciler.quoting": ["clean", "escape", "json_text", "quote", "unsafe_char"],
     "reconciler.retry": [
         "ATTEMPTS",
         "BACKOFF_BASE",
@@ -135,7 +135,8 @@ SURFACE = {
         "risk_notes",
         "summary_line",
     ],
-    "reconciler.render.markdown": ["COMMENT_LIMIT", "render_plan_markdown"],
+    "reconciler.render.markdown": ["COMMENT_LIMIT", "code", "render_plan_markdown", "text"],
+    "reconciler.render.drift": ["render_drift_markdown", "render_drift_text"],
     "reconciler.render.json": ["render_plan_json"],
 }
 

@@ -202,3 +202,33 @@ def test_a_token_file_others_can_read_gets_a_warning(tmp_path: Path) -> None:
     assert warning is not None and "chmod 600" in warning and "s3cret" not in warning
     token.chmod(0o600)
     assert token_file_warning(str(token)) is None
+
+
+def test_usage_errors_quote_what_was_typed_safely(tmp_path: Path) -> None:
+    for args in (["##[error]cmd\x1b[2J"], ["plan", "--format", "##[error]\x1b[2J"]):
+        status, out = _routes(tmp_path, *args)
+        assert status == 64
+        assert "##[" not in out and "\x1b" not in out, out
+
+
+def test_json_output_holds_no_runner_command(tmp_path: Path) -> None:
+    spec = {**GOOD, "routes": [{**GOOD["routes"][0], "name": "##[error]rule"}]}
+    repo = _repo(tmp_path / "repo", spec)
+    status, out = _routes(repo, "plan", "--format", "json")
+    assert status == 0 and "##[" not in out
+    assert json.loads(out)["changes"][0]["spec"]["routes"][0]["name"] == "##[error]rule"
+
+
+def test_drift_escapes_a_foreign_route_host(tmp_path: Path) -> None:
+    host = "evil.com\x1b[2j\n::error::forged\u202e | x | <!-- [c](https://e) @octocat ##[error]"
+    foreign = {**GOOD, "host": host}
+    with running_server(tmp_path / "state.db") as running:
+        running.store.create_route("intruder", RouteSpec.from_dict(foreign), {}, {})
+        repo = _repo(tmp_path / "repo")
+        for fmt in ("text", "markdown"):
+            _, out = _routes(repo, "--backend", running.url, "drift", "--format", fmt)
+            assert "intruder" in out, out
+            assert "\x1b" not in out and "\u202e" not in out and "##[" not in out, out
+            assert not any(line.lstrip().startswith("::") for line in out.splitlines()), out
+            if fmt == "markdown":
+                assert "<!--" not in out and "@octocat" not in out

@@ -6,7 +6,6 @@ A saved plan is applied only once it is proven applicable to the backend as it i
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
@@ -16,6 +15,7 @@ from reconciler.commands.planning import plan_or_refuse
 from reconciler.errors import EXIT_ERROR, EXIT_OK, GuardError, PlanError, UsageError
 from reconciler.model import SENSITIVE, RouteSpec
 from reconciler.plan import ApplyResult, Plan
+from reconciler.quoting import json_text
 
 if TYPE_CHECKING:
     from reconciler.apply.applier import Progress
@@ -100,7 +100,7 @@ def confirm(ask: Ask | None, echo: Echo) -> None:
 def report(result: ApplyResult, fmt: str, echo: Echo) -> int:
     """Print the apply report (``text`` or ``json``); 0 when every route succeeded."""
     if fmt == "json":
-        echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=True))
+        echo(json_text(result.to_dict()))
     else:
         from reconciler.render.text import render_apply_text
 

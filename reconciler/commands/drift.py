@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from reconciler.commands.common import Echo
 from reconciler.commands.planning import plan_or_refuse
 from reconciler.errors import EXIT_CHANGES, EXIT_OK
+from reconciler.quoting import json_text
 
 if TYPE_CHECKING:
     from reconciler.config import Settings
@@ -27,6 +27,7 @@ def drift(
     tell a hand edit from a change still to be applied."""
     from reconciler import drift as drifting
     from reconciler.apply.journal import routes_applied_in_journal
+    from reconciler.render import drift as render_drift
 
     if github_issue:
         from reconciler.integrations.github.publish import check_context
@@ -38,15 +39,15 @@ def drift(
     applied = routes_applied_in_journal(settings.journal_dir or settings.state_dir / "journal")
     report = drifting.classify_drift(planned.plan, planned.live, applied)
     if fmt == "json":
-        echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=True))
+        echo(json_text(report.to_dict()))
     elif fmt == "markdown":
-        echo(drifting.render_drift_markdown(report))
+        echo(render_drift.render_drift_markdown(report))
     else:
-        echo(drifting.render_drift_text(report))
+        echo(render_drift.render_drift_text(report))
     if github_issue:
         from reconciler.integrations.github.publish import publish_drift
 
-        markdown = drifting.render_drift_markdown(report)
+        markdown = render_drift.render_drift_markdown(report)
         url = publish_drift(markdown, report.drifted, target=planned.plan.backend)
         if url:
             echo(url, err=True)

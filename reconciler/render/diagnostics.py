@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from reconciler.diagnostics import Diagnostic, sort_key
-from reconciler.quoting import clean
+from reconciler.quoting import clean, json_text
 
 SEVERITIES = ("error", "warning", "info")
 _GITHUB_COMMAND = {"error": "error", "warning": "warning", "info": "notice"}
@@ -36,7 +35,7 @@ def render_json(diagnostics: Iterable[Diagnostic], files_checked: int) -> str:
             "files": files_checked,
         },
     }
-    return json.dumps(document, indent=2, ensure_ascii=True) + "\n"
+    return json_text(document) + "\n"
 
 
 def render_github(diagnostics: Iterable[Diagnostic]) -> str:

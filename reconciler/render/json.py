@@ -3,9 +3,8 @@ a plan file is ``reconciler.apply.saved_plan``."""
 
 from __future__ import annotations
 
-import json
-
 from reconciler.plan import Plan
+from reconciler.quoting import json_text
 
 __all__ = [
     "render_plan_json",
@@ -14,4 +13,4 @@ __all__ = [
 
 def render_plan_json(plan: Plan) -> str:
     """The plan file form: ``Plan.to_dict()`` as indented JSON with a trailing newline."""
-    return json.dumps(plan.to_dict(), indent=2, sort_keys=False, ensure_ascii=True) + "\n"
+    return json_text(plan.to_dict()) + "\n"

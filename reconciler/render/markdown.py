@@ -16,7 +16,9 @@ from reconciler.render.text import NO_CHANGES, diagnostic_line, render_change_te
 
 __all__ = [
     "COMMENT_LIMIT",
+    "code",
     "render_plan_markdown",
+    "text",
 ]
 
 COMMENT_LIMIT = 65536
@@ -36,7 +38,7 @@ def render_plan_markdown(plan: Mapping[str, Any], *, limit: int = COMMENT_LIMIT)
     deletes = [c for c in changes if c["action"] == "delete"]
     others = [c for c in changes if c["action"] != "delete"]
     summary = _summary(plan)
-    delete_notes = [f"- {_text(note)}" for note in risk_notes({"changes": deletes})]
+    delete_notes = [f"- {text(note)}" for note in risk_notes({"changes": deletes})]
     delete_parts = [_details(c) for c in deletes]
     reserved = _size([summary, "### Risks", *delete_notes]) + _TRAILER_ROOM
     if reserved + _size(delete_parts) > limit:
@@ -50,11 +52,11 @@ def render_plan_markdown(plan: Mapping[str, Any], *, limit: int = COMMENT_LIMIT)
     budget = limit - reserved - _size(delete_parts)
 
     other_notes, notes_left = _take(
-        [f"- {_text(note)}" for note in risk_notes({"changes": others})], min(budget, limit // 4)
+        [f"- {text(note)}" for note in risk_notes({"changes": others})], min(budget, limit // 4)
     )
     budget -= _size(other_notes)
     diagnostics, diagnostics_left = _take(
-        [f"- {_text(diagnostic_line(d))}" for d in plan["diagnostics"]], min(budget, limit // 8)
+        [f"- {text(diagnostic_line(d))}" for d in plan["diagnostics"]], min(budget, limit // 8)
     )
     budget -= _size(diagnostics)
     unmanaged, unmanaged_left = _take(
@@ -84,7 +86,7 @@ def render_plan_markdown(plan: Mapping[str, Any], *, limit: int = COMMENT_LIMIT)
 
 
 def _summary(plan: Mapping[str, Any]) -> str:
-    where = f"backend {_code(plan['backend'])}, owner {_code(plan['owner'])}"
+    where = f"backend {code(plan['backend'])}, owner {code(plan['owner'])}"
     if not plan["changes"]:
         return f"**{NO_CHANGES}** ({where})"
     s = plan["summary"]
@@ -119,19 +121,19 @@ def _as_diff(text: str) -> str:
 
 
 def _unmanaged_line(entry: Mapping[str, Any]) -> str:
-    owner = f", owner {_code(entry['owner'])}" if entry.get("owner") else ""
-    return f"- {_code(entry['route'])} (host {_code(entry['host'])}{owner})"
+    owner = f", owner {code(entry['owner'])}" if entry.get("owner") else ""
+    return f"- {code(entry['route'])} (host {code(entry['host'])}{owner})"
 
 
 def _delete_line(change: Mapping[str, Any]) -> str:
-    reason = _text(str(change.get("reason")))
-    return f"- {_code('- ' + change['route'])} will be destroyed (because {reason})"
+    reason = text(str(change.get("reason")))
+    return f"- {code('- ' + change['route'])} will be destroyed (because {reason})"
 
 
 def _delete_list(deletes: Sequence[Mapping[str, Any]], budget: int) -> str:
     """The deleted routes' names on as few lines as fit; only past ``budget`` are any cut."""
     head = f"**{len(deletes)} routes will be destroyed:**"
-    names, left = _take([_code(c["route"]) for c in deletes], budget - len(head) - 200)
+    names, left = _take([code(c["route"]) for c in deletes], budget - len(head) - 200)
     tail = [f"… and {left} more not shown; run `routes show plan.json`."] if left else []
     return "\n".join([head, ", ".join(names), *tail])
 
@@ -143,13 +145,13 @@ _MARKDOWN_SPECIAL = re.compile(r"[\\`*_\[\]~|]")
 _HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "@": "&#64;"}
 
 
-def _text(value: str) -> str:
+def text(value: str) -> str:
     """``value`` as inert Markdown text: shown as written, interpreted as nothing."""
     escaped = _MARKDOWN_SPECIAL.sub(lambda m: "\\" + m.group(0), clean(value))
     return "".join(_HTML.get(char, char) for char in escaped)
 
 
-def _code(value: object) -> str:
+def code(value: object) -> str:
     """``value`` as inline code: a backtick span (inert inside), or HTML when it holds one."""
     shown = clean(str(value))
     return f"`{shown}`" if "`" not in shown else _html_code(shown)
@@ -157,7 +159,7 @@ def _code(value: object) -> str:
 
 def _html_code(value: str) -> str:
     # Markdown is still read between inline HTML tags: escape as for text.
-    return f"<code>{_text(value)}</code>"
+    return f"<code>{text(value)}</code>"
 
 
 def _longest_backtick_run(text: str) -> int:
