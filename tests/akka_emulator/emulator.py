@@ -1,46 +1,64 @@
 """An emulator of the `akka routes` / `kalix routes` CLI surface, for tests only.
 
-Written from the public references (no network was available while writing it):
-  https://doc.akka.io/reference/cli/akka-cli/akka_routes.html
-  https://doc.akka.io/reference/akka-cli/akka_routes_list.html
-  https://doc.akka.io/reference/akka-cli/akka_routes_get.html
-  https://doc.akka.io/reference/akka-cli/akka_routes_export.html
-  https://doc.akka.io/reference/akka-cli/akka_routes_create.html
-  https://doc.akka.io/reference/akka-cli/akka_routes_update.html
-  https://doc.akka.io/reference/akka-cli/akka_routes_delete.html
-  https://doc.akka.io/reference/descriptors/route-descriptor.html
-  https://doc.akka.io/operations/services/invoke-service.html  (managing routes)
-  https://docs.kalix.io/reference/kalix/kalix_routes.html  (the same surface as `kalix routes`)
+Source: the published Akka CLI reference, repository akka/akka-sdk,
+docs/src/modules/reference/pages/cli/akka-cli/akka_routes_{list,get,export,create,update,
+delete}.adoc, reference/pages/descriptors/route-descriptor.adoc and
+operations/pages/services/invoke-service.adoc (the only page that shows output).
 
-Documented and emulated: the subcommands list / get / export / create / update / delete
-(alias `route`); per-command --project, --region, --owner; inherited --disable-prompt,
--o/--output (text, json, json-compact), --timeout DURATION, -q, -v, --config, --context,
---cache-file, --use-grpc-web; create/update -f/--filename, --hostname, --path PREFIX=SERVICE,
---cors-origin, --cors-method, --client-ca-secret, --client-certificate-subject (`*` for
-prefix/suffix matching), --http-basic-credentials USER=PASSWORD; delete --all-regions.
-Unknown flags are rejected as cobra does (`Error: unknown flag: --x`, exit 1).
+DOCUMENTED and emulated exactly (anything else fails as cobra does: `Error: unknown flag:
+--x`, exit 1; a boolean flag takes no value, so `--remove-http-basic alice` leaves a stray
+argument and fails with `accepts 1 arg(s), received 2`):
+- every command: --owner, --project, --region; inherited --cache-file, --config, --context,
+  --disable-prompt, -h/--help, -o/--output (text, json, json-compact, go-template=),
+  --page-mode, -q/--quiet, --timeout DURATION (default 10s), --use-grpc-web, -v/--verbose.
+- list / get / export / delete: --all-regions (accepted; one region is emulated).
+- create / update: -f/--filename, --hostname, --path PREFIX=SERVICE, --cors-origin,
+  --cors-method, --client-ca-secret, --server-certificate-secret,
+  --client-certificate-subject (`*` for prefix / suffix matching), --http-basic-credentials
+  USER=PASSWORD, --http-basic-realm, --force-global, --force-regional.
+- update only: --remove-path PREFIX, --remove-cors-origin V, --remove-cors-method V, and the
+  booleans --remove-client-ca-secret, --remove-server-certificate-secret,
+  --remove-client-certificate-subject ("Remove all client certificate subjects") and
+  --remove-http-basic ("Remove all HTTP basic credentials"). No per-user or per-subject
+  removal exists.
+- "Routes are global by default ... unless created with flag --region"; "When updating or
+  deleting the resource, the --region flag needs to be passed"; --force-regional /
+  --force-global move a route between the two.
+- Text output: `route list` columns NAME HOSTNAME PATHS CORS ENABLED STATUS (status e.g.
+  `DnsNotVerified`); `route get` prints `Route:` / `Host:` (a TAB after the colon),
+  `Paths:`, then `Status:` with one block per condition (`\tHostValidation: False`, then
+  `\t\tLast Transition:`, `\t\tReason:`, `\t\tMessage:`); an unverified host gives
+  HostValidation False / DnsNotVerified / "Host H did not resolve to a CNAME record. It must
+  be configured to be a CNAME record to REGION.akka.app" and Ready False / Validating /
+  "Validating hostname". `route export` prints the bare descriptor YAML.
 
-CONFIRMED later against the stored doc.akka.io reference pages for `akka routes`, `create`,
-`update` and `delete`: create/update take -f/--filename, --hostname, --cors-origin,
---cors-method, --client-ca-secret, --client-certificate-subject (`*` for prefix/suffix
-matching) and --http-basic-credentials USER=PASSWORD; delete takes --all-regions; every
-command takes --owner, --project, --region and the inherited --disable-prompt, -o/--output
-(text, json, json-compact, go-template=), -q, -v, --timeout DURATION (default 10s),
---config, --context, --cache-file, --use-grpc-web. Newer CLIs also offer
-`akka routes apply -f FILE` (create or update from an exported descriptor).
-
-ASSUMED (not confirmed against the docs while writing):
-- update's removal flags: --remove-path PREFIX, --remove-cors-origin, --remove-cors-method,
-  --remove-client-ca-secret, --remove-server-certificate-secret (booleans),
-  --remove-client-certificate-subject, --remove-http-basic-credentials USER; and
-  --server-certificate-secret on create/update.
-- `update -f FILE` MERGES: path rules are upserted by prefix (live prefixes missing from the
-  file stay), a top-level section in the file (tls, validation, corsPolicy) replaces the live
-  one, a section missing from the file stays. `-f` cannot be combined with other route flags.
-- Output texts and the JSON shapes (list: an array of objects with "name"; get: an object
-  with "spec" and "status.conditions"); condition reasons DnsNotVerified / HostNotValidated.
-- Error texts; every failure exits 1. `delete` without --disable-prompt and without a
-  terminal refuses (the docs: "if input is required ... an error will be raised").
+ASSUMED (the reference does not settle it; knobs pick the other reading where it matters):
+1. JSON shapes (`-o json`): list is an array of route objects, get one route object:
+   `{"name", "hostname", "spec", "status": {"conditions": [...]}}`, with `region` on a
+   regional route. AKKA_EMULATOR_JSON_NAMES=metadata: `{"metadata": {"name", "region"}, ...}`
+   instead. Condition fields `type`, `status` ("True"/"False"), `reason`, `message`,
+   `lastTransitionTime`. AKKA_EMULATOR_JSON=0: a CLI whose `-o json` prints the text form.
+2. `update -f FILE` MERGES (AKKA_EMULATOR_FILE_UPDATE=merge, the default): path rules are
+   upserted by prefix (live prefixes missing from the file stay), a section in the file
+   (tls, validation, corsPolicy) replaces the live one, a section missing from the file
+   stays. `deep`: sets inside sections (CORS values, subjects, HTTP basic users) merge too.
+   `replace`: the file replaces the route. The backend reads back, so all three must work.
+3. `-f` cannot be combined with the other route flags (the reference says "either ... or").
+4. `update --path` on an existing prefix replaces its service; `--remove-path` of an absent
+   prefix is an error.
+5. Subject flags: a leading `*` means hasSuffix, a trailing `*` hasPrefix, else exact.
+6. `--remove-http-basic` removes the realm with the users; a realm without users is dropped.
+7. CORS left without origins is dropped.
+8. Empty list text is `No routes found.`; a healthy condition prints `Last Transition:`
+   only (no Reason / Message); the date is Go's ANSIC layout.
+9. Region (AKKA_EMULATOR_REGION_REQUIRED=0 relaxes a): (a) update / delete of a regional
+   route without --region (update: without --force-global) fails with "... the --region
+   flag needs to be passed"; (b) update --region of a global route without
+   --force-regional fails ("is a global resource"); delete --region of a global route is
+   accepted; (c) list / get / export show every route whatever the --region.
+10. Error texts; every failure exits 1. `delete` without --disable-prompt and without a
+   terminal refuses ("if input is required ... an error will be raised").
+11. `kalix` accepts exactly the same flags as `akka` (the Kalix flags are not documented).
 
 State: a JSON file named by AKKA_EMULATOR_STATE:
   {"current_project": "shop",
@@ -71,11 +89,17 @@ from typing import Any
 import yaml
 
 PROG = os.environ.get("AKKA_EMULATOR_PROG") or os.path.basename(sys.argv[0]) or "akka"
-INHERITED_VALUE = {"--output", "--timeout", "--config", "--context", "--cache-file"}
-INHERITED_BOOL = {"--disable-prompt", "--quiet", "--verbose", "--use-grpc-web"}
-SHORT = {"-o": "--output", "-q": "--quiet", "-v": "--verbose", "-f": "--filename"}
+# Inherited flags, identical on every route page (-v: older pages; newer print --verbose only).
+INHERITED_VALUE = {"--output", "--timeout", "--config", "--context", "--cache-file", "--page-mode"}
+INHERITED_BOOL = {"--disable-prompt", "--quiet", "--verbose", "--use-grpc-web", "--help"}
+SHORT = {"-o": "--output", "-q": "--quiet", "-v": "--verbose", "-f": "--filename", "-h": "--help"}
 PROJECT_FLAGS = {"--project", "--region", "--owner"}
-SPEC_VALUE = {"--hostname", "--client-ca-secret", "--server-certificate-secret"}
+SPEC_VALUE = {
+    "--hostname",
+    "--client-ca-secret",
+    "--server-certificate-secret",
+    "--http-basic-realm",
+}
 SPEC_ARRAY = {
     "--path",
     "--cors-origin",
@@ -83,22 +107,28 @@ SPEC_ARRAY = {
     "--client-certificate-subject",
     "--http-basic-credentials",
 }
-REMOVE_ARRAY = {
-    "--remove-path",
-    "--remove-cors-origin",
-    "--remove-cors-method",
-    "--remove-client-certificate-subject",
-    "--remove-http-basic-credentials",
+SPEC_BOOL = {"--force-global", "--force-regional"}
+REMOVE_ARRAY = {"--remove-path", "--remove-cors-origin", "--remove-cors-method"}
+REMOVE_BOOL = {
+    "--remove-client-ca-secret",
+    "--remove-server-certificate-secret",
+    "--remove-client-certificate-subject",  # "Remove all client certificate subjects"
+    "--remove-http-basic",  # "Remove all HTTP basic credentials"
 }
-REMOVE_BOOL = {"--remove-client-ca-secret", "--remove-server-certificate-secret"}
+READ_BOOL = {"--all-regions"}
 COMMANDS: dict[str, tuple[set[str], set[str], set[str]]] = {
-    # command: (single-value flags, repeatable flags, boolean flags)
-    "list": (PROJECT_FLAGS, set(), set()),
-    "get": (PROJECT_FLAGS, set(), set()),
-    "export": (PROJECT_FLAGS, set(), set()),
-    "create": (PROJECT_FLAGS | SPEC_VALUE | {"--filename"}, SPEC_ARRAY, set()),
-    "update": (PROJECT_FLAGS | SPEC_VALUE | {"--filename"}, SPEC_ARRAY | REMOVE_ARRAY, REMOVE_BOOL),
-    "delete": (PROJECT_FLAGS, set(), {"--all-regions"}),
+    # command: (single-value flags, repeatable flags, boolean flags), as the reference lists
+    # them (akka_routes_<command>.adoc), inherited flags apart.
+    "list": (PROJECT_FLAGS, set(), READ_BOOL),
+    "get": (PROJECT_FLAGS, set(), READ_BOOL),
+    "export": (PROJECT_FLAGS, set(), READ_BOOL),
+    "create": (PROJECT_FLAGS | SPEC_VALUE | {"--filename"}, SPEC_ARRAY, SPEC_BOOL),
+    "update": (
+        PROJECT_FLAGS | SPEC_VALUE | {"--filename"},
+        SPEC_ARRAY | REMOVE_ARRAY,
+        SPEC_BOOL | REMOVE_BOOL,
+    ),
+    "delete": (PROJECT_FLAGS, set(), READ_BOOL),
 }
 NEEDS_NAME = {"get", "export", "create", "update", "delete"}
 NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -269,19 +299,21 @@ def conditions(project: dict[str, Any], route: dict[str, Any]) -> list[dict[str,
                 "lastTransitionTime": when,
             },
         ]
+    region = route.get("region") or project.get("regions", ["us-east1"])[0]
     return [
         {
             "type": "HostValidation",
             "status": "False",
             "reason": "DnsNotVerified",
-            "message": f"DNS records for {host} have not been verified",
+            "message": f"Host {host} did not resolve to a CNAME record. It must be configured "
+            f"to be a CNAME record to {region.removeprefix('gcp-')}.akka.app",
             "lastTransitionTime": when,
         },
         {
             "type": "Ready",
             "status": "False",
-            "reason": "HostNotValidated",
-            "message": "the route's host has not been validated",
+            "reason": "Validating",
+            "message": "Validating hostname",
             "lastTransitionTime": when,
         },
     ]
@@ -301,27 +333,43 @@ def cmd_list(project: dict[str, Any], name: str, flags: dict[str, Any], output: 
     routes = sorted(project["routes"].items())
     if output != "text":
         with contextlib.suppress(_TextInstead):
-            emit_json(
-                [
-                    {
-                        "name": n,
-                        "hostname": r["spec"]["host"],
-                        "status": {"conditions": conditions(project, r)},
-                    }
-                    for n, r in routes
-                ],
-                output,
-            )
+            emit_json([json_route(project, n, r) for n, r in routes], output)
             return 0
     if not routes:
         print("No routes found.")
         return 0
-    rows = [("NAME", "HOSTNAME", "STATUS")]
+    rows = [("NAME", "HOSTNAME", "PATHS", "CORS ENABLED", "STATUS")]
     for route_name, route in routes:
+        spec = route["spec"]
         ready = conditions(project, route)[-1]["status"] == "True"
-        rows.append((route_name, route["spec"]["host"], "Ready" if ready else "NotReady"))
+        host_check = conditions(project, route)[0]
+        rows.append(
+            (
+                route_name,
+                spec["host"],
+                ",".join(rule["prefix"] for rule in spec["routes"]),
+                "true" if spec.get("corsPolicy") else "false",
+                "Ready" if ready else host_check["reason"] or "NotReady",
+            )
+        )
     print_table(rows, indent="")
     return 0
+
+
+def json_route(project: dict[str, Any], name: str, route: dict[str, Any]) -> dict[str, Any]:
+    """ASSUMED JSON shape (undocumented): `name` at the top, or under `metadata` with
+    AKKA_EMULATOR_JSON_NAMES=metadata; a regional route carries `region`."""
+    conds = conditions(project, route)
+    out: dict[str, Any] = {"spec": route["spec"], "status": {"conditions": conds}}
+    if os.environ.get("AKKA_EMULATOR_JSON_NAMES") == "metadata":
+        out = {"metadata": {"name": name}, **out}
+        if route.get("region"):
+            out["metadata"]["region"] = route["region"]
+    else:
+        out = {"name": name, "hostname": route["spec"]["host"], **out}
+        if route.get("region"):
+            out["region"] = route["region"]
+    return out
 
 
 def cmd_get(project: dict[str, Any], name: str, flags: dict[str, Any], output: str) -> int:
@@ -330,24 +378,32 @@ def cmd_get(project: dict[str, Any], name: str, flags: dict[str, Any], output: s
     conds = conditions(project, route)
     if output != "text":
         with contextlib.suppress(_TextInstead):
-            emit_json({"name": name, "spec": spec, "status": {"conditions": conds}}, output)
+            emit_json(json_route(project, name, route), output)
             return 0
-    print(f"Name:       {name}")
-    print(f"Hostname:   {spec['host']}")
+    # The documented form (invoke-service.adoc): TAB after `Route:` / `Host:`, condition
+    # blocks indented with one TAB, their fields with two.
+    print(f"Route: \t{name}")
+    print(f"Host: \t{spec['host']}")
+    print()
     print("Paths:")
     for rule in spec["routes"]:
-        print(f"  {rule['prefix']:<24} {rule['route']['service']}")
-    cors = spec.get("corsPolicy")
-    if cors:
-        print(f"CORS:       {', '.join(cors.get('allowOrigins', []))}")
-    print(f"Status:     {'Ready' if conds[-1]['status'] == 'True' else 'NotReady'}")
-    print("Conditions:")
-    print_table(
-        [("TYPE", "STATUS", "REASON", "MESSAGE")]
-        + [(c["type"], c["status"], c["reason"], c["message"]) for c in conds],
-        indent="  ",
-    )
+        print(f"         {rule['prefix']:<34}{rule['route']['service']}")
+    print()
+    print("Status:")
+    for cond in conds:
+        print(f"\t{cond['type']}: {cond['status']}")
+        print(f"\t\tLast Transition: \t{transition_text(cond['lastTransitionTime'])}")
+        if cond["reason"]:  # ASSUMED: a healthy condition prints no Reason / Message
+            print(f"\t\tReason: \t{cond['reason']}")
+        if cond["message"]:
+            print(f"\t\tMessage: \t{cond['message']}")
     return 0
+
+
+def transition_text(when: str) -> str:
+    """`Tue Nov  9 16:45:53 2021`, the documented date form (Go's ANSIC layout)."""
+    parsed = datetime.datetime.strptime(when, "%Y-%m-%dT%H:%M:%S.%fZ")
+    return parsed.strftime("%a %b ") + f"{parsed.day:>2}" + parsed.strftime(" %H:%M:%S %Y")
 
 
 def print_table(rows: list[tuple[str, ...]], indent: str) -> None:
@@ -373,34 +429,92 @@ def cmd_create(project: dict[str, Any], name: str, flags: dict[str, Any], output
         if "--hostname" not in flags or "--path" not in flags:
             raise CliError("a route needs a file (-f) or at least --hostname and one --path")
         spec = apply_flags({"host": flags["--hostname"], "routes": []}, flags)
-    store(project, name, spec)
+    # "Routes are global by default ... unless created with flag --region [region]".
+    store(project, name, spec, region=flags.get("--region"))
     print(f"Route '{name}' was successfully created.")
     return 0
 
 
 def cmd_update(project: dict[str, Any], name: str, flags: dict[str, Any], output: str) -> int:
     route = find_route(project, name)
+    region = placement(route, name, flags)
     spec = json.loads(json.dumps(route["spec"]))
     if "--filename" in flags:
         refuse_mixing(flags)
-        incoming = read_descriptor(flags["--filename"])
-        spec["host"] = incoming["host"]
-        by_prefix = {rule["prefix"]: rule for rule in spec["routes"]}
-        for rule in incoming["routes"]:
-            by_prefix[rule["prefix"]] = rule  # merged, as a full-file update may do
-        spec["routes"] = list(by_prefix.values())
-        for section in ("tls", "validation", "corsPolicy"):
-            if section in incoming:
-                spec[section] = incoming[section]
+        spec = file_update(spec, read_descriptor(flags["--filename"]))
     else:
         spec = apply_flags(spec, flags)
-    store(project, name, spec)
+    store(project, name, spec, region=region)
     print(f"Route '{name}' was successfully updated.")
     return 0
 
 
+def placement(route: dict[str, Any], name: str, flags: dict[str, Any]) -> str | None:
+    """Where the route lives after an update: ASSUMED rules for --region (see the top)."""
+    current = route.get("region")
+    region = flags.get("--region")
+    if flags.get("--force-global"):
+        return None
+    if flags.get("--force-regional"):
+        if not region:
+            raise CliError("--force-regional needs --region")
+        return str(region)
+    if current and not region and os.environ.get("AKKA_EMULATOR_REGION_REQUIRED") != "0":
+        raise CliError(
+            f"route '{name}' is a regional resource in region '{current}': "
+            "the --region flag needs to be passed"
+        )
+    if region and not current:
+        raise CliError(
+            f"route '{name}' is a global resource: use --force-regional to make it regional"
+        )
+    if region and current and region != current:
+        raise CliError(f"route '{name}' not found in region '{region}'")
+    return current
+
+
+def file_update(spec: dict[str, Any], incoming: dict[str, Any]) -> dict[str, Any]:
+    """`update -f`: ASSUMED to merge (AKKA_EMULATOR_FILE_UPDATE=merge, the default): path
+    rules upserted by prefix, a section in the file replaces the live one, a section missing
+    from the file stays. `deep`: like merge, but CORS values, subjects and HTTP basic users
+    are merged too. `replace`: the file replaces the whole route."""
+    mode = os.environ.get("AKKA_EMULATOR_FILE_UPDATE", "merge")
+    if mode == "replace":
+        return incoming
+    spec["host"] = incoming["host"]
+    by_prefix = {rule["prefix"]: rule for rule in spec["routes"]}
+    for rule in incoming["routes"]:
+        by_prefix[rule["prefix"]] = rule
+    spec["routes"] = list(by_prefix.values())
+    for section in ("tls", "validation", "corsPolicy"):
+        if section not in incoming:
+            continue
+        if mode == "deep" and section in spec:
+            spec[section] = deep_merge(spec[section], incoming[section])
+        else:
+            spec[section] = incoming[section]
+    return spec
+
+
+def deep_merge(live: Any, incoming: Any) -> Any:
+    if isinstance(live, dict) and isinstance(incoming, dict):
+        merged = dict(live)
+        for key, value in incoming.items():
+            merged[key] = deep_merge(live[key], value) if key in live else value
+        return merged
+    if isinstance(live, list) and isinstance(incoming, list):
+        return live + [item for item in incoming if item not in live]
+    return incoming
+
+
 def cmd_delete(project: dict[str, Any], name: str, flags: dict[str, Any], output: str) -> int:
-    find_route(project, name)
+    route = find_route(project, name)
+    current, region = route.get("region"), flags.get("--region")
+    if current and region != current and os.environ.get("AKKA_EMULATOR_REGION_REQUIRED") != "0":
+        raise CliError(
+            f"route '{name}' is a regional resource in region '{current}': "
+            "the --region flag needs to be passed"
+        )
     prompts_off = os.environ.get(f"{PROG.upper()}_DISABLE_PROMPTS", "").lower() == "true"
     if not flags.get("--disable-prompt") and not prompts_off and not sys.stdin.isatty():
         raise CliError(f"confirmation required to delete route '{name}': use --disable-prompt")
@@ -421,6 +535,7 @@ HANDLERS = {
 
 def refuse_mixing(flags: dict[str, Any]) -> None:
     mixed = sorted(f for f in flags if f in SPEC_VALUE | SPEC_ARRAY | REMOVE_ARRAY | REMOVE_BOOL)
+    # ASSUMED: -f and the route flags cannot be combined (the reference says "either").
     if mixed:
         raise CliError(f"--filename cannot be combined with {', '.join(mixed)}")
 
@@ -501,16 +616,19 @@ def apply_validation_flags(spec: dict[str, Any], flags: dict[str, Any]) -> None:
     validation = spec.setdefault("validation", {})
     client = validation.setdefault("clientCertificate", {})
     matches = [m for m in client.get("subjectMatches", [])]
-    for item in flags.get("--remove-client-certificate-subject", []):
-        matches = [m for m in matches if m != subject(item)]
+    if flags.get("--remove-client-certificate-subject"):
+        matches = []  # "Remove all client certificate subjects"
     matches += [subject(item) for item in flags.get("--client-certificate-subject", [])]
     client["subjectMatches"] = matches
     if not matches:
         validation.pop("clientCertificate")
     basic = validation.setdefault("httpBasic", {})
     hashes = dict(basic.get("passwordHashes", {}))
-    for user in flags.get("--remove-http-basic-credentials", []):
-        hashes.pop(user, None)
+    if flags.get("--remove-http-basic"):
+        hashes = {}  # "Remove all HTTP basic credentials"
+        basic.pop("realm", None)
+    if "--http-basic-realm" in flags:
+        basic["realm"] = flags["--http-basic-realm"]
     for item in flags.get("--http-basic-credentials", []):
         user, eq, password = item.partition("=")
         if not eq or not user:
@@ -532,7 +650,9 @@ def subject(item: str) -> dict[str, str]:
     return {"exact": item}
 
 
-def store(project: dict[str, Any], name: str, spec: dict[str, Any]) -> None:
+def store(
+    project: dict[str, Any], name: str, spec: dict[str, Any], region: str | None = None
+) -> None:
     hostnames = project.get("hostnames")
     if hostnames is not None and spec["host"] not in hostnames:
         raise CliError(
@@ -541,6 +661,8 @@ def store(project: dict[str, Any], name: str, spec: dict[str, Any]) -> None:
         )
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     project["routes"][name] = {"spec": spec, "updated": now}
+    if region:
+        project["routes"][name]["region"] = region
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The ``akka:`` / ``kalix:`` backend: drives the platform CLI (DESIGN §5).
+"""The ``akka:`` / ``kalix:`` backend: drives the platform CLI.
 
 Reads: names from ``routes list``, each spec from ``routes export NAME`` (the descriptor
 YAML), status conditions from ``routes get NAME``; ``-o json`` where it parses, text forms
@@ -15,6 +15,7 @@ in between our read and our write is not detected until the read-back.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -28,14 +29,16 @@ import yaml
 
 from reconciler.backends.akka.cli import cmd_output
 from reconciler.backends.akka.flags import (
+    cleanup_after_file,
     differing_fields,
     path_flags,
     paths_only_change,
-    removal_flags,
 )
 from reconciler.backends.akka.parse import (
     conditions_from_get,
+    json_output_unsupported,
     names_from_list,
+    region_from_get,
     spec_from_export,
 )
 from reconciler.backends.base import BaseBackend, Capabilities
@@ -65,10 +68,11 @@ class AkkaTarget:
     timeout: float = DEFAULT_TIMEOUT
 
     def common_flags(self) -> list[str]:
+        """Flags of every call. Not ``--region``: routes are global unless created with it
+        (invoke-service.adoc), so it goes only on update / delete of a regional route."""
         flags = ["--disable-prompt", "--timeout", f"{self.timeout:g}s"]
         for flag, value in (
             ("--project", self.project),
-            ("--region", self.region),
             ("--owner", self.owner),
         ):
             if value:
@@ -86,6 +90,8 @@ class AkkaBackend(BaseBackend):
         self.target = target
         self._env = env
         self._json_works: dict[str, bool] = {}
+        # Route name -> its region (None: global), as the last `routes get` showed it.
+        self._regional: dict[str, str | None] = {}
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -105,9 +111,11 @@ class AkkaBackend(BaseBackend):
         if spec is None:
             return None
         try:
-            conditions = conditions_from_get(*self._read("get", name))
+            output = self._read("get", name)
         except NotFoundError:
             return None  # deleted between the two calls
+        self._learn_region(name, output)
+        conditions = conditions_from_get(*output)
         return LiveRoute(name=name, spec=spec, version=spec.fingerprint(), conditions=conditions)
 
     def _names(self) -> list[str]:
@@ -129,7 +137,9 @@ class AkkaBackend(BaseBackend):
             except ValueError:
                 self._json_works[command] = False
             except (InvalidSpecError, BackendError) as exc:
-                if type(exc) not in (BackendError, InvalidSpecError) or "flag" not in exc.message:
+                if type(exc) not in (BackendError, InvalidSpecError):
+                    raise
+                if not json_output_unsupported(exc.message):
                     raise
                 self._json_works[command] = False  # a CLI without `-o json` here
             else:
@@ -162,19 +172,62 @@ class AkkaBackend(BaseBackend):
         current = self._current(name, expected_version)
         if current == spec:
             return self._verify(name, spec, "update")
+        region = self._region_of(name)
         if paths_only_change(current, spec):
-            self._run(["update", name, *path_flags(current, spec)])
-        else:
-            removals = removal_flags(current, spec)  # raises before any write if it cannot
-            with _descriptor_file(spec) as path:
-                self._run(["update", name, "-f", path])
-            if removals:
-                self._run(["update", name, *removals])
+            self._run(["update", name, *path_flags(current, spec)], region=region)
+            return self._verify(name, spec, "update")
+        with _descriptor_file(spec) as path:
+            # First the whole descriptor: it adds and changes, so a failure here leaves the
+            # route as it was, and nothing after it can leave it less protected than planned
+            # by accident (the removals below are what the plan drops).
+            self._run(["update", name, "-f", path], region=region)
+            self._finish_file_update(name, spec, path, region)
         return self._verify(name, spec, "update")
+
+    def _finish_file_update(
+        self, name: str, spec: RouteSpec, path: str, region: str | None
+    ) -> None:
+        """Remove what a merging ``update -f`` kept; a failure says what was written."""
+        written = "`update -f` wrote the planned descriptor (host, paths and sections)"
+        try:
+            live = self._export(name)
+        except BackendError as exc:
+            raise BackendError(
+                f"route {name} on {self.url} may be partially applied: {written}, but reading "
+                f"it back to remove what the plan drops failed: {exc.message}",
+                hint="run `routes plan` to see what is left, then `routes apply` again",
+            ) from exc
+        if live is None or live == spec:
+            return  # the read-back in _verify reports a missing route
+        cleanup = cleanup_after_file(live, spec)
+        if not cleanup:
+            return
+        try:
+            self._run(["update", name, *cleanup.removals, *cleanup.resets], region=region)
+        except BackendError as exc:
+            raise BackendError(
+                f"route {name} on {self.url} is partially applied: {written}, but removing "
+                f"{', '.join((*cleanup.dropped, *cleanup.reset))} failed: {exc.message}",
+                hint="the route is at least as protected as before; run `routes apply` again",
+            ) from exc
+        if not cleanup.resets:
+            return
+        try:
+            self._run(["update", name, "-f", path], region=region)
+        except BackendError as exc:
+            raise BackendError(
+                f"route {name} on {self.url} is partially applied: {written}, then "
+                f"{' and '.join(cleanup.reset)} were removed (the reference has no per-item "
+                f"removal), and adding back the planned ones with `update -f` failed: "
+                f"{exc.message}. The route has none of them now",
+                hint="run `routes apply` again at once, or restore them with "
+                f"`{self.target.executable} routes edit {name}`",
+            ) from exc
 
     def delete_route(self, name: str, expected_version: str | None) -> None:
         self._current(name, expected_version)
-        self._run(["delete", name])
+        self._run(["delete", name], region=self._region_of(name))
+        self._regional.pop(name, None)
         if self._export(name) is not None:
             raise BackendError(
                 f"route {name} on {self.url}: `delete` succeeded but the route reads back",
@@ -205,8 +258,25 @@ class AkkaBackend(BaseBackend):
             )
         return live
 
-    def _run(self, args: list[str]) -> str:
+    def _learn_region(self, name: str, output: tuple[str, bool]) -> None:
+        # A regional route whose output names no region is taken to be in the configured one.
+        self._regional[name] = region_from_get(*output, default=self.target.region)
+
+    def _region_of(self, name: str) -> str | None:
+        """The region of a route the backend knows to be regional (None: a global route).
+
+        Known from ``routes get -o json`` (the ``region`` field is an assumption, see
+        tests/akka_emulator/emulator.py); read now if this backend has not read it yet.
+        """
+        if name not in self._regional:
+            with contextlib.suppress(NotFoundError):
+                self._learn_region(name, self._read("get", name))
+        return self._regional.get(name)
+
+    def _run(self, args: list[str], region: str | None = None) -> str:
         argv = [self.target.executable, "routes", *args, *self.target.common_flags()]
+        if region:
+            argv += ["--region", region]
         # The CLI enforces --timeout itself; the grace covers its start-up.
         return cmd_output(argv, timeout=self.target.timeout + 10, env=self._env)
 

@@ -1,13 +1,18 @@
 """How the ``akka:`` backend turns one spec into another with CLI flags, and checks the result.
 
-``update -f FILE`` merges rather than replaces, so what the new spec drops needs ``--remove-…``
-flags; a change of path services alone goes through ``--path`` / ``--remove-path``.
+Whether ``update -f FILE`` merges or replaces is not documented, so after it the route is
+read back and what is still there but not planned is removed with the documented
+``--remove-…`` flags; a change of path services alone goes through ``--path`` /
+``--remove-path``. Where the reference offers only "remove all" (HTTP basic credentials,
+client certificate subjects) and the plan keeps part of the set, the set is reset: remove
+all, then the same ``update -f FILE`` again.
 """
 
 from __future__ import annotations
 
-from reconciler.errors import BackendError
-from reconciler.model import RouteSpec, SubjectMatcher
+from dataclasses import dataclass
+
+from reconciler.model import RouteSpec
 
 
 def paths_only_change(before: RouteSpec, after: RouteSpec) -> bool:
@@ -36,45 +41,74 @@ def path_flags(before: RouteSpec, after: RouteSpec) -> list[str]:
     return flags
 
 
-def removal_flags(before: RouteSpec, after: RouteSpec) -> list[str]:
-    """Flags that remove what a merging ``update -f`` would keep: gone prefixes and sections."""
-    kept = {rule.prefix for rule in after.paths}
-    flags = [
-        f
-        for rule in before.paths
-        if rule.prefix not in kept
-        for f in ("--remove-path", rule.prefix)
-    ]
-    if before.cors and not after.cors:
-        flags += [f for o in before.cors.origins for f in ("--remove-cors-origin", o)]
-        flags += [f for m in before.cors.methods for f in ("--remove-cors-method", m)]
-    if before.tls and not after.tls:
-        if before.tls.client_validation_ca:
-            flags.append("--remove-client-ca-secret")
-        if before.tls.server_certificate:
-            flags.append("--remove-server-certificate-secret")
-    if before.validation and not after.validation:
-        for matcher in before.validation.subject_matches:
-            flags += ["--remove-client-certificate-subject", _subject_flag(matcher)]
-        if before.validation.http_basic:
-            for user, _ in before.validation.http_basic.password_hashes:
-                flags += ["--remove-http-basic-credentials", user]
-    return flags
+@dataclass(frozen=True)
+class Cleanup:
+    """What is left to do after ``update -f FILE``, from the route as it then reads back.
+
+    ``removals`` drop only what the plan drops (documented per-item flags, or a documented
+    "remove all" boolean when the plan keeps none of that set). ``resets`` are "remove all"
+    booleans for a set the plan keeps part of (the reference has no per-item removal for
+    HTTP basic users or client certificate subjects): they must be followed by the same
+    ``update -f FILE`` again, which adds the planned members back.
+    """
+
+    removals: tuple[str, ...] = ()
+    resets: tuple[str, ...] = ()
+    dropped: tuple[str, ...] = ()  # what the removals take away, for messages
+    reset: tuple[str, ...] = ()  # what the resets take away before it is re-added
+
+    def __bool__(self) -> bool:
+        return bool(self.removals or self.resets)
 
 
-def _subject_flag(matcher: SubjectMatcher) -> str:
-    """A subject matcher in the CLI's flag syntax (``*`` for prefix / suffix matching)."""
-    if matcher.kind == "exact":
-        return matcher.value
-    if matcher.kind == "hasPrefix":
-        return matcher.value + "*"
-    if matcher.kind == "hasSuffix":
-        return "*" + matcher.value
-    raise BackendError(
-        f"the {matcher.kind} client certificate subject {matcher.value!r} cannot be removed "
-        "with CLI flags",
-        hint="remove the whole validation section by hand with `akka routes edit NAME`",
-    )
+def cleanup_after_file(live: RouteSpec, planned: RouteSpec) -> Cleanup:
+    """Flags that turn ``live`` (read back after a merging ``update -f``) into ``planned``.
+
+    Only flags documented for ``akka routes update`` are produced (docs/akka.md).
+    """
+    removals: list[str] = []
+    dropped: list[str] = []
+    resets: list[str] = []
+    reset: list[str] = []
+    kept = {rule.prefix for rule in planned.paths}
+    for rule in live.paths:
+        if rule.prefix not in kept:
+            removals += ["--remove-path", rule.prefix]
+            dropped.append(f"path {rule.prefix}")
+    if live.cors:
+        origins = planned.cors.origins if planned.cors else ()
+        methods = planned.cors.methods if planned.cors else ()
+        for origin in live.cors.origins:
+            if origin not in origins:
+                removals += ["--remove-cors-origin", origin]
+                dropped.append(f"CORS origin {origin}")
+        for method in live.cors.methods:
+            if method not in methods:
+                removals += ["--remove-cors-method", method]
+                dropped.append(f"CORS method {method}")
+    if live.tls:
+        if live.tls.client_validation_ca and not (planned.tls and planned.tls.client_validation_ca):
+            removals.append("--remove-client-ca-secret")
+            dropped.append("the client CA secret")
+        if live.tls.server_certificate and not (planned.tls and planned.tls.server_certificate):
+            removals.append("--remove-server-certificate-secret")
+            dropped.append("the server certificate secret")
+    live_v, plan_v = live.validation, planned.validation
+    if live_v:
+        wanted_subjects = set(plan_v.subject_matches) if plan_v else set()
+        if set(live_v.subject_matches) - wanted_subjects:
+            target, what = (resets, reset) if wanted_subjects else (removals, dropped)
+            target.append("--remove-client-certificate-subject")
+            what.append("all client certificate subjects")
+        live_users = dict(live_v.http_basic.password_hashes) if live_v.http_basic else {}
+        plan_basic = plan_v.http_basic if plan_v else None
+        plan_users = dict(plan_basic.password_hashes) if plan_basic else {}
+        stale = {u for u, h in live_users.items() if plan_users.get(u) != h}
+        if stale or (live_v.http_basic and not plan_basic):
+            target, what = (resets, reset) if plan_users else (removals, dropped)
+            target.append("--remove-http-basic")
+            what.append("all HTTP basic credentials")
+    return Cleanup(tuple(removals), tuple(resets), tuple(dropped), tuple(reset))
 
 
 def differing_fields(live: RouteSpec | None, planned: RouteSpec) -> list[str]:

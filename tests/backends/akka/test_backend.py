@@ -108,19 +108,22 @@ def test_bad_backend_settings_are_refused(url: str, config: dict[str, str], erro
     assert caught.value.hint
 
 
-def test_every_call_carries_disable_prompt_project_region_owner_timeout(
+def test_every_call_carries_disable_prompt_project_owner_timeout_and_no_region(
     emulator: Emulator, akka: AkkaBackend
 ) -> None:
-    akka.create_route("shop", spec_of(), {}, {})
+    # Was: `--region` on every call. The reference: routes are global unless *created* with
+    # `--region`, so a global route's calls carry none, even with `region` configured.
+    created = akka.create_route("shop", spec_of(), {}, {})
     akka.list_routes()
+    akka.replace_route("shop", spec_of(host="v2.example.com"), {}, {}, created.version)
     akka.delete_route("shop", None)
     calls = emulator.calls()
-    assert {call[2] for call in calls} >= {"create", "list", "export", "get", "delete"}
+    assert {call[2] for call in calls} >= {"create", "list", "export", "get", "update", "delete"}
     for call in calls:
         assert call[:2] == ["akka", "routes"]
-        assert "--disable-prompt" in call
+        assert "--disable-prompt" in call and "--region" not in call
         flags = dict(itertools.pairwise(call))
-        assert flags["--project"] == PROJECT and flags["--region"] == REGION
+        assert flags["--project"] == PROJECT
         assert flags["--owner"] == OWNER and flags["--timeout"] == "20s"
 
 
@@ -162,7 +165,16 @@ def test_text_output_is_read_when_json_does_not_parse(tmp_path: Path) -> None:
     assert [r.name for r in routes] == ["alpha", "beta"]
     alpha_host = routes[0].condition("HostValidation")
     assert alpha_host is not None and alpha_host.reason == "DnsNotVerified"
-    assert alpha_host.message == "DNS records for a.example.com have not been verified"
+    # The documented message (invoke-service.adoc), from the documented `Status:` blocks.
+    assert alpha_host.message == (
+        "Host a.example.com did not resolve to a CNAME record. "
+        "It must be configured to be a CNAME record to us-east1.akka.app"
+    )
+    alpha_ready = routes[0].condition("Ready")
+    assert alpha_ready is not None and (alpha_ready.status, alpha_ready.reason) == (
+        "False",
+        "Validating",
+    )
     assert routes[1].ready
     assert [(r.spec, r.version) for r in routes] == [
         (r.spec, r.version) for r in writer.list_routes()
@@ -220,20 +232,27 @@ def test_removed_prefix_and_sections_are_removed_with_flags(
         "--remove-cors-origin",
         "--remove-client-ca-secret",
         "--remove-server-certificate-secret",
-        "--remove-http-basic-credentials",
+        "--remove-http-basic",
+        "--remove-client-certificate-subject",
     ):
         assert flag in removal
     assert removal[removal.index("--remove-path") + 1] == "/carts"
+    # The documented booleans take no value (was: `--remove-http-basic-credentials USER`).
+    for boolean in ("--remove-http-basic", "--remove-client-certificate-subject"):
+        following = removal[removal.index(boolean) + 1]
+        assert following.startswith("--"), following
 
 
-def test_a_regex_subject_that_flags_cannot_remove_stops_before_any_write(
+def test_a_regex_subject_is_removed_with_the_documented_boolean(
     emulator: Emulator, akka: AkkaBackend
 ) -> None:
+    # Was: refused before any write, because the invented per-subject removal flag could not
+    # spell a regex. `--remove-client-certificate-subject` removes all subjects, any kind.
     created = akka.create_route("shop", RouteSpec.from_dict(FULL_FEATURES), {}, {})
-    with pytest.raises(BackendError) as caught:
-        akka.replace_route("shop", spec_of(host="secure.example.com"), {}, {}, created.version)
-    assert "regex client certificate subject" in caught.value.message
-    assert not [call for call in emulator.calls() if call[2] == "update"]
+    plain = spec_of(host="secure.example.com")
+    assert akka.replace_route("shop", plain, {}, {}, created.version).spec == plain
+    removal = [call for call in emulator.calls() if call[2] == "update"][-1]
+    assert "--remove-client-certificate-subject" in removal
 
 
 def test_path_only_changes_use_granular_flags(emulator: Emulator, akka: AkkaBackend) -> None:
