@@ -36,7 +36,7 @@ RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "reconciler.render": (CORE, THIRD_PARTY_OUTWARD),
     "reconciler.descriptors": (SHARED, ("click", "httpx", "git", "starlette", "uvicorn")),
     "reconciler.store": (
-        (*SHARED, "reconciler.descriptors.spec_check"),
+        (*SHARED, "reconciler.descriptors.spec_check", "reconciler.descriptors.schema"),
         ("click", "httpx", "git", "starlette", "uvicorn"),
     ),
     "reconciler.backends": (
