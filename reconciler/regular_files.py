@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import stat
-import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
@@ -69,15 +69,15 @@ class FileTooLargeError(OSError):
         super().__init__(0, f"larger than {limit:,} bytes")
 
 
-def write_atomic(target: Path, text: str, mode: int | None = None) -> None:
+def write_atomic(target: Path, text: str, mode: int = 0o666) -> None:
     """Write ``text`` to ``target`` atomically: a reader sees the old file or the new one.
 
-    ``mode`` None gives what a plain ``open`` would (0666 less the umask); plan files pass
-    0600.
+    ``mode`` goes through the umask as for a plain ``open`` (plan files pass 0600).
     """
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(tmp, flags, mode)
     try:
-        os.fchmod(fd, mode if mode is not None else 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as stream:
             stream.write(text)
         os.replace(tmp, target)
@@ -85,9 +85,3 @@ def write_atomic(target: Path, text: str, mode: int | None = None) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-
-
-def _umask() -> int:
-    current = os.umask(0o022)
-    os.umask(current)
-    return current

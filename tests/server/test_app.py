@@ -429,12 +429,10 @@ def test_a_surrogate_pair_is_one_character_and_accepted(client: httpx.Client) ->
     assert response.json()["annotations"] == {"note": "\N{GRINNING FACE}"}
 
 
-@pytest.mark.parametrize("column", ["labels", "annotations"])
-@pytest.mark.parametrize("stored", ["[1,2]", '"team"', "null", '{"team": 1}'])
-def test_a_labels_row_of_the_wrong_json_type_is_a_json_store_error(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture, column: str, stored: str
-) -> None:
-    db = tmp_path / "state.db"
+def _answers_after_editing(
+    db: Path, caplog: pytest.LogCaptureFixture, column: str, stored: str, *paths: str
+) -> list[httpx.Response]:
+    """Serve ``db``, store route shop, hand-edit one of its columns, then GET ``paths``."""
     with running_server(db) as server, httpx.Client(base_url=server.url) as http:
         assert http.put("/v1/routes/shop", json={"spec": SPEC}).status_code == 201
         edit = sqlite3.connect(db)
@@ -442,7 +440,16 @@ def test_a_labels_row_of_the_wrong_json_type_is_a_json_store_error(
         edit.commit()
         edit.close()
         with caplog.at_level(logging.WARNING, logger="reconciler.server"):
-            answers = [http.get("/v1/routes/shop"), http.get("/v1/routes")]
+            return [http.get(path) for path in paths]
+
+
+@pytest.mark.parametrize("column", ["labels", "annotations"])
+@pytest.mark.parametrize("stored", ["[1,2]", '"team"', "null", '{"team": 1}'])
+def test_a_labels_row_of_the_wrong_json_type_is_a_json_store_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, column: str, stored: str
+) -> None:
+    db = tmp_path / "state.db"
+    answers = _answers_after_editing(db, caplog, column, stored, "/v1/routes/shop", "/v1/routes")
     for answer in answers:
         assert answer.status_code == 500
         error = error_of(answer)
@@ -463,14 +470,7 @@ def test_a_row_with_a_lone_surrogate_is_a_json_store_error(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, column: str, stored: str
 ) -> None:
     db = tmp_path / "state.db"
-    with running_server(db) as server, httpx.Client(base_url=server.url) as http:
-        assert http.put("/v1/routes/shop", json={"spec": SPEC}).status_code == 201
-        edit = sqlite3.connect(db)
-        edit.execute(f"UPDATE routes SET {column} = ? WHERE name = 'shop'", (stored,))
-        edit.commit()
-        edit.close()
-        with caplog.at_level(logging.WARNING, logger="reconciler.server"):
-            answer = http.get("/v1/routes/shop")
+    (answer,) = _answers_after_editing(db, caplog, column, stored, "/v1/routes/shop")
     assert answer.status_code == 500
     error = error_of(answer)
     assert error["code"] == "store_error"
