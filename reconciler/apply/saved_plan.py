@@ -9,6 +9,7 @@ import json
 import os
 import stat
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -17,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 from reconciler.descriptors.spec_check import route_problems, spec_errors
 from reconciler.errors import PlanError
 from reconciler.model import SENSITIVE, RouteSpec
-from reconciler.plan import Plan
+from reconciler.plan import Change, Operation, Plan
 from reconciler.quoting import quote
 from reconciler.regular_files import NotRegularFileError, open_regular, write_atomic
+from reconciler.spec_diff import compute_operations, risks
 
 if TYPE_CHECKING:
     import jsonschema
@@ -56,7 +58,44 @@ def read_plan_file(path: str) -> Plan:
             f"{path} is not a valid plan file: {shown}",
             hint="pass the file written by `routes plan --out FILE` of this version of routes",
         )
-    return Plan.from_dict(raw)
+    read = Plan.from_dict(raw)
+    return replace(read, changes=tuple(derived(change) for change in read.changes))
+
+
+def derived(change: Change) -> Change:
+    """``change`` with its operations and risks derived from its ``before`` and ``after``,
+    never taken from the file: what ``show`` renders is what apply would write.
+
+    A secret is redacted on both sides, so only its ``changed`` mark comes from the file
+    (for users on both sides); apply re-derives the plan and checks that mark too."""
+    before = RouteSpec.from_dict(change.before) if change.before is not None else None
+    after = RouteSpec.from_dict(change.after) if change.after is not None else None
+    operations: tuple[Operation, ...] = ()
+    if change.action == "update" and before is not None and after is not None:
+        operations = _with_secret_marks(compute_operations(before, after), change, before, after)
+    return replace(change, operations=operations, risks=risks(before, after))
+
+
+def _with_secret_marks(
+    operations: tuple[Operation, ...], change: Change, before: RouteSpec, after: RouteSpec
+) -> tuple[Operation, ...]:
+    marked = {name for op in change.operations for name in op.changed}
+    users = _users(before) & _users(after)
+    changed = tuple(sorted(name for name in marked if name.removeprefix(_HASH_FIELD) in users))
+    if not changed:
+        return operations
+    kept = [op for op in operations if op.op != "set-validation"]
+    validation = after.validation.to_dict(redact=True) if after.validation else None
+    old = before.validation.to_dict(redact=True) if before.validation else None
+    return (*kept, Operation("set-validation", before=old, after=validation, changed=changed))
+
+
+_HASH_FIELD = "httpBasic.passwordHashes."
+
+
+def _users(spec: RouteSpec) -> set[str]:
+    basic = spec.validation.http_basic if spec.validation else None
+    return {user for user, _ in basic.password_hashes} if basic else set()
 
 
 def _read_plan_json(path: str) -> Any:
