@@ -422,7 +422,10 @@ def test_a_pull_request_that_only_deletes_a_file_can_prune(repo: Path) -> None:
     assert code == 0, err
     assert "0 to add, 0 to change, 1 to destroy" in out
     code, out, err = routes(repo, "apply", "p.json")
+    assert code == 1 and "was made with --prune, but this apply does not prune" in err
+    code, out, err = routes(repo, "apply", "p.json", "--prune")
     assert code == 0, err
+    assert "1 applied" in out
 
 
 def test_a_name_taken_by_an_unmanaged_route_is_an_error_not_a_takeover(repo: Path) -> None:

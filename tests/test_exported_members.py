@@ -93,6 +93,7 @@ SURFACE = {
         "BaseBackend",
         "BatchWriter",
         "Capabilities",
+        "StoreIdentity",
         "Write",
         "WriteOutcome",
     ],

@@ -72,12 +72,11 @@ def apply(
 
     saved = is_plan_file(paths)
     if saved:
-        if prune is not None or targets:
-            raise UsageError(
-                "--prune and --target belong to the plan; a saved plan is applied as is"
-            )
+        if targets:
+            raise UsageError("--target belongs to the plan; a saved plan is applied as is")
         settings = load_settings()
-        the_plan, backend, specs = open_saved_plan(settings, paths[0])
+        pruning = settings.prune if prune is None else prune
+        the_plan, backend, specs = open_saved_plan(settings, paths[0], pruning=pruning)
     else:
         planned = plan_or_refuse(load_settings(), paths, echo=echo, prune=prune, targets=targets)
         settings, the_plan, backend = planned.settings, planned.plan, planned.backend
@@ -131,14 +130,25 @@ def report(result: ApplyResult, fmt: str, echo: Echo) -> int:
 # ------------------------------------------------------------------------------ saved plans
 
 
-def open_saved_plan(settings: Settings, path: str) -> tuple[Plan, Backend, dict[str, RouteSpec]]:
+def open_saved_plan(
+    settings: Settings, path: str, *, pruning: bool
+) -> tuple[Plan, Backend, dict[str, RouteSpec]]:
     """Read a saved plan, open the backend and plan again; the plan to apply is the fresh
-    one, restricted to the saved plan's routes, once it equals what was reviewed."""
+    one, restricted to the saved plan's routes, once it equals what was reviewed.
+
+    A plan that prunes is applied only where pruning is asked for now too (``--prune`` or
+    ``prune: true``): the file alone cannot turn deletes on."""
     from reconciler.apply.saved_plan import read_plan_file
 
     saved = read_plan_file(path)
     if saved.has_errors:
         raise PlanError(f"{path} was made from descriptors with errors; it cannot be applied")
+    if saved.prune and not pruning:
+        raise GuardError(
+            f"{path} was made with --prune, but this apply does not prune; nothing was written",
+            hint="pass --prune to apply a plan that deletes (or set `prune: true`), after "
+            "reviewing its deletes with `routes show`",
+        )
     backend = open_backend(settings)
     try:
         the_plan, specs = rederive(settings, path, saved, backend)

@@ -78,8 +78,9 @@ def with_password(service: str, digest: str) -> RouteSpec:
 
 def test_a_route_that_differs_only_in_a_password_hash_is_not_already_applied() -> None:
     # Fingerprints hide secrets, so the comparison is of the whole specs, in memory.
-    wanted, stale = with_password("after", "sha256:" + "A" * 43 + "="), with_password(
-        "after", "sha256:" + "B" * 43 + "="
+    wanted, stale = (
+        with_password("after", "sha256:" + "A" * 43 + "="),
+        with_password("after", "sha256:" + "B" * 43 + "="),
     )
     assert wanted.fingerprint() == stale.fingerprint()
     the_change = change("update")
@@ -89,8 +90,9 @@ def test_a_route_that_differs_only_in_a_password_hash_is_not_already_applied() -
 
 
 def test_a_secret_changed_since_planning_is_a_conflict_when_the_plan_was_made_here() -> None:
-    found, edited = with_password("before", "sha256:" + "A" * 43 + "="), with_password(
-        "before", "sha256:" + "C" * 43 + "="
+    found, edited = (
+        with_password("before", "sha256:" + "A" * 43 + "="),
+        with_password("before", "sha256:" + "C" * 43 + "="),
     )
     the_change = Change(
         route="shop",
