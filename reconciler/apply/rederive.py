@@ -92,6 +92,7 @@ def _done(change: Change, route: LiveRoute | None, spec: RouteSpec | None, owner
         route is not None
         and spec is not None
         and route.spec == spec
+        and change.after == spec.to_dict(redact=True)  # what the file says it wants, too
         and route.labels.get(LABEL_OWNER, owner) == owner
     )
 

@@ -27,7 +27,6 @@ from reconciler.errors import (
     EXIT_OK,
     GuardError,
     PlanError,
-    RoutesError,
     StalePlanError,
     UsageError,
 )
@@ -203,27 +202,39 @@ def rederive(
 
 
 def _plan_source(settings: Settings, path: str, saved: Plan) -> Source:
-    """The descriptors the plan was made from: the working tree when its digest matches,
-    else the plan's git commit (when the plan recorded a clean one)."""
-    paths = [str(settings.resolve(p)) for p in saved.source_paths]
-    source = load_source(settings, paths, changed_since=saved.changed_since)
-    if source.load.digest == saved.source_digest:
-        return source
-    git = saved.git or {}
-    commit = git.get("commit")
-    if commit and not git.get("dirty") and saved.changed_since is None:
-        try:
-            at_commit = load_source(settings, paths, ref=str(commit))
-        except RoutesError:
-            at_commit = None
-        if at_commit is not None and at_commit.load.digest == saved.source_digest:
-            return at_commit
-    where = f" nor at its commit {str(commit)[:12]}" if commit and not git.get("dirty") else ""
-    raise PlanError(
-        f"{path} cannot be applied: the descriptors it was made from are not here{where}"
-        f" (planned digest {saved.source_digest}, found {source.load.digest})",
-        hint="apply it from the checkout it was planned in, or plan again and review that",
-    )
+    """The descriptors the plan was made from, read again, parsed again (never from the
+    descriptor cache) and proven by their digest.
+
+    The paths come from the file, so each must lie inside this repository, and a plan that
+    prunes must name exactly the config's `descriptors` (a narrower path would make every
+    other route a delete nobody reviewed)."""
+    paths = [settings.resolve(p) for p in saved.source_paths]
+    root = settings.root.resolve()
+    for raw, resolved in zip(saved.source_paths, paths, strict=True):
+        if not resolved.resolve().is_relative_to(root):
+            raise PlanError(
+                f"{path} cannot be applied: its source path {quote(raw[:200])} is outside "
+                f"the repository {root}; nothing was written",
+                hint="a plan names descriptors of the repository it is applied in",
+            )
+    if saved.prune:
+        configured = sorted(str(settings.resolve(p).resolve()) for p in settings.descriptors)
+        if sorted(str(p.resolve()) for p in paths) != configured:
+            raise PlanError(
+                f"{path} prunes, but its source paths are not the config's `descriptors`; "
+                "nothing was written",
+                hint="a pruning plan covers every descriptor: plan with the config's "
+                "`descriptors` (no PATH arguments) and review that",
+            )
+    uncached = replace(settings, descriptor_cache=False)
+    source = load_source(uncached, [str(p) for p in paths], changed_since=saved.changed_since)
+    if source.load.digest != saved.source_digest:
+        raise PlanError(
+            f"{path} cannot be applied: the descriptors it was made from are not here"
+            f" (planned digest {saved.source_digest}, found {source.load.digest})",
+            hint="apply it from the checkout it was planned in, or plan again and review that",
+        )
+    return source
 
 
 def _check_store_and_owner(
@@ -231,9 +242,7 @@ def _check_store_and_owner(
 ) -> None:
     here = retry_transient(backend.identity)
     planned = saved.store or {}
-    if planned.get("location") != here.location or (
-        planned.get("id") is not None and planned.get("id") != here.id
-    ):
+    if planned.get("location") != here.location or planned.get("id") != here.id:
         shown = f"{planned.get('location')} (store id {planned.get('id') or 'none'})"
         raise PlanError(
             f"{path} was made for the store {quote(shown)}, but the configured backend is "

@@ -80,11 +80,13 @@ def _result(collector: Collector) -> LoadResult:
         for doc in collector.documents
         if id(doc) not in collector.broken and doc.name not in duplicated
     }
-    # Of the files' contents alone, so it is the same whichever folder the command runs from
-    # and whether the files come from the working tree or a git commit (saved plans check it).
+    # Of the routes the files describe, canonical and with secrets hidden: the same whichever
+    # folder the command runs from and whether the files come from the working tree or git,
+    # and nothing in it can test a password guess (saved plans record and compare it).
     digest = hashlib.sha256()
-    for file_digest in sorted(hashlib.sha256(content).digest() for _, content in collector.blobs):
-        digest.update(file_digest)
+    for name in sorted(routes):
+        digest.update(name.encode("utf-8") + b"\0")
+        digest.update(routes[name].spec.fingerprint().encode("ascii"))
     if collector.cache is not None:
         collector.cache.save()
     return LoadResult(

@@ -378,7 +378,9 @@ def test_plan_files_and_journals_hold_nothing_to_test_a_password_guess_with(tmp_
         update = plan_file(root, name="update.json")
         assert "httpBasic.passwordHashes.ops" in json.dumps(update["changes"])
         for document in (plan, update):
-            document.pop("store"), document["source"].pop("digest")
+            document.pop("store")
+            for change in document["changes"]:  # creates in parallel: versions in any order
+                change.pop("live_version")
         texts.append(json.dumps([plan, update], sort_keys=True))
         texts.append(_without_times(journal, root))
     assert texts[0] == texts[2], "the plans differ with the password"
@@ -395,3 +397,70 @@ def _without_times(journal: str, root: Path) -> str:
     text = journal.replace(str(root), "ROOT")
     text = re.sub(r'"(time|version|source_digest)": [^,}]+', "", text)
     return "\n".join(sorted(text.splitlines()))
+
+
+# -- what the file names: paths, pruning scope, store id, done routes ------------------------
+
+
+def test_source_paths_outside_the_repository_are_refused(repo: Path, tmp_path: Path) -> None:
+    evil = tmp_path / "evil" / "routes"
+    evil.mkdir(parents=True)
+    (evil / "shop.yaml").write_text(SHOP.replace("service: cart", "service: attacker-svc"))
+    (evil / "blog.yaml").write_text(BLOG)
+    code, out = run_routes(repo, "plan", str(evil), "--out", "plan.json")
+    assert code == 0, out
+    out = refused(repo)
+    assert "outside the repository" in out
+
+
+def test_a_pruning_plan_must_cover_every_descriptor(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "pruning", config="prune: true\n")
+    assert run_routes(root, "apply", "--auto-approve")[0] == 0
+    (root / "routes" / "shop.yaml").write_text(SHOP.replace("service: cart", "service: v2"))
+    code, out = run_routes(root, "plan", "routes/shop.yaml", "--out", "plan.json")
+    assert code == 0 and "1 to destroy" in out  # blog is outside the narrowed paths
+    out = refused(root)
+    assert "not the config's `descriptors`" in out
+
+
+def test_a_store_id_removed_from_the_file_does_not_match_a_store_that_has_one(
+    repo: Path,
+) -> None:
+    plan = plan_file(repo)
+    plan["store"]["id"] = None
+    save(repo, plan)
+    assert "was made for the store" in refused(repo)
+
+
+def test_a_tampered_change_of_a_route_already_in_place_is_refused_not_reported_done(
+    repo: Path,
+) -> None:
+    plan_file(repo)
+    assert run_routes(repo, "apply", "plan.json")[0] == 0
+    plan = json.loads((repo / "plan.json").read_text())
+    change = the_change(plan, "shop")
+    change["after"]["host"] = "evil.example.com"
+    save(repo, plan, "t2.json")
+    assert "route shop" in refused(repo, name="t2.json")
+
+
+def test_a_poisoned_descriptor_cache_cannot_change_what_a_saved_plan_writes(repo: Path) -> None:
+    import hashlib
+
+    (repo / "routes" / "admin.yaml").write_text(ADMIN)
+    plan_file(repo)  # fills .routes/cache/ with the admin entry
+    path = repo / ".routes" / "cache" / "descriptors.json"
+    document = json.loads(path.read_bytes().partition(b"\n")[2])
+    for entry in document["entries"].values():
+        for doc in entry[0]:
+            if doc["name"] == "admin":
+                doc["spec"]["validation"]["httpBasic"]["passwordHashes"]["ops"] = password_hash(
+                    "attacker"
+                )
+    body = json.dumps(document, separators=(",", ":"))
+    path.write_text(hashlib.sha256(body.encode()).hexdigest() + "\n" + body)
+    code, out = run_routes(repo, "apply", "plan.json")
+    assert code == 0, out
+    with sqlite3.connect(store(repo)) as db:
+        spec = db.execute("SELECT spec FROM routes WHERE name = 'admin'").fetchone()[0]
+    assert password_hash("attacker") not in spec and SECRET in spec

@@ -184,18 +184,19 @@ def test_blobs_load_like_files() -> None:
     assert dict(from_blobs.routes) == dict(from_files.routes)
 
 
-def test_digest_follows_content_not_where_the_files_are_read_from() -> None:
+def test_digest_follows_the_routes_not_where_or_how_they_are_written() -> None:
     # Saved plans compare it: the working tree seen from any folder, or a git commit's
-    # blobs, give the same digest for the same files.
-    one = load_blobs([("a.yaml", b"# x\n")]).digest
+    # blobs, give the same digest for the same routes; a secret is not in it.
+    shop = b"host: shop.acme.org\nroutes:\n- prefix: /\n  route: {service: a}\n"
+    one = load_blobs([("shop.yaml", shop)]).digest
     assert one.startswith("sha256:")
-    assert load_blobs([("a.yaml", b"# y\n")]).digest != one
-    assert load_blobs([("../routes/a.yaml", b"# x\n")]).digest == one
-    assert load_blobs([("a.yaml", b"# x\n"), ("b.yaml", b"# x\n")]).digest != one
-    assert (
-        load_blobs([("a.yaml", b"# x\n# y\n")]).digest
-        != load_blobs([("a.yaml", b"# x\n"), ("b.yaml", b"# y\n")]).digest
-    )
+    assert load_blobs([("../routes/shop.yaml", shop)]).digest == one
+    assert load_blobs([("shop.yaml", b"# reviewed\n" + shop)]).digest == one
+    assert load_blobs([("shop.yaml", shop.replace(b"a}", b"b}"))]).digest != one
+    assert load_blobs([("blog.yaml", shop)]).digest != one  # another route name
+    secret = b"validation:\n  httpBasic:\n    realm: r\n    passwordHashes: {ops: 'sha256:%s='}\n"
+    first = load_blobs([("shop.yaml", shop + secret % (b"A" * 43))]).digest
+    assert load_blobs([("shop.yaml", shop + secret % (b"B" * 43))]).digest == first
 
 
 def test_anchors_and_merge_keys_within_limit_work() -> None:
