@@ -131,6 +131,7 @@ SURFACE = {
         "diagnostic_line",
         "render_apply_text",
         "render_change_text",
+        "render_plan_header",
         "render_plan_text",
         "risk_notes",
         "summary_line",

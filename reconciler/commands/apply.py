@@ -10,12 +10,18 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
-from reconciler.commands.common import Echo, load_source, open_backend, render_plan
+from reconciler.commands.common import (
+    Echo,
+    backend_shown,
+    load_source,
+    open_backend,
+    render_plan,
+)
 from reconciler.commands.planning import plan_or_refuse
 from reconciler.errors import EXIT_ERROR, EXIT_OK, GuardError, PlanError, UsageError
 from reconciler.model import SENSITIVE, RouteSpec
 from reconciler.plan import ApplyResult, Plan
-from reconciler.quoting import json_text
+from reconciler.quoting import clean, json_text
 
 if TYPE_CHECKING:
     from reconciler.apply.applier import Progress
@@ -63,7 +69,8 @@ def apply(
         planned = plan_or_refuse(load_settings(), paths, echo=echo, prune=prune, targets=targets)
         settings, the_plan, backend = planned.settings, planned.plan, planned.backend
         # With --format json, stdout carries the report alone.
-        echo(render_plan(the_plan, "text", color), err=fmt == "json")
+        shown = backend_shown(settings, backend)
+        echo(render_plan(the_plan, "text", color, shown), err=fmt == "json")
         if not the_plan.has_changes:
             backend.close()
             return report(ApplyResult(), fmt, echo) if fmt == "json" else EXIT_OK
@@ -78,21 +85,23 @@ def apply(
     )
     applier.check_guards(the_plan, options)
     if not saved and not auto_approve:
-        confirm(ask, echo)
+        confirm(ask, echo, f"{backend_shown(settings, backend)} (owner {the_plan.owner})")
     with progress(len(the_plan.changes)) as on_result:
         result = applier.apply_plan(the_plan, backend, specs, options, progress=on_result)
     backend.close()
     return report(result, fmt, echo)
 
 
-def confirm(ask: Ask | None, echo: Echo) -> None:
-    """Go on only when the user types ``yes``; ``GuardError`` otherwise, or with no terminal."""
+def confirm(ask: Ask | None, echo: Echo, where: str = "") -> None:
+    """Go on only when the user types ``yes``; ``GuardError`` otherwise, or with no terminal.
+    ``where`` names the backend and owner the question is about."""
     if ask is None:
         raise GuardError(
             "refusing to apply without confirmation: no terminal to ask on",
             hint="review the plan and pass --auto-approve, or apply a saved plan file",
         )
-    echo("\nDo you want to perform these actions?\n  Only 'yes' will be accepted to approve.")
+    on = f" on {clean(where)}" if where else ""
+    echo(f"\nDo you want to perform these actions{on}?\n  Only 'yes' will be accepted to approve.")
     if ask("  Enter a value").strip() != "yes":
         raise GuardError("apply cancelled: the answer was not 'yes'; nothing was changed")
 

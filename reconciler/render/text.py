@@ -18,6 +18,7 @@ __all__ = [
     "diagnostic_line",
     "render_apply_text",
     "render_change_text",
+    "render_plan_header",
     "render_plan_text",
     "risk_notes",
     "summary_line",
@@ -55,6 +56,12 @@ def render_plan_text(plan: Mapping[str, Any], *, color: bool = False) -> str:
     sections += [render_change_text(change, color=color) for change in plan["changes"]]
     sections.append(summary_line(plan))
     return "\n\n".join(section for section in sections if section)
+
+
+def render_plan_header(plan: Mapping[str, Any], backend: str | None = None) -> str:
+    """``Backend: …`` and ``Owner: …``, the lines above a text plan: what it was made against.
+    ``backend`` is the backend as resolved (the absolute store path of ``local``)."""
+    return f"Backend: {clean(backend or plan['backend'])}\nOwner:   {clean(plan['owner'])}"
 
 
 def summary_line(plan: Mapping[str, Any]) -> str:
