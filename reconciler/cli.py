@@ -164,6 +164,7 @@ def validate(g: Globals, paths: tuple[str, ...], fmt: str) -> int:
 @click.option("--ref", metavar="GITREF", help="Read descriptors from this git ref (no checkout).")
 @click.option("--changed-since", metavar="GITREF", help="Only routes in files changed since REF.")
 @click.option("--github-comment", is_flag=True, help="Upsert the plan as a PR comment.")
+@click.option("--adopt", multiple=True, metavar="GLOB", help="Take over these unmanaged routes.")
 @_global_options
 @click.pass_obj
 def plan(g: Globals, /, paths: tuple[str, ...], **flags: Any) -> int:
@@ -183,6 +184,7 @@ def plan(g: Globals, /, paths: tuple[str, ...], **flags: Any) -> int:
 @click.option("--wait", is_flag=True, help="Wait until written routes report Ready.")
 @click.option("--wait-timeout", type=click.FloatRange(min=0), default=300.0, show_default=True)
 @click.option("--target", "targets", multiple=True, metavar="NAME", help="Only apply these routes.")
+@click.option("--adopt", multiple=True, metavar="GLOB", help="Take over these unmanaged routes.")
 @_format_option("text", "json")
 @_global_options
 @click.pass_obj

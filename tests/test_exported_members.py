@@ -46,9 +46,12 @@ SURFACE = {
     ],
     "reconciler.diagnostics": [
         "CODES",
+        "CODE_ADOPT_UNMATCHED",
         "CODE_KEPT_WITHOUT_PRUNE",
+        "CODE_LOOKS_RENAMED",
         "CODE_NOT_READY",
         "CODE_PROTECTED",
+        "CODE_RENAMED",
         "CODE_UNENFORCEABLE",
         "CODE_UNKNOWN_TARGET",
         "CODE_UNMANAGED_CLASH",

@@ -49,6 +49,7 @@ def apply(
     echo: Echo,
     ask: Ask | None,
     progress: ProgressBar,
+    adopt: Sequence[str] = (),
 ) -> int:
     """Apply; 0 when every route was applied, 1 when any failed (the report says which).
 
@@ -59,14 +60,16 @@ def apply(
 
     saved = is_plan_file(paths)
     if saved:
-        if prune is not None or targets:
+        if prune is not None or targets or adopt:
             raise UsageError(
-                "--prune and --target belong to the plan; a saved plan is applied as is"
+                "--prune, --target and --adopt belong to the plan; a saved plan is applied as is"
             )
         settings = load_settings()
         the_plan, backend, specs = open_saved_plan(settings, paths[0])
     else:
-        planned = plan_or_refuse(load_settings(), paths, echo=echo, prune=prune, targets=targets)
+        planned = plan_or_refuse(
+            load_settings(), paths, echo=echo, prune=prune, targets=targets, adopt=adopt
+        )
         settings, the_plan, backend = planned.settings, planned.plan, planned.backend
         # With --format json, stdout carries the report alone.
         shown = backend_shown(settings, backend)

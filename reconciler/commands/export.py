@@ -41,12 +41,19 @@ def export(
     backend = open_backend(settings)
     try:
         routes, skipped = _select_routes(settings, backend, names, include_unmanaged)
+        owned = _owned(settings, backend, routes)
         written = write_routes(backend, routes, Path(directory), form, force)
     finally:
         backend.close()
     for path in written:
         echo(f"wrote {path}")
     echo(f"Exported {len(written)} route(s) to {directory}.")
+    foreign = [r.name for r in routes if r.name not in owned]
+    if foreign and written:
+        echo(
+            f"{len(foreign)} of them not managed by this owner: `routes plan --adopt NAME` "
+            "(a name or a glob, like --adopt '*') plans taking them over."
+        )
     if skipped:
         echo(
             f"Skipped {skipped} unmanaged route(s), not managed by this owner; "
@@ -118,9 +125,6 @@ def _select_routes(
     settings: Settings, backend: Backend, names: Sequence[str], include_unmanaged: bool
 ) -> tuple[list[LiveRoute], int]:
     """The routes to export, and how many unmanaged ones were left out."""
-    from reconciler.commands.common import default_owner
-    from reconciler.planner import PlanOptions, is_owned
-
     if names:
         found = backend.get_routes(names)
         missing = sorted(set(names) - set(found))
@@ -130,6 +134,17 @@ def _select_routes(
                 hint="`routes export` without names exports every owned route",
             )
         return [found[n] for n in sorted(found)], 0
+    live = backend.list_routes()
+    owned = _owned(settings, backend, live)
+    chosen = [r for r in live if include_unmanaged or r.name in owned]
+    return chosen, len(live) - len(chosen)
+
+
+def _owned(settings: Settings, backend: Backend, routes: Sequence[LiveRoute]) -> set[str]:
+    """The names of ``routes`` this owner manages, decided as the planner decides."""
+    from reconciler.commands.common import default_owner
+    from reconciler.planner import PlanOptions, is_owned
+
     options = PlanOptions(
         owner=default_owner(settings),
         backend_url=backend.url,
@@ -137,9 +152,7 @@ def _select_routes(
         scope=settings.scope,
         labels_supported=backend.capabilities.labels,
     )
-    live = backend.list_routes()
-    chosen = [r for r in live if include_unmanaged or is_owned(r, options)]
-    return chosen, len(live) - len(chosen)
+    return {r.name for r in routes if is_owned(r, options)}
 
 
 def _refuse_invalid_specs(routes: Sequence[LiveRoute], backend_url: str) -> None:

@@ -27,6 +27,7 @@ def plan(
     github_comment: bool,
     color: bool,
     echo: Echo,
+    adopt: Sequence[str] = (),
 ) -> int:
     """Plan, print the plan (and save it to ``out``); with ``detailed_exitcode``, 2 when
     there are changes. Flags are checked before the config is read or anything planned."""
@@ -44,6 +45,7 @@ def plan(
         targets=targets,
         ref=ref,
         changed_since=changed_since,
+        adopt=adopt,
     )
     planned.backend.close()
     the_plan = planned.plan
