@@ -57,6 +57,10 @@ def test_export_adopt_apply_then_plan_says_no_changes(tmp_path: Path) -> None:
     saved = json.loads((repo / "p.json").read_text())
     assert saved["summary"]["adopt"] == 2
     assert [c["action"] for c in saved["changes"]] == ["adopt", "adopt"]
+    outputs = tmp_path / "github-output"
+    code, _, err = routes(repo, "github", "outputs", "p.json", env={"GITHUB_OUTPUT": str(outputs)})
+    assert code == 0, err
+    assert "has-changes=true" in outputs.read_text()  # the Action sees the adoption
 
     code, out, err = routes(repo, "apply", "p.json")
     assert code == 0, err
