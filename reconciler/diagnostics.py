@@ -92,16 +92,13 @@ CODES: dict[str, tuple[str, str]] = {
     "W103": (WARNING, "CORS allows any origin (*)"),
     "W104": (WARNING, "CORS policy without origins (CORS stays off)"),
     "W105": (WARNING, "empty descriptor file"),
-    "W106": (
-        WARNING,
-        "a new route serves what a kept, no longer described route serves: a rename?",
-    ),
     "I201": (INFO, "document of another resource kind skipped"),
     # From the planner and the plan workflow, about live state rather than a file's text.
     "P001": (ERROR, "a described route's name belongs to an unmanaged live route: not taken over"),
     "P010": (INFO, "an owned live route is no longer described: kept (plan with `--prune`)"),
     "P011": (INFO, "an owned live route matches a `protected` glob: never deleted"),
     "P012": (INFO, "a deleted and a created route serve the same: looks like a rename"),
+    "P013": (WARNING, "a new route serves what a kept, undescribed route serves: a rename?"),
     "P020": (WARNING, "`--target` names a route that is neither described nor live"),
     "P021": (WARNING, "`--adopt` matches no unmanaged live route that a descriptor describes"),
     "P030": (WARNING, "the route's host is not registered or not validated: it will not be Ready"),
@@ -114,7 +111,7 @@ CODE_KEPT_WITHOUT_PRUNE = "P010"
 CODE_PROTECTED = "P011"
 CODE_UNKNOWN_TARGET = "P020"
 CODE_ADOPT_UNMATCHED = "P021"
-CODE_LOOKS_RENAMED = "W106"
+CODE_LOOKS_RENAMED = "P013"
 CODE_RENAMED = "P012"
 CODE_NOT_READY = "P030"
 CODE_UNENFORCEABLE = "B001"

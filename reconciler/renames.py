@@ -2,7 +2,7 @@
 described already serves the same host and paths. Pure.
 
 Renaming a descriptor file renames the route. Without ``--prune`` the old route is kept, so
-both serve the same traffic (``W106``, a warning); with ``--prune`` the plan creates the new
+both serve the same traffic (``P013``, a warning); with ``--prune`` the plan creates the new
 one before deleting the old one, which is fine but worth saying (``P012``).
 """
 

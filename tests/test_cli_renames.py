@@ -20,7 +20,7 @@ def test_a_renamed_file_is_no_silent_duplicate(tmp_path: Path) -> None:
     code, out, _ = routes(tmp_path, "plan")
     assert code == 0
     assert (
-        'Warning: [W106] routes/website.yaml:1:1: looks like route "www" was renamed to '
+        'Warning: [P013] routes/website.yaml:1:1: looks like route "www" was renamed to '
         '"website": "www" is no longer described but is kept, so both will serve host '
         '"www.example.com" at "/"; plan with --prune to delete "www"'
     ) in out

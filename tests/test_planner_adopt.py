@@ -94,7 +94,7 @@ def test_a_renamed_route_kept_without_prune_warns_that_both_serve() -> None:
     plan = plan_for({"www-new": RENAMED["www"]}, [live_route("www", RENAMED["www"])], prune=False)
     assert {c.route: c.action for c in plan.changes} == {"www-new": "create"}
     codes = [(d.code, d.severity) for d in plan.diagnostics]
-    assert codes == [("P010", "info"), ("W106", "warning")]
+    assert codes == [("P010", "info"), ("P013", "warning")]
     renamed = plan.diagnostics[1]
     assert renamed.file == "routes/www-new.yaml" and renamed.route == "www-new"
     assert 'looks like route "www" was renamed to "www-new"' in renamed.message
