@@ -96,6 +96,7 @@ SURFACE = {
         "BaseBackend",
         "BatchWriter",
         "Capabilities",
+        "StoreIdentity",
         "Write",
         "WriteOutcome",
     ],

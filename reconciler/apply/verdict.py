@@ -45,10 +45,13 @@ def verdict_of(change: Change, live: LiveRoute | None, target: str | None) -> Ve
     if holder is not None:
         why = f"route {name} was taken over by owner {holder} since the plan was made"
         return Verdict("conflict", why + "; run `routes plan` again", live.version)
-    fingerprint = live.spec.fingerprint()
-    if change.action != "delete" and fingerprint == target and _labelled(change, live):
+    if (
+        change.action != "delete"
+        and live.spec.private_digest() == target
+        and _labelled(change, live)
+    ):
         return Verdict("already-applied", "live route matches the plan", live.version)
-    if change.action != "create" and fingerprint == change.live_fingerprint:
+    if change.action != "create" and _as_found(change, live):
         return Verdict(None, version=live.version)
     if change.action == "create":
         why = f"route {name} exists already with a spec the plan did not expect"
@@ -66,15 +69,28 @@ def _labelled(change: Change, live: LiveRoute) -> bool:
 
 def _other_owner(change: Change, live: LiveRoute) -> str | None:
     """For an adoption: the other routes owner that manages the route now, if any."""
-    if change.action != "adopt" or live.labels.get(LABEL_MANAGED_BY) != LABEL_MANAGED_BY_VALUE:
+    ours = change.labels.get(LABEL_OWNER)  # none: a change already done, which claims nothing
+    if change.action != "adopt" or not ours:
+        return None
+    if live.labels.get(LABEL_MANAGED_BY) != LABEL_MANAGED_BY_VALUE:
         return None
     holder = live.labels.get(LABEL_OWNER)
-    return holder if holder and holder != change.labels.get(LABEL_OWNER) else None
+    return holder if holder and holder != ours else None
+
+
+def _as_found(change: Change, live: LiveRoute) -> bool:
+    """Whether the live route is still as the plan found it: secrets included when the plan
+    was made in this process (``live_digest``), else as far as its fingerprint tells."""
+    if change.live_digest is not None:
+        return live.spec.private_digest() == change.live_digest
+    return live.spec.fingerprint() == change.live_fingerprint
 
 
 def target_of(change: Change, spec: RouteSpec | None) -> str | None:
-    """The fingerprint the plan wants the route to have."""
-    return spec.fingerprint() if spec is not None else change.after_fingerprint
+    """The private digest the plan wants the route to have (None for a delete): compared in
+    memory only, secrets included."""
+    del change  # every create and update is applied with its full desired spec
+    return spec.private_digest() if spec is not None else None
 
 
 def write_of(

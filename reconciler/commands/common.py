@@ -37,6 +37,7 @@ class Source:
     paths: tuple[str, ...]
     git: GitInfo | None
     targets: tuple[str, ...] | None = None  # only these routes (--changed-since); None = all
+    merge_base: str | None = None  # the commit --changed-since compared against
 
 
 def descriptor_paths(settings: Settings, paths: Sequence[str]) -> tuple[str, ...]:
@@ -89,7 +90,11 @@ def load_source(
             git.root, changes.merge_base, (*changes.changed, *changes.deleted)
         )
         return Source(
-            load=load, paths=given, git=git, targets=tuple(sorted(set(load.routes) | before))
+            load=load,
+            paths=given,
+            git=git,
+            targets=tuple(sorted(set(load.routes) | before)),
+            merge_base=changes.merge_base,
         )
     load = descriptors.load_paths(list(given), root=settings.root, display_base=here)
     return Source(load=load, paths=given, git=git)

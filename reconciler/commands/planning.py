@@ -138,7 +138,11 @@ def plan_against_backend(
         diagnostics=source.load.diagnostics,
         adopt=tuple(adopt),
     )
-    plan = plan_routes(desired, live, options)
+    plan = replace(
+        plan_routes(desired, live, options),
+        store=retry_transient(backend.identity).to_dict(),
+        changed_since=source.merge_base,
+    )
     if source.targets is not None and not plan.desired_count and _describes_any(source.paths):
         # --changed-since loads only the changed files; the empty-set guard must still see
         # that the repository describes routes (a PR that only deletes files is not empty).

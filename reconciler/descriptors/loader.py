@@ -72,10 +72,11 @@ def _result(collector: Collector) -> LoadResult:
         for doc in collector.documents
         if id(doc) not in collector.broken and doc.name not in duplicated
     }
+    # Of the files' contents alone, so it is the same whichever folder the command runs from
+    # and whether the files come from the working tree or a git commit (saved plans check it).
     digest = hashlib.sha256()
-    for display, content in sorted(collector.blobs):
-        digest.update(b"%s\0%d\0" % (display.encode("utf-8"), len(content)))
-        digest.update(content)
+    for file_digest in sorted(hashlib.sha256(content).digest() for _, content in collector.blobs):
+        digest.update(file_digest)
     return LoadResult(
         routes=RouteSet(routes),
         diagnostics=tuple(sorted(collector.diagnostics, key=sort_key)),

@@ -37,15 +37,15 @@ def adopt(live: LiveRoute, wanted: RouteSpec = SHOP) -> Change:
 def test_an_equal_unlabelled_route_is_written_not_already_applied() -> None:
     route = LiveRoute("shop", SHOP, "v1", labels=FOREIGN)
     change = adopt(route)
-    assert verdict_of(change, route, target_of(change, None)).outcome is None  # write it
+    assert verdict_of(change, route, target_of(change, SHOP)).outcome is None  # write it
     labelled = LiveRoute("shop", SHOP, "v2", labels={**FOREIGN, **LABELS})
-    assert verdict_of(change, labelled, target_of(change, None)).outcome == "already-applied"
+    assert verdict_of(change, labelled, target_of(change, SHOP)).outcome == "already-applied"
 
 
 def test_a_route_another_owner_took_meanwhile_is_a_conflict() -> None:
     change = adopt(LiveRoute("shop", SHOP, "v1"))
     taken = LiveRoute("shop", SHOP, "v2", labels={"managed-by": "routes", "routes/owner": "b/c"})
-    verdict = verdict_of(change, taken, target_of(change, None))
+    verdict = verdict_of(change, taken, target_of(change, SHOP))
     assert verdict.outcome == "conflict"
     assert "taken over by owner b/c" in verdict.message
 
