@@ -62,7 +62,12 @@ def render_plan_text(plan: Mapping[str, Any], *, color: bool = False) -> str:
 def render_plan_header(plan: Mapping[str, Any], backend: str | None = None) -> str:
     """``Backend: …`` and ``Owner: …``, the lines above a text plan: what it was made against.
     ``backend`` is the backend as resolved (the absolute store path of ``local``)."""
-    return f"Backend: {clean(backend or plan['backend'])}\nOwner:   {clean(plan['owner'])}"
+    if backend is None:
+        backend = plan["backend"]
+        location = (plan.get("store") or {}).get("location")
+        if location and backend.partition(":")[0].lower() == "local":
+            backend = f"local:{location}"  # a saved plan records its store resolved
+    return f"Backend: {clean(backend)}\nOwner:   {clean(plan['owner'])}"
 
 
 def summary_line(plan: Mapping[str, Any]) -> str:

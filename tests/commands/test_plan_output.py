@@ -92,3 +92,14 @@ def _no_progress(total: int):  # type: ignore[no-untyped-def]
     from contextlib import nullcontext
 
     return nullcontext(None)
+
+
+def test_show_names_the_store_the_saved_plan_was_made_against(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    assert routes(repo, "plan", "--out", "plan.json")[0] == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    code, out, _ = routes(elsewhere, "show", str(repo / "plan.json"))
+    assert code == 0
+    store = (repo / ".routes" / "state.db").resolve()
+    assert out.splitlines()[:2] == [f"Backend: local:{store}", "Owner:   acme/shop"]
