@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
@@ -84,6 +84,38 @@ def main_group(
     )
 
 
+def _set_global(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """A global option given after the subcommand: it overrides the one given before."""
+    g: Globals = ctx.obj
+    if param.name == "config" and value is not None:
+        ctx.obj = replace(g, config=value)
+    elif param.name == "backend" and value is not None:
+        ctx.obj = replace(g, backend=value)
+    elif param.name == "no_color" and value:
+        ctx.obj = replace(g, color=False)
+    elif param.name == "verbose" and value:
+        ctx.obj = replace(g, verbose=g.verbose + value)
+
+
+def _global_options(command: FC) -> FC:
+    """``--config``, ``--backend``, ``--no-color`` and ``-v`` after the subcommand too, as
+    ``routes plan --backend URL`` is written (click takes group options only before it)."""
+    after: dict[str, Any] = {"expose_value": False, "callback": _set_global}
+    options = [
+        click.option(
+            "--config", metavar="FILE", help="Config file (as before the command).", **after
+        ),
+        click.option(
+            "--backend", metavar="URL", help="Backend URL (as before the command).", **after
+        ),
+        click.option("--no-color", is_flag=True, help="No ANSI colour.", **after),
+        click.option("-v", "--verbose", count=True, help="More detail on errors.", **after),
+    ]
+    for decorate in reversed(options):
+        command = decorate(command)
+    return command
+
+
 def _format_option(*choices: str) -> Callable[[FC], FC]:
     return click.option(
         "--format", "fmt", type=click.Choice(choices), default=choices[0], show_default=True
@@ -127,6 +159,7 @@ def _progress_bar(total: int) -> Iterator[Progress | None]:
 @main_group.command()
 @click.argument("paths", nargs=-1)
 @_format_option("text", "json", "github")
+@_global_options
 @click.pass_obj
 def validate(g: Globals, paths: tuple[str, ...], fmt: str) -> int:
     """Check descriptors against the schema and the semantic rules."""
@@ -147,6 +180,8 @@ def validate(g: Globals, paths: tuple[str, ...], fmt: str) -> int:
 @click.option("--ref", metavar="GITREF", help="Read descriptors from this git ref (no checkout).")
 @click.option("--changed-since", metavar="GITREF", help="Only routes in files changed since REF.")
 @click.option("--github-comment", is_flag=True, help="Upsert the plan as a PR comment.")
+@click.option("--adopt", multiple=True, metavar="GLOB", help="Take over these unmanaged routes.")
+@_global_options
 @click.pass_obj
 def plan(g: Globals, /, paths: tuple[str, ...], **flags: Any) -> int:
     """Show what apply would change."""
@@ -165,7 +200,9 @@ def plan(g: Globals, /, paths: tuple[str, ...], **flags: Any) -> int:
 @click.option("--wait", is_flag=True, help="Wait until written routes report Ready.")
 @click.option("--wait-timeout", type=click.FloatRange(min=0), default=300.0, show_default=True)
 @click.option("--target", "targets", multiple=True, metavar="NAME", help="Only apply these routes.")
+@click.option("--adopt", multiple=True, metavar="GLOB", help="Take over these unmanaged routes.")
 @_format_option("text", "json")
+@_global_options
 @click.pass_obj
 def apply(g: Globals, /, paths: tuple[str, ...], **flags: Any) -> int:
     """Apply descriptors (after a confirmation) or a saved plan file."""
@@ -180,6 +217,7 @@ def apply(g: Globals, /, paths: tuple[str, ...], **flags: Any) -> int:
 @main_group.command()
 @click.argument("planfile")
 @_format_option("text", "markdown", "json")
+@_global_options
 @click.pass_obj
 def show(g: Globals, planfile: str, fmt: str) -> int:
     """Render a saved plan file."""
@@ -192,6 +230,7 @@ def show(g: Globals, planfile: str, fmt: str) -> int:
 @click.argument("paths", nargs=-1)
 @_format_option("text", "markdown", "json")
 @click.option("--github-issue", is_flag=True, help="Open, update or close the drift issue.")
+@_global_options
 @click.pass_obj
 def drift(g: Globals, paths: tuple[str, ...], fmt: str, github_issue: bool) -> int:
     """Compare live routes with the descriptors; exit 2 when they drifted."""
@@ -202,10 +241,13 @@ def drift(g: Globals, paths: tuple[str, ...], fmt: str, github_issue: bool) -> i
 
 @main_group.command()
 @click.argument("names", nargs=-1)
-@click.option("--dir", "directory", default="routes", show_default=True, help="Folder to write.")
+@click.option(
+    "--dir", "directory", metavar="DIR", help="Folder to write (default: routes, in a repository)."
+)
 @click.option("--form", type=click.Choice(["bare", "project"]), default="bare", show_default=True)
 @click.option("--all", "include_unmanaged", is_flag=True, help="Also export unmanaged routes.")
 @click.option("--force", is_flag=True, help="Replace existing files that differ.")
+@_global_options
 @click.pass_obj
 def export(g: Globals, /, names: tuple[str, ...], **flags: Any) -> int:
     """Write live routes as descriptor files (planning them back gives no changes)."""

@@ -97,7 +97,10 @@ CODES: dict[str, tuple[str, str]] = {
     "P001": (ERROR, "a described route's name belongs to an unmanaged live route: not taken over"),
     "P010": (INFO, "an owned live route is no longer described: kept (plan with `--prune`)"),
     "P011": (INFO, "an owned live route matches a `protected` glob: never deleted"),
+    "P012": (INFO, "a deleted and a created route serve the same: looks like a rename"),
+    "P013": (WARNING, "a new route serves what a kept, undescribed route serves: a rename?"),
     "P020": (WARNING, "`--target` names a route that is neither described nor live"),
+    "P021": (WARNING, "`--adopt` matches no unmanaged live route that a descriptor describes"),
     "P030": (WARNING, "the route's host is not registered or not validated: it will not be Ready"),
     # From a backend that cannot enforce a feature of a route faithfully.
     "B001": (ERROR, "the backend cannot enforce a feature of this route faithfully"),
@@ -107,6 +110,9 @@ CODE_UNMANAGED_CLASH = "P001"
 CODE_KEPT_WITHOUT_PRUNE = "P010"
 CODE_PROTECTED = "P011"
 CODE_UNKNOWN_TARGET = "P020"
+CODE_ADOPT_UNMATCHED = "P021"
+CODE_LOOKS_RENAMED = "P013"
+CODE_RENAMED = "P012"
 CODE_NOT_READY = "P030"
 CODE_UNENFORCEABLE = "B001"
 
@@ -134,9 +140,12 @@ def diagnostic(
 
 __all__ = [
     "CODES",
+    "CODE_ADOPT_UNMATCHED",
     "CODE_KEPT_WITHOUT_PRUNE",
+    "CODE_LOOKS_RENAMED",
     "CODE_NOT_READY",
     "CODE_PROTECTED",
+    "CODE_RENAMED",
     "CODE_UNENFORCEABLE",
     "CODE_UNKNOWN_TARGET",
     "CODE_UNMANAGED_CLASH",

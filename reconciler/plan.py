@@ -25,6 +25,7 @@ __all__ = [
 ]
 
 FORMAT_VERSION = "1"
+_IN_PLACE = ("update", "adopt")  # actions on a live route that stays: before and after
 
 
 @dataclass(frozen=True)
@@ -95,8 +96,8 @@ class Change:
             "reason": self.reason,
             "file": self.file,
             "line": self.line,
-            "before": self.before if self.action == "update" else None,
-            "after": self.after if self.action == "update" else None,
+            "before": self.before if self.action in _IN_PLACE else None,
+            "after": self.after if self.action in _IN_PLACE else None,
             "spec": self.after if self.action == "create" else self.before,
             "live_version": self.live_version,
             "live_fingerprint": self.live_fingerprint,
@@ -167,12 +168,15 @@ class Plan:
         return any(d.severity == "error" for d in self.diagnostics)
 
     def summary(self) -> dict[str, int]:
-        return {
+        counts = {
             "add": self.count("create"),
             "change": self.count("update"),
             "destroy": self.count("delete"),
             "unchanged": self.unchanged,
         }
+        if self.count("adopt"):  # only then: plans without adoption keep their four counts
+            counts["adopt"] = self.count("adopt")
+        return counts
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -12,6 +12,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from reconciler.diagnostics import (
+    CODE_ADOPT_UNMATCHED,
     CODE_KEPT_WITHOUT_PRUNE,
     CODE_PROTECTED,
     CODE_UNKNOWN_TARGET,
@@ -31,6 +32,7 @@ from reconciler.model import (
     RouteSet,
 )
 from reconciler.plan import Change, Plan
+from reconciler.renames import rename_diagnostics
 from reconciler.spec_diff import RISK_ORDER, compute_operations, risks
 
 # Stable diagnostic codes: users grep for them and CI filters on them.
@@ -46,7 +48,7 @@ __all__ = [
     "make_plan",
 ]
 
-_ACTION_ORDER = {"create": 0, "update": 1, "delete": 2}
+_ACTION_ORDER = {"create": 0, "adopt": 1, "update": 2, "delete": 3}
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ class PlanOptions:
     source_digest: str | None = None
     git: Mapping[str, Any] | None = None
     diagnostics: tuple[Diagnostic, ...] = ()
+    adopt: tuple[str, ...] = ()  # --adopt: name globs of unmanaged live routes to take over
 
 
 def is_owned(route: LiveRoute, options: PlanOptions) -> bool:
@@ -88,23 +91,34 @@ def make_plan(desired: RouteSet, live: Iterable[LiveRoute], options: PlanOptions
 
     changes: list[Change] = []
     unchanged = 0
+    created: list[DesiredRoute] = []
     for route in (route for name, route in desired.items() if in_targets(name)):
         current = live_by_name.get(route.name)
         if current is None:
             changes.append(_create(route, options))
+            created.append(route)
         elif not is_owned(current, options):
-            diagnostics.append(_clash(route, current, options))
+            if _adoptable(current, options):
+                changes.append(_adopt(route, current, options))
+            else:
+                diagnostics.append(_clash(route, current, options))
         elif current.spec == route.spec:
             unchanged += 1
         else:
             changes.append(_update(route, current, options))
+    gone: list[LiveRoute] = []
     for name, current in sorted(live_by_name.items()):
         if name not in desired and in_targets(name) and is_owned(current, options):
+            gone.append(current)
             outcome = _undescribed(current, options)
             if isinstance(outcome, Change):
                 changes.append(outcome)
             else:
                 diagnostics.append(outcome)
+    deleted = {c.route for c in changes if c.action == "delete"}
+    diagnostics += rename_diagnostics(created, gone, deleted)
+    adopted = {c.route for c in changes if c.action == "adopt"}
+    diagnostics += _adopt_unmatched(options, adopted)
     changes.sort(key=lambda c: (_ACTION_ORDER[c.action], c.route))
     return Plan(
         backend=options.backend_url,
@@ -115,7 +129,7 @@ def make_plan(desired: RouteSet, live: Iterable[LiveRoute], options: PlanOptions
         # The empty-set guard asks whether anything is described at all, not whether the
         # --target selection is empty.
         desired_count=len(desired),
-        unmanaged=_unmanaged(live_by_name.values(), options),
+        unmanaged=_unmanaged((r for r in live_by_name.values() if r.name not in adopted), options),
         diagnostics=tuple(diagnostics),
         source_paths=options.source_paths,
         source_digest=options.source_digest,
@@ -211,6 +225,47 @@ def _delete(current: LiveRoute) -> Change:
     )
 
 
+def _adoptable(current: LiveRoute, options: PlanOptions) -> bool:
+    """Whether ``--adopt`` takes ``current`` over: it matches, and no other owner manages it."""
+    if not options.labels_supported or not any(fnmatchcase(current.name, g) for g in options.adopt):
+        return False
+    managed = current.labels.get(LABEL_MANAGED_BY) == LABEL_MANAGED_BY_VALUE
+    return not (managed and current.labels.get(LABEL_OWNER))
+
+
+def _adopt(route: DesiredRoute, current: LiveRoute, options: PlanOptions) -> Change:
+    """Put this owner's labels on an unmanaged live route, and its spec if it differs.
+    Its other labels stay; its annotations become routes' own (a foreign annotation may
+    hold anything, and a plan file holds no secret)."""
+    stamp = _stamp(route, options)
+    stamp["labels"] = {**current.labels, **stamp["labels"]}
+    return Change(
+        route=route.name,
+        action="adopt",
+        file=route.source.file,
+        line=route.source.line,
+        before=current.spec.to_dict(redact=True),
+        after=route.spec.to_dict(redact=True),
+        live_version=current.version,
+        live_fingerprint=current.spec.fingerprint(),
+        operations=compute_operations(current.spec, route.spec),
+        risks=risks(current.spec, route.spec),
+        **stamp,
+    )
+
+
+def _adopt_unmatched(options: PlanOptions, adopted: set[str]) -> list[Diagnostic]:
+    return [
+        diagnostic(
+            code=CODE_ADOPT_UNMATCHED,
+            message=f'--adopt "{glob}" matches no unmanaged live route that a descriptor '
+            "describes; nothing is adopted for it (routes of another owner are never adopted)",
+        )
+        for glob in options.adopt
+        if not any(fnmatchcase(name, glob) for name in adopted)
+    ]
+
+
 def _clash(route: DesiredRoute, current: LiveRoute, options: PlanOptions) -> Diagnostic:
     holder = current.labels.get(LABEL_OWNER)
     by = f' (it belongs to owner "{holder}")' if holder and options.labels_supported else ""
@@ -218,12 +273,20 @@ def _clash(route: DesiredRoute, current: LiveRoute, options: PlanOptions) -> Dia
         code=CODE_UNMANAGED_CLASH,
         message=f'route "{route.name}" exists on the backend but is not managed by owner '
         f'"{options.owner}"{by}; it is left untouched. Rename the route in the descriptors, '
-        "or delete the live route (or give it this owner's labels) by hand",
+        + _clash_advice(route.name, by, options),
         file=route.source.file,
         line=route.source.line,
         column=route.source.column,
         route=route.name,
     )
+
+
+def _clash_advice(name: str, by: str, options: PlanOptions) -> str:
+    if by:  # another owner's route: never adopted
+        return "or delete the live route (or give it this owner's labels) by hand"
+    if not options.labels_supported:
+        return f"delete the live route by hand, or add {name} to `scope` in .routes.yaml"
+    return f"delete the live route by hand, or take it over with `--adopt {name}` (plan, apply)"
 
 
 def _kept(current: LiveRoute) -> Diagnostic:

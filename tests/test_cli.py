@@ -60,6 +60,13 @@ def routes(cwd: Path, *args: str, stdin: str | None = None, env: dict[str, str] 
     return proc.returncode, proc.stdout, proc.stderr
 
 
+def plan_body(out: str) -> str:
+    """The text plan without its ``Backend:`` / ``Owner:`` header, which must be there."""
+    header, _, body = out.partition("\n\n")
+    assert header.startswith("Backend: ") and "\nOwner:   " in header, out
+    return body.strip()
+
+
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     (tmp_path / ".routes.yaml").write_text("descriptors: [routes]\nowner: acme/shop\n")
@@ -100,7 +107,7 @@ def test_plan_apply_plan_again_is_empty(repo: Path) -> None:
     assert "Apply complete: 2 applied" in out
 
     code, out, _ = routes(repo, "plan", "--detailed-exitcode")
-    assert (code, out.strip()) == (0, "No changes. Live routes match the descriptors.")
+    assert (code, plan_body(out)) == (0, "No changes. Live routes match the descriptors.")
 
 
 def test_update_renders_terraform_style(repo: Path) -> None:
@@ -227,7 +234,7 @@ def test_export_then_plan_is_empty(repo: Path, tmp_path: Path) -> None:
         code, out, _ = routes(repo, "export", "--dir", f"exported-{form}", "--form", form)
         assert code == 0 and "Exported 2 route(s)" in out
         code, out, _ = routes(repo, "plan", f"exported-{form}", "--detailed-exitcode")
-        assert (code, out.strip()) == (0, "No changes. Live routes match the descriptors.")
+        assert (code, plan_body(out)) == (0, "No changes. Live routes match the descriptors.")
 
 
 def test_show_renders_a_saved_plan_in_every_format(repo: Path) -> None:

@@ -48,6 +48,8 @@ BAD = {
                           ["`owner` must be `owner/repo` or a single name, without spaces"]),
     "unknown-near-miss": ("backend: local\nprnue: true\n", ".routes.yaml:2:1:",
                           ["unknown setting `prnue` (did you mean `prune`?)"]),
+    "unknown-truncated": ("descriptors: [routes]\n\nprun: true\n", ".routes.yaml:3:1:",
+                          ["unknown setting `prun` (did you mean `prune`?)"]),
     "unknown-far-off": ("colour: red\n", ".routes.yaml:1:1:",
                         ["unknown setting `colour`: remove it (allowed: akka, backend, caddy"]),
     "unknown-in-caddy": ('caddy:\n  server: routes\n  lisen: [":8080"]\n', ".routes.yaml:3:3:",

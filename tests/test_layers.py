@@ -27,7 +27,13 @@ SHARED = (
     "reconciler.regular_files",
     "reconciler.gcpause",
 )
-CORE = (*SHARED, "reconciler.planner", "reconciler.spec_diff", "reconciler.drift")
+CORE = (
+    *SHARED,
+    "reconciler.planner",
+    "reconciler.renames",
+    "reconciler.spec_diff",
+    "reconciler.drift",
+)
 THIRD_PARTY_OUTWARD = ("click", "httpx", "git", "starlette", "uvicorn", "sqlite3", "jsonschema")
 
 # stage -> what it may import from reconciler (besides itself), and third-party it must not.

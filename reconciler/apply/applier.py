@@ -143,7 +143,8 @@ class _Run:
             batch_size=self.options.batch_size if self.batch_writer else None,
         )
         self._phase([c for c in self.plan.changes if c.action == "create"])
-        self._phase([c for c in self.plan.changes if c.action == "update"])
+        # Adoptions write a live route in place, as updates do.
+        self._phase([c for c in self.plan.changes if c.action in ("update", "adopt")])
         if self.options.wait:
             self._wait()
         deletes = [c for c in self.plan.changes if c.action == "delete"]

@@ -114,7 +114,7 @@ def _as_done(change: Change) -> Change:
 
 def _not_planned_now(change: Change, fresh: Plan, desired: Mapping[str, RouteSpec]) -> str:
     """Why a fresh plan has no such change, as far as the fresh plan says."""
-    verb = {"create": "creates", "update": "updates", "delete": "deletes"}.get(
+    verb = {"create": "creates", "update": "updates", "delete": "deletes", "adopt": "adopts"}.get(
         change.action, change.action
     )
     said = [d.message for d in fresh.diagnostics if d.route == change.route]

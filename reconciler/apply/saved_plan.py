@@ -35,8 +35,12 @@ def write_plan_file(plan: Plan, out: str) -> None:
     from reconciler.render.json import render_plan_json
 
     target = Path(out)
+    if not target.parent.is_dir():  # a typo in the folder must not leave a plan astray
+        raise PlanError(
+            f"cannot write plan file {out}: folder {target.parent} does not exist",
+            hint="create the folder first, or pass another --out",
+        )
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(target, render_plan_json(plan), mode=0o600)  # CI uploads plans
     except OSError as exc:
         raise PlanError(f"cannot write plan file {out}: {exc.strerror}") from exc

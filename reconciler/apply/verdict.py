@@ -13,7 +13,13 @@ from dataclasses import dataclass
 
 from reconciler.backends.base import Write
 from reconciler.errors import RoutesError, TransientBackendError
-from reconciler.model import LiveRoute, RouteSpec
+from reconciler.model import (
+    LABEL_MANAGED_BY,
+    LABEL_MANAGED_BY_VALUE,
+    LABEL_OWNER,
+    LiveRoute,
+    RouteSpec,
+)
 from reconciler.plan import Change, RouteResult
 
 
@@ -35,7 +41,15 @@ def verdict_of(change: Change, live: LiveRoute | None, target: str | None) -> Ve
         if change.action == "delete":
             return Verdict("already-applied", "route is gone already")
         return Verdict("conflict", f"route {name} was deleted since the plan was made")
-    if change.action != "delete" and live.spec.private_digest() == target:
+    holder = _other_owner(change, live)
+    if holder is not None:
+        why = f"route {name} was taken over by owner {holder} since the plan was made"
+        return Verdict("conflict", why + "; run `routes plan` again", live.version)
+    if (
+        change.action != "delete"
+        and live.spec.private_digest() == target
+        and _labelled(change, live)
+    ):
         return Verdict("already-applied", "live route matches the plan", live.version)
     if change.action != "create" and _as_found(change, live):
         return Verdict(None, version=live.version)
@@ -44,6 +58,24 @@ def verdict_of(change: Change, live: LiveRoute | None, target: str | None) -> Ve
     else:
         why = f"route {name} changed since the plan was made (live version {live.version})"
     return Verdict("conflict", why + "; run `routes plan` again", live.version)
+
+
+def _labelled(change: Change, live: LiveRoute) -> bool:
+    """An adoption is done only once the route carries this owner's labels too."""
+    if change.action != "adopt":
+        return True
+    return all(live.labels.get(key) == value for key, value in change.labels.items())
+
+
+def _other_owner(change: Change, live: LiveRoute) -> str | None:
+    """For an adoption: the other routes owner that manages the route now, if any."""
+    ours = change.labels.get(LABEL_OWNER)  # none: a change already done, which claims nothing
+    if change.action != "adopt" or not ours:
+        return None
+    if live.labels.get(LABEL_MANAGED_BY) != LABEL_MANAGED_BY_VALUE:
+        return None
+    holder = live.labels.get(LABEL_OWNER)
+    return holder if holder and holder != ours else None
 
 
 def _as_found(change: Change, live: LiveRoute) -> bool:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from reconciler.commands.common import (
     Echo,
     Source,
+    backend_shown,
     load_source,
     open_backend,
     render_plan,
@@ -32,7 +33,7 @@ from reconciler.errors import (
 )
 from reconciler.model import RouteSpec
 from reconciler.plan import ApplyResult, Plan
-from reconciler.quoting import json_text, quote
+from reconciler.quoting import clean, json_text, quote
 from reconciler.retry import retry_transient
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ def apply(
     echo: Echo,
     ask: Ask | None,
     progress: ProgressBar,
+    adopt: Sequence[str] = (),
 ) -> int:
     """Apply; 0 when every route was applied, 1 when any failed (the report says which).
 
@@ -71,16 +73,21 @@ def apply(
 
     saved = is_plan_file(paths)
     if saved:
-        if targets:
-            raise UsageError("--target belongs to the plan; a saved plan is applied as is")
+        if targets or adopt:
+            raise UsageError(
+                "--target and --adopt belong to the plan; a saved plan is applied as is"
+            )
         settings = load_settings()
         pruning = settings.prune if prune is None else prune
         the_plan, backend, specs = open_saved_plan(settings, paths[0], pruning=pruning)
     else:
-        planned = plan_or_refuse(load_settings(), paths, echo=echo, prune=prune, targets=targets)
+        planned = plan_or_refuse(
+            load_settings(), paths, echo=echo, prune=prune, targets=targets, adopt=adopt
+        )
         settings, the_plan, backend = planned.settings, planned.plan, planned.backend
         # With --format json, stdout carries the report alone.
-        echo(render_plan(the_plan, "text", color), err=fmt == "json")
+        shown = backend_shown(settings, backend)
+        echo(render_plan(the_plan, "text", color, shown), err=fmt == "json")
         if not the_plan.has_changes:
             backend.close()
             return report(ApplyResult(), fmt, echo) if fmt == "json" else EXIT_OK
@@ -95,21 +102,23 @@ def apply(
     )
     applier.check_guards(the_plan, options)
     if not saved and not auto_approve:
-        confirm(ask, echo)
+        confirm(ask, echo, f"{backend_shown(settings, backend)} (owner {the_plan.owner})")
     with progress(len(the_plan.changes)) as on_result:
         result = applier.apply_plan(the_plan, backend, specs, options, progress=on_result)
     backend.close()
     return report(result, fmt, echo)
 
 
-def confirm(ask: Ask | None, echo: Echo) -> None:
-    """Go on only when the user types ``yes``; ``GuardError`` otherwise, or with no terminal."""
+def confirm(ask: Ask | None, echo: Echo, where: str = "") -> None:
+    """Go on only when the user types ``yes``; ``GuardError`` otherwise, or with no terminal.
+    ``where`` names the backend and owner the question is about."""
     if ask is None:
         raise GuardError(
             "refusing to apply without confirmation: no terminal to ask on",
             hint="review the plan and pass --auto-approve, or apply a saved plan file",
         )
-    echo("\nDo you want to perform these actions?\n  Only 'yes' will be accepted to approve.")
+    on = f" on {clean(where)}" if where else ""
+    echo(f"\nDo you want to perform these actions{on}?\n  Only 'yes' will be accepted to approve.")
     if ask("  Enter a value").strip() != "yes":
         raise GuardError("apply cancelled: the answer was not 'yes'; nothing was changed")
 
@@ -170,8 +179,10 @@ def rederive(
 
     source = _plan_source(settings, path, saved)
     _check_store_and_owner(settings, path, saved, backend, source)
+    # The fresh plan adopts exactly the routes the reviewed one adopts, and no others.
+    adopted = tuple(change.route for change in saved.changes if change.action == "adopt")
     fresh, live = plan_against_backend(
-        settings, source, backend, prune=saved.prune, targets=saved.targets
+        settings, source, backend, prune=saved.prune, targets=saved.targets, adopt=adopted
     )
     if fresh.has_errors:
         errors = [d for d in fresh.diagnostics if d.severity == "error"]

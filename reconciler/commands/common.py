@@ -124,6 +124,11 @@ def _git_info(root: Path) -> GitInfo | None:
     return git_info(root)
 
 
+def in_git_repository(root: Path) -> bool:
+    """Whether ``root`` is inside a git working tree."""
+    return _git_info(root) is not None
+
+
 def default_owner(settings: Settings) -> str:
     """The owner for a command that reads no descriptors (export), resolved as plan does."""
     return resolve_owner(settings, _git_info(settings.root))
@@ -156,8 +161,21 @@ def open_backend(settings: Settings) -> Backend:
     return open_url(settings.backend, settings.backend_options())
 
 
-def render_plan(plan: Plan, fmt: str, color: bool) -> str:
-    """The plan as ``text``, ``markdown`` or ``json``; every form from the same structure."""
+def backend_shown(settings: Settings, backend: Backend) -> str:
+    """The backend as a reader should see it: ``local`` with its store's absolute path."""
+    from reconciler.backends import scheme_of
+
+    if scheme_of(backend.url) != "local":
+        return backend.url
+    from reconciler.backends.local import local_path
+    from reconciler.backends.options import LocalOptions
+
+    return f"local:{local_path(backend.url, LocalOptions(settings.root)).resolve()}"
+
+
+def render_plan(plan: Plan, fmt: str, color: bool, backend: str | None = None) -> str:
+    """The plan as ``text``, ``markdown`` or ``json``; every form from the same structure.
+    The text starts with the backend (``backend``: as resolved) and the owner."""
     if fmt == "json":
         from reconciler.render.json import render_plan_json
 
@@ -167,6 +185,6 @@ def render_plan(plan: Plan, fmt: str, color: bool) -> str:
         from reconciler.render.markdown import render_plan_markdown
 
         return render_plan_markdown(data)
-    from reconciler.render.text import render_plan_text
+    from reconciler.render.text import render_plan_header, render_plan_text
 
-    return render_plan_text(data, color=color)
+    return render_plan_header(data, backend) + "\n\n" + render_plan_text(data, color=color)

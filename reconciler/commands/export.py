@@ -17,6 +17,7 @@ from reconciler.model import LiveRoute
 from reconciler.quoting import quote
 from reconciler.regular_files import read_regular, write_atomic
 
+DEFAULT_DIR = "routes"
 _NAME_RULE = (
     "a route name is 1-63 characters of a-z, 0-9 and -, starting and ending with a letter or digit"
 )
@@ -25,25 +26,39 @@ _NAME_RULE = (
 def export(
     load_settings: Callable[[], Settings],
     names: Sequence[str],
-    directory: str,
+    directory: str | None,
     form: str,
     *,
     include_unmanaged: bool,
     force: bool,
     echo: Echo,
 ) -> int:
-    """Export, then name every file written."""
+    """Export, then name every file written and say how many unmanaged routes were left out."""
     settings = load_settings()
+    if directory is None:
+        _refuse_outside_repository(settings)
+        directory = DEFAULT_DIR
     backend = open_backend(settings)
     try:
-        written = export_routes(
-            settings, backend, names, Path(directory), form, include_unmanaged, force
-        )
+        routes, skipped = _select_routes(settings, backend, names, include_unmanaged)
+        owned = _owned(settings, backend, routes)
+        written = write_routes(backend, routes, Path(directory), form, force)
     finally:
         backend.close()
     for path in written:
         echo(f"wrote {path}")
     echo(f"Exported {len(written)} route(s) to {directory}.")
+    foreign = [r.name for r in routes if r.name not in owned]
+    if foreign and written:
+        echo(
+            f"{len(foreign)} of them not managed by this owner: `routes plan --adopt NAME` "
+            "(a name or a glob, like --adopt '*') plans taking them over."
+        )
+    if skipped:
+        echo(
+            f"Skipped {skipped} unmanaged route(s), not managed by this owner; "
+            "`routes export --all` includes them."
+        )
     return EXIT_OK
 
 
@@ -56,15 +71,24 @@ def export_routes(
     include_unmanaged: bool = False,
     force: bool = False,
 ) -> list[Path]:
-    """Write one file per live route (owned ones, unless ``include_unmanaged``).
+    """Write one file per live route (owned ones, unless ``include_unmanaged``)."""
+    routes, _ = _select_routes(settings, backend, names, include_unmanaged)
+    return write_routes(backend, routes, directory, form, force)
+
+
+def write_routes(
+    backend: Backend, routes: Sequence[LiveRoute], directory: Path, form: str, force: bool
+) -> list[Path]:
+    """Write one descriptor file per route into ``directory`` (made only when needed).
 
     A file that exists with other content is never overwritten without ``force``, and the
     check covers every file before the first is written: an export loses no local edit.
     """
-    routes = _select_routes(settings, backend, names, include_unmanaged)
     _refuse_unsafe_names(routes, backend.url)
     _refuse_invalid_specs(routes, backend.url)
     texts = {_target(directory, r.name, backend.url): _text(r, form) for r in routes}
+    if not texts:
+        return []
     try:
         existing = {p: _read(p) for p in texts if p.exists()}
         clashes = [p for p, old in existing.items() if old != texts[p]]
@@ -84,12 +108,23 @@ def export_routes(
     return list(texts)
 
 
+def _refuse_outside_repository(settings: Settings) -> None:
+    """Without ``--dir``, export writes ``routes/`` only into a descriptor repository."""
+    from reconciler.commands.common import in_git_repository
+
+    if settings.config_file is None and not in_git_repository(settings.root):
+        raise UsageError(
+            f"{settings.root} is not a descriptor repository (no .routes.yaml here or above, "
+            "and not in a git repository); nothing was exported",
+            hint="run `routes export` inside your descriptor repository, or pass --dir DIR "
+            "to choose where the files go",
+        )
+
+
 def _select_routes(
     settings: Settings, backend: Backend, names: Sequence[str], include_unmanaged: bool
-) -> list[LiveRoute]:
-    from reconciler.commands.common import default_owner
-    from reconciler.planner import PlanOptions, is_owned
-
+) -> tuple[list[LiveRoute], int]:
+    """The routes to export, and how many unmanaged ones were left out."""
     if names:
         found = backend.get_routes(names)
         missing = sorted(set(names) - set(found))
@@ -98,7 +133,18 @@ def _select_routes(
                 f"no live route named {', '.join(missing)} on {backend.url}",
                 hint="`routes export` without names exports every owned route",
             )
-        return [found[n] for n in sorted(found)]
+        return [found[n] for n in sorted(found)], 0
+    live = backend.list_routes()
+    owned = _owned(settings, backend, live)
+    chosen = [r for r in live if include_unmanaged or r.name in owned]
+    return chosen, len(live) - len(chosen)
+
+
+def _owned(settings: Settings, backend: Backend, routes: Sequence[LiveRoute]) -> set[str]:
+    """The names of ``routes`` this owner manages, decided as the planner decides."""
+    from reconciler.commands.common import default_owner
+    from reconciler.planner import PlanOptions, is_owned
+
     options = PlanOptions(
         owner=default_owner(settings),
         backend_url=backend.url,
@@ -106,7 +152,7 @@ def _select_routes(
         scope=settings.scope,
         labels_supported=backend.capabilities.labels,
     )
-    return [r for r in backend.list_routes() if include_unmanaged or is_owned(r, options)]
+    return {r.name for r in routes if is_owned(r, options)}
 
 
 def _refuse_invalid_specs(routes: Sequence[LiveRoute], backend_url: str) -> None:

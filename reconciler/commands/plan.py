@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from reconciler.commands.common import Echo, render_plan
+from reconciler.commands.common import Echo, backend_shown, render_plan
 from reconciler.commands.planning import plan_or_refuse
 from reconciler.errors import EXIT_CHANGES, EXIT_OK, UsageError
 
@@ -27,6 +27,7 @@ def plan(
     github_comment: bool,
     color: bool,
     echo: Echo,
+    adopt: Sequence[str] = (),
 ) -> int:
     """Plan, print the plan (and save it to ``out``); with ``detailed_exitcode``, 2 when
     there are changes. Flags are checked before the config is read or anything planned."""
@@ -44,6 +45,7 @@ def plan(
         targets=targets,
         ref=ref,
         changed_since=changed_since,
+        adopt=adopt,
     )
     planned.backend.close()
     the_plan = planned.plan
@@ -51,7 +53,7 @@ def plan(
         from reconciler.apply.saved_plan import write_plan_file
 
         write_plan_file(the_plan, out)
-    echo(render_plan(the_plan, fmt, color))
+    echo(render_plan(the_plan, fmt, color, backend_shown(planned.settings, planned.backend)))
     if out and fmt == "text":
         echo(f'\nSaved the plan to {out}. Apply exactly this plan with "routes apply {out}".')
     if github_comment:

@@ -45,6 +45,7 @@ def plan_or_refuse(
     targets: Sequence[str] = (),
     ref: str | None = None,
     changed_since: str | None = None,
+    adopt: Sequence[str] = (),
 ) -> Planned:
     """Load, open the backend and plan; descriptors or a plan with errors are printed (to
     stderr) and refused with ``PlanError``: a plan is never made from broken descriptors."""
@@ -63,6 +64,7 @@ def plan_or_refuse(
         backend,
         prune=settings.prune if prune is None else prune,
         targets=targets,
+        adopt=adopt,
     )
     if plan.has_errors:
         backend.close()
@@ -90,6 +92,7 @@ def plan_against_backend(
     *,
     prune: bool,
     targets: Sequence[str] = (),
+    adopt: Sequence[str] = (),
 ) -> tuple[Plan, list[LiveRoute]]:
     """Read live state (only the targeted routes when there are targets) and plan; the live
     routes read are returned too, so callers never read them twice."""
@@ -101,6 +104,11 @@ def plan_against_backend(
             f"--prune on {backend.url} needs a `scope` in .routes.yaml",
             hint="this backend stores no labels, so ownership comes from `scope` name globs;"
             " without one, routes would delete routes it does not own",
+        )
+    if adopt and not backend.capabilities.labels:
+        raise UsageError(
+            f"--adopt on {backend.url}: this backend stores no labels to adopt a route with",
+            hint="ownership here comes from `scope` name globs: add the routes to `scope`",
         )
     desired = source.load.routes
     wanted = tuple(targets)
@@ -128,6 +136,7 @@ def plan_against_backend(
         source_digest=source.load.digest,
         git=git.to_plan_dict() if git is not None else None,
         diagnostics=source.load.diagnostics,
+        adopt=tuple(adopt),
     )
     plan = replace(
         plan_routes(desired, live, options),

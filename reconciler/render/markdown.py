@@ -24,11 +24,12 @@ __all__ = [
 COMMENT_LIMIT = 65536
 _TRAILER_ROOM = 400  # the "… N more … not shown" lines, with room to spare
 _DIFF_SIGNS = {"+": "+", "-": "-", "~": "!"}
-_SIGNS = {"create": "+", "update": "~", "delete": "-"}
+_SIGNS = {"create": "+", "update": "~", "delete": "-", "adopt": "~"}
 _VERBS = {
     "create": "will be created",
     "update": "will be updated in-place",
     "delete": "will be destroyed",
+    "adopt": "will be adopted (this owner's labels added)",
 }
 
 
@@ -91,6 +92,8 @@ def _summary(plan: Mapping[str, Any]) -> str:
         return f"**{NO_CHANGES}** ({where})"
     s = plan["summary"]
     counts = f"{s['add']} to add, {s['change']} to change, {s['destroy']} to destroy"
+    if s.get("adopt"):
+        counts = f"{s['adopt']} to adopt, {counts}"
     return f"**Plan:** {counts}, {s['unchanged']} unchanged ({where})"
 
 

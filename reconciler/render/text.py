@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.model import SENSITIVE
+from reconciler.model import LABEL_MANAGED_BY, LABEL_OWNER, SENSITIVE
 from reconciler.quoting import clean, quote
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "diagnostic_line",
     "render_apply_text",
     "render_change_text",
+    "render_plan_header",
     "render_plan_text",
     "risk_notes",
     "summary_line",
@@ -31,8 +32,9 @@ _HEADLINES = {
     "create": "will be created",
     "update": "will be updated in-place",
     "delete": "will be destroyed",
+    "adopt": "will be adopted",
 }
-_SIGNS = {"create": "+", "update": "~", "delete": "-"}
+_SIGNS = {"create": "+", "update": "~", "delete": "-", "adopt": "~"}
 _SEVERITY_WORDS = {"error": "Error", "warning": "Warning", "info": "Note"}
 # (sign, text, nesting depth): sign " " marks an unchanged or closing line.
 _Line = tuple[str, str, int]
@@ -57,28 +59,61 @@ def render_plan_text(plan: Mapping[str, Any], *, color: bool = False) -> str:
     return "\n\n".join(section for section in sections if section)
 
 
+def render_plan_header(plan: Mapping[str, Any], backend: str | None = None) -> str:
+    """``Backend: …`` and ``Owner: …``, the lines above a text plan: what it was made against.
+    ``backend`` is the backend as resolved (the absolute store path of ``local``)."""
+    if backend is None:
+        backend = plan["backend"]
+        location = (plan.get("store") or {}).get("location")
+        if location and backend.partition(":")[0].lower() == "local":
+            backend = f"local:{location}"  # a saved plan records its store resolved
+    return f"Backend: {clean(backend)}\nOwner:   {clean(plan['owner'])}"
+
+
 def summary_line(plan: Mapping[str, Any]) -> str:
     """``Plan: 1 to add, 1 to change, 0 to destroy.``, or the no-changes sentence."""
     if not plan["changes"]:
         return NO_CHANGES
     s = plan["summary"]
-    return f"Plan: {s['add']} to add, {s['change']} to change, {s['destroy']} to destroy."
+    adopt = f"{s['adopt']} to adopt, " if s.get("adopt") else ""  # Terraform's "to import"
+    return f"Plan: {adopt}{s['add']} to add, {s['change']} to change, {s['destroy']} to destroy."
 
 
 def render_change_text(change: Mapping[str, Any], *, color: bool = False) -> str:
     """One change as a Terraform-style block."""
     action, name = change["action"], change["route"]
-    lines = [f"  # route {quote(name)} {_HEADLINES[action]}"]
+    lines = [f"  # route {quote(name)} {_HEADLINES[action]}{_adopt_headline(change)}"]
     if change.get("reason"):
         lines.append(f"  # (because {clean(change['reason'])})")
     lines.append(f"  {_sign(_SIGNS[action], color)} route {quote(name)} {{")
     if action == "update":
         body = _update_lines(change)
+    elif action == "adopt":
+        body = _update_lines(change) + _label_lines(change)
     else:
         body = _spec_lines(change["spec"], _SIGNS[action])
     lines += [_body_line(line, color) for line in body]
     lines.append("    }")
     return "\n".join(lines)
+
+
+def _adopt_headline(change: Mapping[str, Any]) -> str:
+    if change["action"] != "adopt":
+        return ""
+    owner = quote(change["labels"].get(LABEL_OWNER, "?"))
+    if change["operations"]:
+        return f" by owner {owner} and updated in-place"
+    return f" by owner {owner} (its spec already matches)"
+
+
+def _label_lines(change: Mapping[str, Any]) -> list[_Line]:
+    """The ownership labels an adoption adds (the route's other labels stay as they are)."""
+    labels = change["labels"]
+    return [
+        ("+", f"label {quote(key)} = {quote(labels[key])}", 0)
+        for key in (LABEL_MANAGED_BY, LABEL_OWNER)
+        if key in labels
+    ]
 
 
 def risk_notes(plan: Mapping[str, Any]) -> list[str]:

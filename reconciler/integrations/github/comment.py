@@ -149,7 +149,8 @@ def write_step_outputs(
     summary = plan_dict.get("summary") or {}
     counts = {key: int(summary.get(key, 0)) for key in ("add", "change", "destroy")}
     values = {
-        "has-changes": "true" if any(counts.values()) else "false",
+        # An adoption-only plan has changes too (summary.adopt, no output of its own).
+        "has-changes": "true" if any(counts.values()) or summary.get("adopt") else "false",
         **{key: str(n) for key, n in counts.items()},
         "plan-file": plan_file or "",
     }
