@@ -87,6 +87,7 @@ CODES: dict[str, tuple[str, str]] = {
     "R031": (ERROR, "service name is not a DNS label"),
     "R032": (ERROR, "control or invisible characters in a name, realm or matcher"),
     "R033": (ERROR, "invalid secret name"),
+    "R034": (ERROR, "validation.httpBasic without a realm (the platform requires one)"),
     "W101": (WARNING, "prefix shadowed by a shorter prefix of another route on the same host"),
     "W102": (WARNING, "two or more routes on one host"),
     "W103": (WARNING, "CORS allows any origin (*)"),
