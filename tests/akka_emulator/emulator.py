@@ -87,13 +87,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import yaml
+from surface import ARRAY, BOOLEAN, GROUPS, HOSTNAMES, SHORT, accepted
 
 PROG = os.environ.get("AKKA_EMULATOR_PROG") or os.path.basename(sys.argv[0]) or "akka"
-# Inherited flags, identical on every route page (-v: older pages; newer print --verbose only).
-INHERITED_VALUE = {"--output", "--timeout", "--config", "--context", "--cache-file", "--page-mode"}
-INHERITED_BOOL = {"--disable-prompt", "--quiet", "--verbose", "--use-grpc-web", "--help"}
-SHORT = {"-o": "--output", "-q": "--quiet", "-v": "--verbose", "-f": "--filename", "-h": "--help"}
-PROJECT_FLAGS = {"--project", "--region", "--owner"}
+PROFILE = "kalix" if PROG == "kalix" else "akka"
 SPEC_VALUE = {
     "--hostname",
     "--client-ca-secret",
@@ -107,7 +104,6 @@ SPEC_ARRAY = {
     "--client-certificate-subject",
     "--http-basic-credentials",
 }
-SPEC_BOOL = {"--force-global", "--force-regional"}
 REMOVE_ARRAY = {"--remove-path", "--remove-cors-origin", "--remove-cors-method"}
 REMOVE_BOOL = {
     "--remove-client-ca-secret",
@@ -115,22 +111,8 @@ REMOVE_BOOL = {
     "--remove-client-certificate-subject",  # "Remove all client certificate subjects"
     "--remove-http-basic",  # "Remove all HTTP basic credentials"
 }
-READ_BOOL = {"--all-regions"}
-COMMANDS: dict[str, tuple[set[str], set[str], set[str]]] = {
-    # command: (single-value flags, repeatable flags, boolean flags), as the reference lists
-    # them (akka_routes_<command>.adoc), inherited flags apart.
-    "list": (PROJECT_FLAGS, set(), READ_BOOL),
-    "get": (PROJECT_FLAGS, set(), READ_BOOL),
-    "export": (PROJECT_FLAGS, set(), READ_BOOL),
-    "create": (PROJECT_FLAGS | SPEC_VALUE | {"--filename"}, SPEC_ARRAY, SPEC_BOOL),
-    "update": (
-        PROJECT_FLAGS | SPEC_VALUE | {"--filename"},
-        SPEC_ARRAY | REMOVE_ARRAY,
-        SPEC_BOOL | REMOVE_BOOL,
-    ),
-    "delete": (PROJECT_FLAGS, set(), READ_BOOL),
-}
 NEEDS_NAME = {"get", "export", "create", "update", "delete"}
+VERBS = {"list", "get", "export", "create", "update", "delete"}
 NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 DESCRIPTOR_KEYS = {"host", "routes", "tls", "validation", "corsPolicy"}
 RULE_KEYS = {"prefix", "route", "name", "enableWebsockets"}
@@ -156,19 +138,32 @@ def _log(argv: list[str]) -> None:
             handle.write(json.dumps([PROG, *argv]) + "\n")
 
 
-def run(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("routes", "route"):
+def command_of(argv: list[str]) -> tuple[str, list[str]]:
+    """The reference's name of the command (`routes update`) and the arguments after it."""
+    groups, hostnames = GROUPS[PROFILE], HOSTNAMES[PROFILE]
+    group = groups.get(argv[0]) if argv else None
+    if group is None:
         raise CliError(f'unknown command "{argv[0] if argv else ""}" for "{PROG}"')
-    if len(argv) < 2 or argv[1] not in COMMANDS:
-        got = argv[1] if len(argv) > 1 else ""
-        raise CliError(f'unknown command "{got}" for "{PROG} routes"')
-    command = argv[1]
-    positional, flags = parse_flags(command, argv[2:])
-    if command in NEEDS_NAME:
+    if group in ("routes", "route"):
+        if len(argv) < 2 or argv[1] not in VERBS:
+            got = argv[1] if len(argv) > 1 else ""
+            raise CliError(f'unknown command "{got}" for "{PROG} {group}"')
+        return f"{group} {argv[1]}", argv[2:]
+    sub = hostnames.get(argv[1]) if len(argv) > 1 else None
+    if sub is None or len(argv) < 3 or argv[2] != "list":
+        raise CliError(f'unknown command "{" ".join(argv[1:3])}" for "{PROG} {group}"')
+    return f"{group} {sub} list", argv[3:]
+
+
+def run(argv: list[str]) -> int:
+    command, rest = command_of(argv)
+    verb = command.split()[-1] if command.startswith("rout") else "hostnames"
+    positional, flags = parse_flags(command, rest)
+    if verb in NEEDS_NAME:
         if len(positional) != 1:
             raise CliError(f"accepts 1 arg(s), received {len(positional)}")
     elif positional:
-        raise CliError(f'unknown command "{positional[0]}" for "{PROG} routes {command}"')
+        raise CliError(f'unknown command "{positional[0]}" for "{PROG} {command}"')
     output = str(flags.get("--output", "text"))
     if output not in ("text", "json", "json-compact") and not output.startswith("go-template="):
         raise CliError(f'invalid output format "{output}"')
@@ -186,16 +181,17 @@ def run(argv: list[str]) -> int:
     name = positional[0] if positional else ""
     if name and not NAME_RE.match(name):
         raise CliError(f"invalid route name '{name}': use 1-63 of a-z, 0-9 and '-'")
-    writes = command in ("create", "update", "delete")
+    writes = verb in ("create", "update", "delete")
     with state(writes) as data:
         project = select_project(data, flags)
-        return HANDLERS[command](project, name, flags, output)
+        return HANDLERS[verb](project, name, flags, output)
 
 
 def parse_flags(command: str, args: list[str]) -> tuple[list[str], dict[str, Any]]:
-    single, array, boolean = COMMANDS[command]
-    single = single | INHERITED_VALUE
-    boolean = boolean | INHERITED_BOOL
+    """Cobra's parsing against the profile's table (surface.py): a boolean takes no value
+    (`--flag=false` apart), anything not in the table is `unknown flag`."""
+    table = accepted(PROFILE, command)
+    short = SHORT[PROFILE]
     positional: list[str] = []
     flags: dict[str, Any] = {}
     i = 0
@@ -206,19 +202,20 @@ def parse_flags(command: str, args: list[str]) -> tuple[list[str], dict[str, Any
             positional.append(arg)
             continue
         flag, eq, value = arg.partition("=")
-        flag = SHORT.get(flag, flag)
-        if flag in boolean:
+        flag = short.get(flag, flag)
+        kind = table.get(flag)
+        if kind == BOOLEAN:
             flags[flag] = value.lower() != "false" if eq else True
             continue
-        if flag not in single and flag not in array:
-            kind = "shorthand flag" if not arg.startswith("--") else "flag"
-            raise CliError(f"unknown {kind}: {arg.partition('=')[0]}")
+        if kind is None:
+            what = "shorthand flag" if not arg.startswith("--") else "flag"
+            raise CliError(f"unknown {what}: {arg.partition('=')[0]}")
         if not eq:
             if i >= len(args):
                 raise CliError(f"flag needs an argument: {arg}")
             value = args[i]
             i += 1
-        if flag in array:
+        if kind == ARRAY:
             flags.setdefault(flag, []).append(value)
         else:
             flags[flag] = value
@@ -516,14 +513,50 @@ def cmd_delete(project: dict[str, Any], name: str, flags: dict[str, Any], output
             "the --region flag needs to be passed"
         )
     prompts_off = os.environ.get(f"{PROG.upper()}_DISABLE_PROMPTS", "").lower() == "true"
-    if not flags.get("--disable-prompt") and not prompts_off and not sys.stdin.isatty():
+    # ASSUMED (12): `kalix route delete` asks nothing (no --disable-prompt in the seed).
+    asks = PROFILE == "akka" and not sys.stdin.isatty()
+    if asks and not flags.get("--disable-prompt") and not prompts_off:
         raise CliError(f"confirmation required to delete route '{name}': use --disable-prompt")
     del project["routes"][name]
     print(f"Route '{name}' was successfully deleted.")
     return 0
 
 
+def cmd_hostnames(project: dict[str, Any], name: str, flags: dict[str, Any], output: str) -> int:
+    """`projects hostnames list`: the columns `project hostname add` prints in
+    invoke-service.adoc (HOSTNAME GENERATED REGION CNAME), ASSUMED to be those of `list`."""
+    region = project.get("regions", ["gcp-us-east1"])[0].removeprefix("gcp-")
+    rows = [
+        {"hostname": host, "generated": False, "region": region, "cname": f"{region}.akka.app"}
+        for host in sorted(project.get("hostnames") or {})
+    ]
+    if output != "text":
+        with contextlib.suppress(_TextInstead):
+            names = os.environ.get("AKKA_EMULATOR_JSON_NAMES") == "metadata"
+            emit_json([json_hostname(row, names) for row in rows], output)
+            return 0
+    if not rows:
+        print("No hostnames found.")
+        return 0
+    table = [("HOSTNAME", "GENERATED", "REGION", "CNAME")]
+    table += [(r["hostname"], "false", r["region"], r["cname"]) for r in rows]
+    print_table(table, indent="")
+    return 0
+
+
+def json_hostname(row: dict[str, Any], metadata: bool) -> dict[str, Any]:
+    """ASSUMED JSON shape of a hostname: its fields, the name as `hostname` (or under
+    `metadata.name` with AKKA_EMULATOR_JSON_NAMES=metadata)."""
+    if metadata:
+        return {
+            "metadata": {"name": row["hostname"]},
+            **{k: v for k, v in row.items() if k != "hostname"},
+        }
+    return row
+
+
 HANDLERS = {
+    "hostnames": cmd_hostnames,
     "list": cmd_list,
     "get": cmd_get,
     "export": cmd_export,

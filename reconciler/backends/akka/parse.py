@@ -20,6 +20,7 @@ from reconciler.errors import BackendError
 from reconciler.model import Condition, RouteSpec
 
 _SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_EMPTY_HOSTNAMES = re.compile(r"^\s*(no hostnames( found)?\.?)?\s*$", re.IGNORECASE)
 _EMPTY_LIST = re.compile(r"^\s*(no routes( found)?\.?)?\s*$", re.IGNORECASE)
 # What cobra prints when a command has no -o/--output, or does not know the format.
 _NO_JSON = re.compile(
@@ -69,6 +70,43 @@ def names_from_list(text: str, is_json: bool) -> list[str]:
     if lines[0].split()[0].upper() != "NAME":
         raise _unreadable("routes list", text)
     return sorted(line.split()[0] for line in lines[1:])
+
+
+def hostnames_from_list(text: str, is_json: bool) -> dict[str, str | None]:
+    """The project's hostnames and each one's CNAME target, from ``projects hostnames list``.
+
+    Text: the columns invoke-service.adoc shows for ``project hostname add`` (HOSTNAME
+    GENERATED REGION CNAME), ASSUMED to be those of ``list``. JSON (ASSUMED shape): items
+    with ``hostname`` (or ``name`` / ``metadata.name``) and ``cname``.
+    """
+    if is_json:
+        data = json.loads(text)
+        items = data
+        if isinstance(data, Mapping):
+            items = data.get("hostnames", data.get("items", []))
+        if not isinstance(items, list):
+            raise _unreadable("projects hostnames list -o json", text)
+        found: dict[str, str | None] = {}
+        for item in items:
+            host = item.get("hostname") if isinstance(item, Mapping) else None
+            host = host or _item_name(item)
+            if not host:
+                raise _unreadable("projects hostnames list -o json (an item without a name)", text)
+            cname = item.get("cname") if isinstance(item, Mapping) else None
+            found[str(host).lower()] = str(cname) if cname else None
+        return found
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines or _EMPTY_HOSTNAMES.match(text):
+        return {}
+    header = lines[0].split()
+    if header[:1] != ["HOSTNAME"]:
+        raise _unreadable("projects hostnames list", text)
+    column = header.index("CNAME") if "CNAME" in header else None
+    rows = [line.split() for line in lines[1:]]
+    return {
+        row[0].lower(): row[column] if column is not None and len(row) > column else None
+        for row in rows
+    }
 
 
 def conditions_from_get(text: str, is_json: bool) -> tuple[Condition, ...]:
