@@ -102,6 +102,7 @@ CODES: dict[str, tuple[str, str]] = {
     "P030": (WARNING, "the route's host is not registered or not validated: it will not be Ready"),
     # From a backend that cannot enforce a feature of a route faithfully.
     "B001": (ERROR, "the backend cannot enforce a feature of this route faithfully"),
+    "B002": (INFO, "how the backend writes this route (e.g. created regional, in which region)"),
 }
 
 CODE_UNMANAGED_CLASH = "P001"
@@ -110,6 +111,7 @@ CODE_PROTECTED = "P011"
 CODE_UNKNOWN_TARGET = "P020"
 CODE_NOT_READY = "P030"
 CODE_UNENFORCEABLE = "B001"
+CODE_WRITE_NOTE = "B002"
 
 
 def diagnostic(
@@ -141,6 +143,7 @@ __all__ = [
     "CODE_UNENFORCEABLE",
     "CODE_UNKNOWN_TARGET",
     "CODE_UNMANAGED_CLASH",
+    "CODE_WRITE_NOTE",
     "ERROR",
     "INFO",
     "WARNING",

@@ -101,6 +101,15 @@ class Backend(Protocol):
         """Hosts a route could not be Ready on (the backend requires registered hostnames)."""
         ...
 
+    def hostname_advice(self, host: str) -> str:
+        """What to do about a host ``unregistered_hosts`` named, in this backend's terms."""
+        ...
+
+    def write_notes(self, name: str, spec: RouteSpec) -> list[str]:
+        """What a reviewer should know about how this backend writes the route (e.g. where
+        the Akka CLI creates it); shown in the plan as information."""
+        ...
+
     def close(self) -> None:
         """Release connections and files."""
         ...
@@ -147,6 +156,13 @@ class BaseBackend:
     def unregistered_hosts(self, hosts: Iterable[str]) -> set[str]:
         """Hosts a route could not be Ready on (the backend requires registered hostnames)."""
         return set()
+
+    def hostname_advice(self, host: str) -> str:
+        """What to do about a host that is not registered (the control-plane API's way)."""
+        return "register it (POST /v1/hostnames) before applying"
+
+    def write_notes(self, name: str, spec: RouteSpec) -> list[str]:
+        return []
 
     def close(self) -> None:
         return None

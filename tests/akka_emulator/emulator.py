@@ -1,22 +1,24 @@
-"""An emulator of the `akka routes` / `kalix routes` CLI surface, for tests only.
+"""An emulator of the `akka` and `kalix` CLIs' route surface, for tests only.
 
-Source: the published Akka CLI reference, repository akka/akka-sdk,
+Two profiles, by the name it runs as (AKKA_EMULATOR_PROG): `akka` and `kalix`. What each
+accepts, command by command, is the one table in surface.py, which
+tests/backends/akka/test_cli_table.py compares with docs/akka.md.
+
+Source for `akka`: the published Akka CLI reference, repository akka/akka-sdk,
 docs/src/modules/reference/pages/cli/akka-cli/akka_routes_{list,get,export,create,update,
-delete}.adoc, reference/pages/descriptors/route-descriptor.adoc and
-operations/pages/services/invoke-service.adoc (the only page that shows output).
+delete}.adoc, akka_projects_hostnames_list.adoc, reference/pages/descriptors/
+route-descriptor.adoc and operations/pages/services/invoke-service.adoc (the only page that
+shows output). Source for `kalix`: the seed's Kalix form (`kalix route create|update|get|
+list|export`, `--hostname`, `--path P=S`, `--remove-path P`, `update -f FILE`,
+`--cors-origin`, `kalix project hostname ...`); the Kalix CLI reference is not available.
 
 DOCUMENTED and emulated exactly (anything else fails as cobra does: `Error: unknown flag:
 --x`, exit 1; a boolean flag takes no value, so `--remove-http-basic alice` leaves a stray
 argument and fails with `accepts 1 arg(s), received 2`):
-- every command: --owner, --project, --region; inherited --cache-file, --config, --context,
-  --disable-prompt, -h/--help, -o/--output (text, json, json-compact, go-template=),
-  --page-mode, -q/--quiet, --timeout DURATION (default 10s), --use-grpc-web, -v/--verbose.
-- list / get / export / delete: --all-regions (accepted; one region is emulated).
-- create / update: -f/--filename, --hostname, --path PREFIX=SERVICE, --cors-origin,
-  --cors-method, --client-ca-secret, --server-certificate-secret,
-  --client-certificate-subject (`*` for prefix / suffix matching), --http-basic-credentials
-  USER=PASSWORD, --http-basic-realm, --force-global, --force-regional.
-- update only: --remove-path PREFIX, --remove-cors-origin V, --remove-cors-method V, and the
+- the flags of surface.py's `akka` table, per command, inherited ones included; `route` is
+  an alias of `routes`, `project hostname` of `projects hostnames` (invoke-service.adoc
+  writes `akka route create`, `akka project hostname add`).
+- update's removals are --remove-path/-cors-origin/-cors-method (per item) and the
   booleans --remove-client-ca-secret, --remove-server-certificate-secret,
   --remove-client-certificate-subject ("Remove all client certificate subjects") and
   --remove-http-basic ("Remove all HTTP basic credentials"). No per-user or per-subject
@@ -30,7 +32,8 @@ argument and fails with `accepts 1 arg(s), received 2`):
   `\t\tLast Transition:`, `\t\tReason:`, `\t\tMessage:`); an unverified host gives
   HostValidation False / DnsNotVerified / "Host H did not resolve to a CNAME record. It must
   be configured to be a CNAME record to REGION.akka.app" and Ready False / Validating /
-  "Validating hostname". `route export` prints the bare descriptor YAML.
+  "Validating hostname". `route export` prints the bare descriptor YAML. A route's host
+  "must be configured as one of the project hostnames" (route-descriptor.adoc).
 
 ASSUMED (the reference does not settle it; knobs pick the other reading where it matters):
 1. JSON shapes (`-o json`): list is an array of route objects, get one route object:
@@ -58,17 +61,25 @@ ASSUMED (the reference does not settle it; knobs pick the other reading where it
    accepted; (c) list / get / export show every route whatever the --region.
 10. Error texts; every failure exits 1. `delete` without --disable-prompt and without a
    terminal refuses ("if input is required ... an error will be raised").
-11. `kalix` accepts exactly the same flags as `akka` (the Kalix flags are not documented).
+11. `kalix` accepts, besides the seed's flags, `--project` and `-o/--output` on every
+   command, and has `route delete` and `project hostname list` (the seed names neither).
+12. `kalix route delete` asks nothing (the seed has no --disable-prompt); `kalix` has no
+   --timeout (the default 10s applies to AKKA_EMULATOR_DELAY), no --owner, no --region.
+13. `projects hostnames list` prints the columns invoke-service.adoc shows for `project
+   hostname add` (HOSTNAME GENERATED REGION CNAME), or `No hostnames found.`; its JSON is an
+   array of `{"hostname", "generated", "region", "cname"}` (with
+   AKKA_EMULATOR_JSON_NAMES=metadata the name is under `metadata.name`).
 
 State: a JSON file named by AKKA_EMULATOR_STATE:
   {"current_project": "shop",
    "projects": {"shop": {"owner": "acme", "regions": ["gcp-us-east1"],
                          "hostnames": null | {"host": "verified" | "unverified"},
                          "routes": {"NAME": {"spec": {...}, "updated": "..."}}}}}
-`hostnames: null` accepts every host as verified. Test knobs: AKKA_EMULATOR_LOGGED_OUT=1
-(not logged in), AKKA_EMULATOR_DELAY=SECONDS (a slow platform; past --timeout it fails with
-"context deadline exceeded"), AKKA_EMULATOR_JSON=0 (a CLI whose `-o json` prints text),
-AKKA_EMULATOR_LOG=FILE (appends each argv as a JSON line), AKKA_EMULATOR_PROG=kalix.
+`hostnames: null` accepts every host as verified (and lists none). Test knobs:
+AKKA_EMULATOR_LOGGED_OUT=1 (not logged in), AKKA_EMULATOR_DELAY=SECONDS (a slow platform;
+past --timeout it fails with "context deadline exceeded"), AKKA_EMULATOR_JSON=0 (a CLI
+whose `-o json` prints text), AKKA_EMULATOR_LOG=FILE (appends each argv as a JSON line),
+AKKA_EMULATOR_PROG=kalix.
 """
 
 from __future__ import annotations
