@@ -105,4 +105,4 @@ def test_hostname_output_without_names_fails_loudly() -> None:
     generated = (
         "HOSTNAME  GENERATED  REGION  CNAME\nyoung-fire-2481.us-east1.akka.app  true  us-east1\n"
     )
-    assert hostnames_from_list(generated, False) == {"young-fire.us-east1.akka.app": None}
+    assert hostnames_from_list(generated, False) == {"young-fire-2481.us-east1.akka.app": None}
