@@ -17,17 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 
-import yaml
-
-from reconciler.backends.akka.cli import cmd_output
+from reconciler.backends.akka import partial
+from reconciler.backends.akka.cli import cmd_output, descriptor_file
 from reconciler.backends.akka.flags import (
-    Cleanup,
     cleanup_after_file,
     differing_fields,
     path_flags,
@@ -146,7 +141,7 @@ class AkkaBackend(BaseBackend):
         # No read first: the CLI refuses an existing name, which reads as ConflictError.
         # Global unless the config names it regional (`regional`): the platform's default.
         region = self.target.created_region(name)
-        with _descriptor_file(spec) as path:
+        with descriptor_file(spec) as path:
             self._run(["create", name, FILE, path], region=region)
         self._regional[name] = region
         return self._verify(name, spec, "create")
@@ -166,7 +161,7 @@ class AkkaBackend(BaseBackend):
         if paths_only_change(current, spec):
             self._run(["update", name, *path_flags(current, spec)], region=region)
             return self._verify(name, spec, "update")
-        with _descriptor_file(spec) as path:
+        with descriptor_file(spec) as path:
             # First the whole descriptor: it adds and changes, so a failure here leaves the
             # route as it was, and nothing after it can leave it less protected than planned
             # by accident (the removals below are what the plan drops).
@@ -178,56 +173,29 @@ class AkkaBackend(BaseBackend):
         self, name: str, spec: RouteSpec, path: str, region: str | None
     ) -> None:
         """Remove what a merging ``update -f`` kept; a failure says what was written."""
-        written = "`update -f` wrote the planned descriptor (host, paths and sections)"
+        edit = f"{self.target.executable} {self.target.surface.routes} edit {name}"
         try:
             live = self._export(name)
         except BackendError as exc:
-            raise BackendError(
-                f"route {name} on {self.url} may be partially applied: {written}, but reading "
-                f"it back to remove what the plan drops failed: {exc.message}",
-                hint="run `routes plan` to see what is left, then `routes apply` again",
-            ) from exc
+            raise partial.read_back_failed(name, self.url, exc) from exc
         if live is None or live == spec:
             return  # the read-back in _verify reports a missing route
         cleanup = cleanup_after_file(live, spec)
         if not cleanup:
             return
-        self._refuse_beyond_cli(name, cleanup, written)
+        kept = cleanup.beyond(self.target.surface.can_remove)  # the Kalix form: paths only
+        if kept:
+            raise partial.beyond_cli(name, self.url, self.target.surface.name, kept, edit)
         try:
             self._run(["update", name, *cleanup.removals, *cleanup.resets], region=region)
         except BackendError as exc:
-            raise BackendError(
-                f"route {name} on {self.url} is partially applied: {written}, but removing "
-                f"{', '.join((*cleanup.dropped, *cleanup.reset))} failed: {exc.message}",
-                hint="the route is at least as protected as before; run `routes apply` again",
-            ) from exc
+            raise partial.removal_failed(name, self.url, cleanup, exc) from exc
         if not cleanup.resets:
             return
         try:
             self._run(["update", name, FILE, path], region=region)
         except BackendError as exc:
-            raise BackendError(
-                f"route {name} on {self.url} is partially applied: {written}, then "
-                f"{' and '.join(cleanup.reset)} were removed (the reference has no per-item "
-                f"removal), and adding back the planned ones with `update -f` failed: "
-                f"{exc.message}. The route has none of them now",
-                hint="run `routes apply` again at once, or restore them with "
-                f"`{self.target.executable} {self.target.surface.routes} edit {name}`",
-            ) from exc
-
-    def _refuse_beyond_cli(self, name: str, cleanup: Cleanup, written: str) -> None:
-        """A merging ``update -f`` left something the CLI has no documented flag to remove
-        (the Kalix form has only ``--remove-path``): say so, never report success."""
-        surface = self.target.surface
-        beyond = cleanup.beyond(surface.can_remove)
-        if beyond:
-            raise BackendError(
-                f"route {name} on {self.url} is partially applied: {written}, but the "
-                f"{surface.name} CLI kept {', '.join(beyond)} and documents no flag to "
-                "remove it",
-                hint=f"remove it with `{self.target.executable} {surface.routes} edit {name}`, "
-                "then run `routes plan` to check",
-            )
+            raise partial.re_add_failed(name, self.url, cleanup, edit, exc) from exc
 
     # -- hostnames -------------------------------------------------------------------------
 
@@ -319,18 +287,6 @@ class AkkaBackend(BaseBackend):
             argv += [target.surface.region_flag, region]
         # The CLI enforces --timeout itself; the grace covers its start-up.
         return cmd_output(argv, timeout=self.target.timeout + 10, env=self._env)
-
-
-@contextmanager
-def _descriptor_file(spec: RouteSpec) -> Iterator[str]:
-    """A private temporary descriptor file (it may hold password hashes), removed after use."""
-    fd, path = tempfile.mkstemp(prefix="routes-", suffix=".yaml")  # mode 0600
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            yaml.safe_dump(spec.to_dict(), handle, sort_keys=False)
-        yield path
-    finally:
-        os.unlink(path)
 
 
 def open_akka(url: str, options: AkkaOptions | None = None) -> AkkaBackend:

@@ -121,7 +121,7 @@ def conditions_from_get(text: str, is_json: bool) -> tuple[Condition, ...]:
         return tuple(_condition(c) for c in raw if isinstance(c, Mapping))
     if any(line.rstrip() == "Status:" for line in text.splitlines()):
         return _status_blocks(text)
-    return _conditions_table(text)
+    return ()  # no status reported yet (only the documented `Status:` blocks are read)
 
 
 def region_from_get(text: str, is_json: bool, default: str | None = None) -> str | None:
@@ -182,32 +182,6 @@ def _status_blocks(text: str) -> tuple[Condition, ...]:
         else:
             raise _unreadable("routes get", text)
     return tuple(Condition.from_dict(c) for c in found)
-
-
-def _conditions_table(text: str) -> tuple[Condition, ...]:
-    """The fixed-width ``Conditions:`` table of the text form, sliced at the header columns."""
-    lines = text.splitlines()
-    try:
-        start = next(i for i, line in enumerate(lines) if line.strip() == "Conditions:")
-    except StopIteration:
-        return ()
-    if start + 1 >= len(lines):
-        return ()
-    header = lines[start + 1]
-    columns = ("TYPE", "STATUS", "REASON", "MESSAGE")
-    offsets = [header.find(column) for column in columns]
-    if any(offset < 0 for offset in offsets):
-        raise _unreadable("routes get", text)
-    found: list[Condition] = []
-    for line in lines[start + 2 :]:
-        if not line.strip() or not line.startswith(" "):
-            break
-        cells = [
-            line[begin:end].strip()
-            for begin, end in zip(offsets, [*offsets[1:], len(line) + 1], strict=True)
-        ]
-        found.append(Condition(type=cells[0], status=cells[1], reason=cells[2], message=cells[3]))
-    return tuple(found)
 
 
 def spec_from_export(text: str, *, where: str) -> RouteSpec:

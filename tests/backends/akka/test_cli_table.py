@@ -21,7 +21,7 @@ from tests.backends.contract import FULL_FEATURES
 
 REPO = Path(__file__).resolve().parents[3]
 DOCS = REPO / "docs" / "akka.md"
-BACKEND_MODULES = ("backend.py", "flags.py", "parse.py", "surface.py", "target.py")
+BACKEND_MODULES = ("backend.py", "flags.py", "parse.py", "partial.py", "surface.py", "target.py")
 FLAG = re.compile(r"-{1,2}[a-z][a-z-]*")
 HASH_A = "sha256:n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg="
 HASH_B = "sha256:K7gNU3sdo+OL0wNhqoVWhr3g6s1xYv72ol/pe/Unols="
