@@ -285,8 +285,10 @@ class AkkaBackend(BaseBackend):
         argv += [*args, *target.common_flags()]
         if region and target.surface.region_flag:
             argv += [target.surface.region_flag, region]
-        # The CLI enforces --timeout itself; the grace covers its start-up.
-        return cmd_output(argv, timeout=self.target.timeout + 10, env=self._env)
+        # A CLI with --timeout enforces it itself (the grace covers its start-up); one
+        # without (the Kalix form) is killed at the timeout.
+        grace = 10 if target.surface.timeout_flag else 0
+        return cmd_output(argv, timeout=target.timeout + grace, env=self._env)
 
 
 def open_akka(url: str, options: AkkaOptions | None = None) -> AkkaBackend:

@@ -81,6 +81,30 @@ class TestAkkaContract(BackendContract):
         assert second.version == simple_spec(service="v2").fingerprint() != first.version
 
 
+class TestAkkaContractMetadataNames(TestAkkaContract):
+    """The same contract when `-o json` names items under `metadata.name` (ASSUMED 1)."""
+
+    @pytest.fixture
+    def backend(self, tmp_path: Path) -> Iterator[Backend]:
+        backend = backend_for(install(tmp_path), AKKA_EMULATOR_JSON_NAMES="metadata")
+        yield backend
+        backend.close()
+
+
+class TestKalixContract(TestAkkaContract):
+    """kalix: against its own profile, where `update -f` replaces (with a merging one the
+    Kalix form cannot remove sections: see test_kalix.py)."""
+
+    @pytest.fixture
+    def backend(self, tmp_path: Path) -> Iterator[Backend]:
+        emulator = install(tmp_path)
+        backend = backend_for(
+            emulator, f"kalix:?project={PROJECT}", AKKA_EMULATOR_FILE_UPDATE="replace"
+        )
+        yield backend
+        backend.close()
+
+
 # -- configuration ---------------------------------------------------------------------
 
 
