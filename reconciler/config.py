@@ -284,6 +284,7 @@ _AKKA = {
     "owner": _text,
     "timeout": _timeout,
     "executable": _text,
+    "regional": _texts,
 }
 _SETTINGS: dict[str, Callable[[Any], bool]] = {
     "backend": _text,

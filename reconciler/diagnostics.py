@@ -87,6 +87,7 @@ CODES: dict[str, tuple[str, str]] = {
     "R031": (ERROR, "service name is not a DNS label"),
     "R032": (ERROR, "control or invisible characters in a name, realm or matcher"),
     "R033": (ERROR, "invalid secret name"),
+    "R034": (ERROR, "validation.httpBasic without a realm (the platform requires one)"),
     "W101": (WARNING, "prefix shadowed by a shorter prefix of another route on the same host"),
     "W102": (WARNING, "two or more routes on one host"),
     "W103": (WARNING, "CORS allows any origin (*)"),
@@ -104,6 +105,7 @@ CODES: dict[str, tuple[str, str]] = {
     "P030": (WARNING, "the route's host is not registered or not validated: it will not be Ready"),
     # From a backend that cannot enforce a feature of a route faithfully.
     "B001": (ERROR, "the backend cannot enforce a feature of this route faithfully"),
+    "B002": (INFO, "how the backend writes this route (e.g. created regional, in which region)"),
 }
 
 CODE_UNMANAGED_CLASH = "P001"
@@ -115,6 +117,7 @@ CODE_LOOKS_RENAMED = "P013"
 CODE_RENAMED = "P012"
 CODE_NOT_READY = "P030"
 CODE_UNENFORCEABLE = "B001"
+CODE_WRITE_NOTE = "B002"
 
 
 def diagnostic(
@@ -149,6 +152,7 @@ __all__ = [
     "CODE_UNENFORCEABLE",
     "CODE_UNKNOWN_TARGET",
     "CODE_UNMANAGED_CLASH",
+    "CODE_WRITE_NOTE",
     "ERROR",
     "INFO",
     "WARNING",

@@ -55,6 +55,7 @@ SURFACE = {
         "CODE_UNENFORCEABLE",
         "CODE_UNKNOWN_TARGET",
         "CODE_UNMANAGED_CLASH",
+        "CODE_WRITE_NOTE",
         "Diagnostic",
         "ERROR",
         "INFO",

@@ -19,7 +19,13 @@ def _why_not_ready(route: LiveRoute | None, error: str | None) -> str:
     if ready is None:
         return "no Ready condition reported"
     detail = ": ".join(part for part in (ready.reason, ready.message) if part)
-    return detail or f"Ready is {ready.status}"
+    detail = detail or f"Ready is {ready.status}"
+    host = route.condition("HostValidation")
+    if host is not None and host.status != "True":
+        # What the platform asks for (e.g. the CNAME record to create) is in this one.
+        said = ": ".join(part for part in (host.reason, host.message) if part)
+        detail += f"; HostValidation is {host.status}" + (f": {said}" if said else "")
+    return detail
 
 
 def wait_until_ready(

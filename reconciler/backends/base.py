@@ -121,6 +121,15 @@ class Backend(Protocol):
         """The store this backend writes to, resolved (a saved plan applies only there)."""
         ...
 
+    def hostname_advice(self, host: str) -> str:
+        """What to do about a host ``unregistered_hosts`` named, in this backend's terms."""
+        ...
+
+    def write_notes(self, name: str, spec: RouteSpec) -> list[str]:
+        """What a reviewer should know about how this backend writes the route (e.g. where
+        the Akka CLI creates it); shown in the plan as information."""
+        ...
+
     def close(self) -> None:
         """Release connections and files."""
         ...
@@ -171,6 +180,13 @@ class BaseBackend:
     def identity(self) -> StoreIdentity:
         """Where the backend has no store id, its URL alone names what it writes to."""
         return StoreIdentity(self.url)
+
+    def hostname_advice(self, host: str) -> str:
+        """What to do about a host that is not registered (the control-plane API's way)."""
+        return "register it (POST /v1/hostnames) before applying"
+
+    def write_notes(self, name: str, spec: RouteSpec) -> list[str]:
+        return []
 
     def close(self) -> None:
         return None

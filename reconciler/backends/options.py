@@ -58,6 +58,7 @@ class AkkaOptions:
     owner: str | None = None
     timeout: float | None = None  # seconds
     executable: str | None = None
+    regional: tuple[str, ...] = ()  # route name globs created with --region <region>
 
 
 @dataclass(frozen=True)
@@ -102,12 +103,21 @@ def read_akka(raw: Mapping[str, Any]) -> AkkaOptions:
         value = raw.get(key)
         return str(value) if value not in (None, "") else None
 
+    regional = raw.get("regional") or ()
+    if isinstance(regional, str):
+        regional = (regional,)
+    if not all(isinstance(glob, str) and glob for glob in regional):
+        raise ConfigError(
+            "`akka:` regional must be a route name glob or a list of them",
+            hint='write e.g. regional: ["eu-*"]',
+        )
     return AkkaOptions(
         project=text("project"),
         region=text("region"),
         owner=text("owner"),
         timeout=None if timeout is None else seconds(timeout),
         executable=text("executable"),
+        regional=tuple(regional),
     )
 
 

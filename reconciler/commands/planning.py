@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, NoReturn
 
 from reconciler import __version__
 from reconciler.commands.common import Echo, Source, load_source, open_backend, resolve_owner
-from reconciler.diagnostics import CODE_NOT_READY, CODE_UNENFORCEABLE, Diagnostic, diagnostic
+from reconciler.diagnostics import (
+    CODE_NOT_READY,
+    CODE_UNENFORCEABLE,
+    CODE_WRITE_NOTE,
+    Diagnostic,
+    diagnostic,
+)
 from reconciler.errors import PlanError, UsageError
 from reconciler.model import LiveRoute, RouteSet
 from reconciler.plan import Plan
@@ -180,11 +186,16 @@ def _backend_problems(plan: Plan, source: Source, backend: Backend) -> list[Diag
         if change.action == "delete" or change.route not in source.load.routes:
             continue
         desired = source.load.routes[change.route]
-        for problem in backend.check_spec(change.route, desired.spec):
+        notes = backend.write_notes(change.route, desired.spec) if change.action == "create" else []
+        for code, message in [
+            *((CODE_UNENFORCEABLE, f"route {change.route!r}: {problem}")
+              for problem in backend.check_spec(change.route, desired.spec)),
+            *((CODE_WRITE_NOTE, note) for note in notes),
+        ]:  # fmt: skip
             found.append(
                 diagnostic(
-                    code=CODE_UNENFORCEABLE,
-                    message=f"route {change.route!r}: {problem}",
+                    code=code,
+                    message=message,
                     file=desired.source.file,
                     line=desired.source.line,
                     column=desired.source.column,
@@ -209,7 +220,7 @@ def _readiness_warnings(
         elif route.spec.host in unregistered:
             message = (
                 f"route {name!r}: host {route.spec.host} is not a registered hostname, so the"
-                " route will not be Ready; register it (POST /v1/hostnames) before applying"
+                f" route will not be Ready; {backend.hostname_advice(route.spec.host)}"
             )
         else:
             continue

@@ -213,7 +213,15 @@ def _check_matcher(matcher: Mapping[str, str], index: int) -> Iterator[SpecProbl
 
 def _check_basic(basic: Mapping[str, Any]) -> Iterator[SpecProblem]:
     base: Path = ("validation", "httpBasic")
-    if "realm" in basic:
+    if not str(basic.get("realm") or "").strip():
+        # route-descriptor.adoc: `realm` is required (it is sent in WWW-Authenticate).
+        yield SpecProblem(
+            "R034",
+            "validation.httpBasic needs a realm (the name the platform sends in the "
+            'WWW-Authenticate header): add e.g. realm: "Shop"',
+            (*base, "realm") if "realm" in basic else base,
+        )
+    else:
         yield from _text_problem(basic["realm"], "realm", (*base, "realm"), forbidden='"')
     for user, digest in sorted(basic["passwordHashes"].items()):
         at = (*base, "passwordHashes", user)

@@ -1,22 +1,25 @@
-"""An emulator of the `akka routes` / `kalix routes` CLI surface, for tests only.
+"""An emulator of the `akka` and `kalix` CLIs' route surface, for tests only.
 
-Source: the published Akka CLI reference, repository akka/akka-sdk,
+Two profiles, by the name it runs as (AKKA_EMULATOR_PROG): `akka` and `kalix`. What each
+accepts, command by command, is the one table in surface.py, which
+tests/backends/akka/test_cli_table.py compares with docs/akka.md; what the read commands
+print is output.py, how writes change a spec is spec_edits.py.
+
+Source for `akka`: the published Akka CLI reference, repository akka/akka-sdk,
 docs/src/modules/reference/pages/cli/akka-cli/akka_routes_{list,get,export,create,update,
-delete}.adoc, reference/pages/descriptors/route-descriptor.adoc and
-operations/pages/services/invoke-service.adoc (the only page that shows output).
+delete}.adoc, akka_projects_hostnames_list.adoc, reference/pages/descriptors/
+route-descriptor.adoc and operations/pages/services/invoke-service.adoc (the only page that
+shows output). Source for `kalix`: the seed's Kalix form (`kalix route create|update|get|
+list|export`, `--hostname`, `--path P=S`, `--remove-path P`, `update -f FILE`,
+`--cors-origin`, `kalix project hostname ...`); the Kalix CLI reference is not available.
 
 DOCUMENTED and emulated exactly (anything else fails as cobra does: `Error: unknown flag:
 --x`, exit 1; a boolean flag takes no value, so `--remove-http-basic alice` leaves a stray
 argument and fails with `accepts 1 arg(s), received 2`):
-- every command: --owner, --project, --region; inherited --cache-file, --config, --context,
-  --disable-prompt, -h/--help, -o/--output (text, json, json-compact, go-template=),
-  --page-mode, -q/--quiet, --timeout DURATION (default 10s), --use-grpc-web, -v/--verbose.
-- list / get / export / delete: --all-regions (accepted; one region is emulated).
-- create / update: -f/--filename, --hostname, --path PREFIX=SERVICE, --cors-origin,
-  --cors-method, --client-ca-secret, --server-certificate-secret,
-  --client-certificate-subject (`*` for prefix / suffix matching), --http-basic-credentials
-  USER=PASSWORD, --http-basic-realm, --force-global, --force-regional.
-- update only: --remove-path PREFIX, --remove-cors-origin V, --remove-cors-method V, and the
+- the flags of surface.py's `akka` table, per command, inherited ones included; `route` is
+  an alias of `routes`, `project hostname` of `projects hostnames` (invoke-service.adoc
+  writes `akka route create`, `akka project hostname add`).
+- update's removals are --remove-path/-cors-origin/-cors-method (per item) and the
   booleans --remove-client-ca-secret, --remove-server-certificate-secret,
   --remove-client-certificate-subject ("Remove all client certificate subjects") and
   --remove-http-basic ("Remove all HTTP basic credentials"). No per-user or per-subject
@@ -30,7 +33,8 @@ argument and fails with `accepts 1 arg(s), received 2`):
   `\t\tLast Transition:`, `\t\tReason:`, `\t\tMessage:`); an unverified host gives
   HostValidation False / DnsNotVerified / "Host H did not resolve to a CNAME record. It must
   be configured to be a CNAME record to REGION.akka.app" and Ready False / Validating /
-  "Validating hostname". `route export` prints the bare descriptor YAML.
+  "Validating hostname". `route export` prints the bare descriptor YAML. A route's host
+  "must be configured as one of the project hostnames" (route-descriptor.adoc).
 
 ASSUMED (the reference does not settle it; knobs pick the other reading where it matters):
 1. JSON shapes (`-o json`): list is an array of route objects, get one route object:
@@ -58,26 +62,32 @@ ASSUMED (the reference does not settle it; knobs pick the other reading where it
    accepted; (c) list / get / export show every route whatever the --region.
 10. Error texts; every failure exits 1. `delete` without --disable-prompt and without a
    terminal refuses ("if input is required ... an error will be raised").
-11. `kalix` accepts exactly the same flags as `akka` (the Kalix flags are not documented).
+11. `kalix` accepts, besides the seed's flags, `--project` and `-o/--output` on every
+   command, and has `route delete` and `project hostname list` (the seed names neither).
+12. `kalix route delete` asks nothing (the seed has no --disable-prompt); `kalix` has no
+   --timeout (the default 10s applies to AKKA_EMULATOR_DELAY), no --owner, no --region.
+13. `projects hostnames list` prints the columns invoke-service.adoc shows for `project
+   hostname add` (HOSTNAME GENERATED REGION CNAME), or `No hostnames found.`; its JSON is an
+   array of `{"hostname", "generated", "region", "cname"}` (with
+   AKKA_EMULATOR_JSON_NAMES=metadata the name is under `metadata.name`).
 
 State: a JSON file named by AKKA_EMULATOR_STATE:
   {"current_project": "shop",
    "projects": {"shop": {"owner": "acme", "regions": ["gcp-us-east1"],
                          "hostnames": null | {"host": "verified" | "unverified"},
                          "routes": {"NAME": {"spec": {...}, "updated": "..."}}}}}
-`hostnames: null` accepts every host as verified. Test knobs: AKKA_EMULATOR_LOGGED_OUT=1
-(not logged in), AKKA_EMULATOR_DELAY=SECONDS (a slow platform; past --timeout it fails with
-"context deadline exceeded"), AKKA_EMULATOR_JSON=0 (a CLI whose `-o json` prints text),
-AKKA_EMULATOR_LOG=FILE (appends each argv as a JSON line), AKKA_EMULATOR_PROG=kalix.
+`hostnames: null` accepts every host as verified (and lists none). Test knobs:
+AKKA_EMULATOR_LOGGED_OUT=1 (not logged in), AKKA_EMULATOR_DELAY=SECONDS (a slow platform;
+past --timeout it fails with "context deadline exceeded"), AKKA_EMULATOR_JSON=0 (a CLI
+whose `-o json` prints text), AKKA_EMULATOR_LOG=FILE (appends each argv as a JSON line),
+AKKA_EMULATOR_PROG=kalix.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import datetime
 import fcntl
-import hashlib
 import json
 import os
 import re
@@ -87,57 +97,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import yaml
+from output import cmd_get, cmd_hostnames, cmd_list, find_route
+from spec_edits import CliError, apply_flags, file_update, read_descriptor, refuse_mixing
+from surface import ARRAY, BOOLEAN, GROUPS, HOSTNAMES, SHORT, accepted
 
 PROG = os.environ.get("AKKA_EMULATOR_PROG") or os.path.basename(sys.argv[0]) or "akka"
-# Inherited flags, identical on every route page (-v: older pages; newer print --verbose only).
-INHERITED_VALUE = {"--output", "--timeout", "--config", "--context", "--cache-file", "--page-mode"}
-INHERITED_BOOL = {"--disable-prompt", "--quiet", "--verbose", "--use-grpc-web", "--help"}
-SHORT = {"-o": "--output", "-q": "--quiet", "-v": "--verbose", "-f": "--filename", "-h": "--help"}
-PROJECT_FLAGS = {"--project", "--region", "--owner"}
-SPEC_VALUE = {
-    "--hostname",
-    "--client-ca-secret",
-    "--server-certificate-secret",
-    "--http-basic-realm",
-}
-SPEC_ARRAY = {
-    "--path",
-    "--cors-origin",
-    "--cors-method",
-    "--client-certificate-subject",
-    "--http-basic-credentials",
-}
-SPEC_BOOL = {"--force-global", "--force-regional"}
-REMOVE_ARRAY = {"--remove-path", "--remove-cors-origin", "--remove-cors-method"}
-REMOVE_BOOL = {
-    "--remove-client-ca-secret",
-    "--remove-server-certificate-secret",
-    "--remove-client-certificate-subject",  # "Remove all client certificate subjects"
-    "--remove-http-basic",  # "Remove all HTTP basic credentials"
-}
-READ_BOOL = {"--all-regions"}
-COMMANDS: dict[str, tuple[set[str], set[str], set[str]]] = {
-    # command: (single-value flags, repeatable flags, boolean flags), as the reference lists
-    # them (akka_routes_<command>.adoc), inherited flags apart.
-    "list": (PROJECT_FLAGS, set(), READ_BOOL),
-    "get": (PROJECT_FLAGS, set(), READ_BOOL),
-    "export": (PROJECT_FLAGS, set(), READ_BOOL),
-    "create": (PROJECT_FLAGS | SPEC_VALUE | {"--filename"}, SPEC_ARRAY, SPEC_BOOL),
-    "update": (
-        PROJECT_FLAGS | SPEC_VALUE | {"--filename"},
-        SPEC_ARRAY | REMOVE_ARRAY,
-        SPEC_BOOL | REMOVE_BOOL,
-    ),
-    "delete": (PROJECT_FLAGS, set(), READ_BOOL),
-}
+PROFILE = "kalix" if PROG == "kalix" else "akka"
 NEEDS_NAME = {"get", "export", "create", "update", "delete"}
+VERBS = {"list", "get", "export", "create", "update", "delete"}
 NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-DESCRIPTOR_KEYS = {"host", "routes", "tls", "validation", "corsPolicy"}
-RULE_KEYS = {"prefix", "route", "name", "enableWebsockets"}
-
-
-class CliError(Exception):
-    pass
 
 
 def main(argv: list[str]) -> int:
@@ -156,19 +124,32 @@ def _log(argv: list[str]) -> None:
             handle.write(json.dumps([PROG, *argv]) + "\n")
 
 
-def run(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("routes", "route"):
+def command_of(argv: list[str]) -> tuple[str, list[str]]:
+    """The reference's name of the command (`routes update`) and the arguments after it."""
+    groups, hostnames = GROUPS[PROFILE], HOSTNAMES[PROFILE]
+    group = groups.get(argv[0]) if argv else None
+    if group is None:
         raise CliError(f'unknown command "{argv[0] if argv else ""}" for "{PROG}"')
-    if len(argv) < 2 or argv[1] not in COMMANDS:
-        got = argv[1] if len(argv) > 1 else ""
-        raise CliError(f'unknown command "{got}" for "{PROG} routes"')
-    command = argv[1]
-    positional, flags = parse_flags(command, argv[2:])
-    if command in NEEDS_NAME:
+    if group in ("routes", "route"):
+        if len(argv) < 2 or argv[1] not in VERBS:
+            got = argv[1] if len(argv) > 1 else ""
+            raise CliError(f'unknown command "{got}" for "{PROG} {group}"')
+        return f"{group} {argv[1]}", argv[2:]
+    sub = hostnames.get(argv[1]) if len(argv) > 1 else None
+    if sub is None or len(argv) < 3 or argv[2] != "list":
+        raise CliError(f'unknown command "{" ".join(argv[1:3])}" for "{PROG} {group}"')
+    return f"{group} {sub} list", argv[3:]
+
+
+def run(argv: list[str]) -> int:
+    command, rest = command_of(argv)
+    verb = command.split()[-1] if command.startswith("rout") else "hostnames"
+    positional, flags = parse_flags(command, rest)
+    if verb in NEEDS_NAME:
         if len(positional) != 1:
             raise CliError(f"accepts 1 arg(s), received {len(positional)}")
     elif positional:
-        raise CliError(f'unknown command "{positional[0]}" for "{PROG} routes {command}"')
+        raise CliError(f'unknown command "{positional[0]}" for "{PROG} {command}"')
     output = str(flags.get("--output", "text"))
     if output not in ("text", "json", "json-compact") and not output.startswith("go-template="):
         raise CliError(f'invalid output format "{output}"')
@@ -186,16 +167,17 @@ def run(argv: list[str]) -> int:
     name = positional[0] if positional else ""
     if name and not NAME_RE.match(name):
         raise CliError(f"invalid route name '{name}': use 1-63 of a-z, 0-9 and '-'")
-    writes = command in ("create", "update", "delete")
+    writes = verb in ("create", "update", "delete")
     with state(writes) as data:
         project = select_project(data, flags)
-        return HANDLERS[command](project, name, flags, output)
+        return HANDLERS[verb](project, name, flags, output)
 
 
 def parse_flags(command: str, args: list[str]) -> tuple[list[str], dict[str, Any]]:
-    single, array, boolean = COMMANDS[command]
-    single = single | INHERITED_VALUE
-    boolean = boolean | INHERITED_BOOL
+    """Cobra's parsing against the profile's table (surface.py): a boolean takes no value
+    (`--flag=false` apart), anything not in the table is `unknown flag`."""
+    table = accepted(PROFILE, command)
+    short = SHORT[PROFILE]
     positional: list[str] = []
     flags: dict[str, Any] = {}
     i = 0
@@ -206,19 +188,20 @@ def parse_flags(command: str, args: list[str]) -> tuple[list[str], dict[str, Any
             positional.append(arg)
             continue
         flag, eq, value = arg.partition("=")
-        flag = SHORT.get(flag, flag)
-        if flag in boolean:
+        flag = short.get(flag, flag)
+        kind = table.get(flag)
+        if kind == BOOLEAN:
             flags[flag] = value.lower() != "false" if eq else True
             continue
-        if flag not in single and flag not in array:
-            kind = "shorthand flag" if not arg.startswith("--") else "flag"
-            raise CliError(f"unknown {kind}: {arg.partition('=')[0]}")
+        if kind is None:
+            what = "shorthand flag" if not arg.startswith("--") else "flag"
+            raise CliError(f"unknown {what}: {arg.partition('=')[0]}")
         if not eq:
             if i >= len(args):
                 raise CliError(f"flag needs an argument: {arg}")
             value = args[i]
             i += 1
-        if flag in array:
+        if kind == ARRAY:
             flags.setdefault(flag, []).append(value)
         else:
             flags[flag] = value
@@ -268,149 +251,6 @@ def select_project(data: dict[str, Any], flags: dict[str, Any]) -> dict[str, Any
     project.setdefault("routes", {})
     project["_name"] = name
     return project
-
-
-def find_route(project: dict[str, Any], name: str) -> dict[str, Any]:
-    route = project["routes"].get(name)
-    if route is None:
-        raise CliError(f"route '{name}' not found in project '{project['_name']}'")
-    return route
-
-
-def conditions(project: dict[str, Any], route: dict[str, Any]) -> list[dict[str, str]]:
-    host = route["spec"]["host"]
-    hostnames = project.get("hostnames")
-    verified = hostnames is None or hostnames.get(host) == "verified"
-    when = route["updated"]
-    if verified:
-        return [
-            {
-                "type": "HostValidation",
-                "status": "True",
-                "reason": "",
-                "message": "",
-                "lastTransitionTime": when,
-            },
-            {
-                "type": "Ready",
-                "status": "True",
-                "reason": "",
-                "message": "",
-                "lastTransitionTime": when,
-            },
-        ]
-    region = route.get("region") or project.get("regions", ["us-east1"])[0]
-    return [
-        {
-            "type": "HostValidation",
-            "status": "False",
-            "reason": "DnsNotVerified",
-            "message": f"Host {host} did not resolve to a CNAME record. It must be configured "
-            f"to be a CNAME record to {region.removeprefix('gcp-')}.akka.app",
-            "lastTransitionTime": when,
-        },
-        {
-            "type": "Ready",
-            "status": "False",
-            "reason": "Validating",
-            "message": "Validating hostname",
-            "lastTransitionTime": when,
-        },
-    ]
-
-
-def emit_json(value: Any, output: str) -> None:
-    if os.environ.get("AKKA_EMULATOR_JSON") == "0":
-        raise _TextInstead
-    print(json.dumps(value, indent=None if output == "json-compact" else 2))
-
-
-class _TextInstead(Exception):
-    pass
-
-
-def cmd_list(project: dict[str, Any], name: str, flags: dict[str, Any], output: str) -> int:
-    routes = sorted(project["routes"].items())
-    if output != "text":
-        with contextlib.suppress(_TextInstead):
-            emit_json([json_route(project, n, r) for n, r in routes], output)
-            return 0
-    if not routes:
-        print("No routes found.")
-        return 0
-    rows = [("NAME", "HOSTNAME", "PATHS", "CORS ENABLED", "STATUS")]
-    for route_name, route in routes:
-        spec = route["spec"]
-        ready = conditions(project, route)[-1]["status"] == "True"
-        host_check = conditions(project, route)[0]
-        rows.append(
-            (
-                route_name,
-                spec["host"],
-                ",".join(rule["prefix"] for rule in spec["routes"]),
-                "true" if spec.get("corsPolicy") else "false",
-                "Ready" if ready else host_check["reason"] or "NotReady",
-            )
-        )
-    print_table(rows, indent="")
-    return 0
-
-
-def json_route(project: dict[str, Any], name: str, route: dict[str, Any]) -> dict[str, Any]:
-    """ASSUMED JSON shape (undocumented): `name` at the top, or under `metadata` with
-    AKKA_EMULATOR_JSON_NAMES=metadata; a regional route carries `region`."""
-    conds = conditions(project, route)
-    out: dict[str, Any] = {"spec": route["spec"], "status": {"conditions": conds}}
-    if os.environ.get("AKKA_EMULATOR_JSON_NAMES") == "metadata":
-        out = {"metadata": {"name": name}, **out}
-        if route.get("region"):
-            out["metadata"]["region"] = route["region"]
-    else:
-        out = {"name": name, "hostname": route["spec"]["host"], **out}
-        if route.get("region"):
-            out["region"] = route["region"]
-    return out
-
-
-def cmd_get(project: dict[str, Any], name: str, flags: dict[str, Any], output: str) -> int:
-    route = find_route(project, name)
-    spec = route["spec"]
-    conds = conditions(project, route)
-    if output != "text":
-        with contextlib.suppress(_TextInstead):
-            emit_json(json_route(project, name, route), output)
-            return 0
-    # The documented form (invoke-service.adoc): TAB after `Route:` / `Host:`, condition
-    # blocks indented with one TAB, their fields with two.
-    print(f"Route: \t{name}")
-    print(f"Host: \t{spec['host']}")
-    print()
-    print("Paths:")
-    for rule in spec["routes"]:
-        print(f"         {rule['prefix']:<34}{rule['route']['service']}")
-    print()
-    print("Status:")
-    for cond in conds:
-        print(f"\t{cond['type']}: {cond['status']}")
-        print(f"\t\tLast Transition: \t{transition_text(cond['lastTransitionTime'])}")
-        if cond["reason"]:  # ASSUMED: a healthy condition prints no Reason / Message
-            print(f"\t\tReason: \t{cond['reason']}")
-        if cond["message"]:
-            print(f"\t\tMessage: \t{cond['message']}")
-    return 0
-
-
-def transition_text(when: str) -> str:
-    """`Tue Nov  9 16:45:53 2021`, the documented date form (Go's ANSIC layout)."""
-    parsed = datetime.datetime.strptime(when, "%Y-%m-%dT%H:%M:%S.%fZ")
-    return parsed.strftime("%a %b ") + f"{parsed.day:>2}" + parsed.strftime(" %H:%M:%S %Y")
-
-
-def print_table(rows: list[tuple[str, ...]], indent: str) -> None:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=True)]
-        print((indent + "   ".join(cells)).rstrip())
 
 
 def cmd_export(project: dict[str, Any], name: str, flags: dict[str, Any], output: str) -> int:
@@ -473,40 +313,6 @@ def placement(route: dict[str, Any], name: str, flags: dict[str, Any]) -> str | 
     return current
 
 
-def file_update(spec: dict[str, Any], incoming: dict[str, Any]) -> dict[str, Any]:
-    """`update -f`: ASSUMED to merge (AKKA_EMULATOR_FILE_UPDATE=merge, the default): path
-    rules upserted by prefix, a section in the file replaces the live one, a section missing
-    from the file stays. `deep`: like merge, but CORS values, subjects and HTTP basic users
-    are merged too. `replace`: the file replaces the whole route."""
-    mode = os.environ.get("AKKA_EMULATOR_FILE_UPDATE", "merge")
-    if mode == "replace":
-        return incoming
-    spec["host"] = incoming["host"]
-    by_prefix = {rule["prefix"]: rule for rule in spec["routes"]}
-    for rule in incoming["routes"]:
-        by_prefix[rule["prefix"]] = rule
-    spec["routes"] = list(by_prefix.values())
-    for section in ("tls", "validation", "corsPolicy"):
-        if section not in incoming:
-            continue
-        if mode == "deep" and section in spec:
-            spec[section] = deep_merge(spec[section], incoming[section])
-        else:
-            spec[section] = incoming[section]
-    return spec
-
-
-def deep_merge(live: Any, incoming: Any) -> Any:
-    if isinstance(live, dict) and isinstance(incoming, dict):
-        merged = dict(live)
-        for key, value in incoming.items():
-            merged[key] = deep_merge(live[key], value) if key in live else value
-        return merged
-    if isinstance(live, list) and isinstance(incoming, list):
-        return live + [item for item in incoming if item not in live]
-    return incoming
-
-
 def cmd_delete(project: dict[str, Any], name: str, flags: dict[str, Any], output: str) -> int:
     route = find_route(project, name)
     current, region = route.get("region"), flags.get("--region")
@@ -516,7 +322,9 @@ def cmd_delete(project: dict[str, Any], name: str, flags: dict[str, Any], output
             "the --region flag needs to be passed"
         )
     prompts_off = os.environ.get(f"{PROG.upper()}_DISABLE_PROMPTS", "").lower() == "true"
-    if not flags.get("--disable-prompt") and not prompts_off and not sys.stdin.isatty():
+    # ASSUMED (12): `kalix route delete` asks nothing (no --disable-prompt in the seed).
+    asks = PROFILE == "akka" and not sys.stdin.isatty()
+    if asks and not flags.get("--disable-prompt") and not prompts_off:
         raise CliError(f"confirmation required to delete route '{name}': use --disable-prompt")
     del project["routes"][name]
     print(f"Route '{name}' was successfully deleted.")
@@ -524,6 +332,7 @@ def cmd_delete(project: dict[str, Any], name: str, flags: dict[str, Any], output
 
 
 HANDLERS = {
+    "hostnames": cmd_hostnames,
     "list": cmd_list,
     "get": cmd_get,
     "export": cmd_export,
@@ -531,123 +340,6 @@ HANDLERS = {
     "update": cmd_update,
     "delete": cmd_delete,
 }
-
-
-def refuse_mixing(flags: dict[str, Any]) -> None:
-    mixed = sorted(f for f in flags if f in SPEC_VALUE | SPEC_ARRAY | REMOVE_ARRAY | REMOVE_BOOL)
-    # ASSUMED: -f and the route flags cannot be combined (the reference says "either").
-    if mixed:
-        raise CliError(f"--filename cannot be combined with {', '.join(mixed)}")
-
-
-def read_descriptor(path: str) -> dict[str, Any]:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            spec = yaml.safe_load(handle)
-    except OSError as exc:
-        raise CliError(f"open {path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise CliError(f"invalid route spec in {path}: {exc}") from exc
-    validate(spec)
-    return spec
-
-
-def validate(spec: Any) -> None:
-    if not isinstance(spec, dict):
-        raise CliError("invalid route spec: not a mapping")
-    unknown = sorted(set(spec) - DESCRIPTOR_KEYS)
-    if unknown:
-        raise CliError(f"invalid route spec: unknown field '{unknown[0]}'")
-    if not spec.get("host"):
-        raise CliError("invalid route spec: host is required")
-    if not spec.get("routes"):
-        raise CliError("invalid route spec: a route must have at least one path")
-    for rule in spec["routes"]:
-        if set(rule) - RULE_KEYS:
-            raise CliError(
-                f"invalid route spec: unknown field '{sorted(set(rule) - RULE_KEYS)[0]}'"
-            )
-        if not str(rule.get("prefix", "")).startswith("/"):
-            raise CliError("invalid route spec: prefix must start with /")
-        if not (rule.get("route") or {}).get("service"):
-            raise CliError(f"invalid route spec: route.service is required for {rule['prefix']}")
-
-
-def apply_flags(spec: dict[str, Any], flags: dict[str, Any]) -> dict[str, Any]:
-    if "--hostname" in flags:
-        spec["host"] = flags["--hostname"]
-    rules = {rule["prefix"]: rule for rule in spec["routes"]}
-    for item in flags.get("--path", []):
-        prefix, eq, service = item.partition("=")
-        if not eq or not prefix.startswith("/") or not service:
-            raise CliError(f"invalid path '{item}': use /prefix=service")
-        rules.setdefault(prefix, {"prefix": prefix})["route"] = {"service": service}
-    for prefix in flags.get("--remove-path", []):
-        if rules.pop(prefix, None) is None:
-            raise CliError(f"path '{prefix}' not found in route")
-    spec["routes"] = list(rules.values())
-    cors = spec.setdefault("corsPolicy", {})
-    for key, add, remove in (
-        ("allowOrigins", "--cors-origin", "--remove-cors-origin"),
-        ("allowMethods", "--cors-method", "--remove-cors-method"),
-    ):
-        values = [v for v in cors.get(key, []) if v not in flags.get(remove, [])]
-        values += [v for v in flags.get(add, []) if v not in values]
-        cors[key] = values
-    if not cors.get("allowOrigins"):
-        spec.pop("corsPolicy")
-    tls = spec.setdefault("tls", {})
-    for key, add, remove in (
-        ("clientValidationCa", "--client-ca-secret", "--remove-client-ca-secret"),
-        ("serverCertificate", "--server-certificate-secret", "--remove-server-certificate-secret"),
-    ):
-        if flags.get(remove):
-            tls.pop(key, None)
-        if add in flags:
-            tls[key] = {"name": flags[add]}
-    if not tls:
-        spec.pop("tls")
-    apply_validation_flags(spec, flags)
-    validate(spec)
-    return spec
-
-
-def apply_validation_flags(spec: dict[str, Any], flags: dict[str, Any]) -> None:
-    validation = spec.setdefault("validation", {})
-    client = validation.setdefault("clientCertificate", {})
-    matches = [m for m in client.get("subjectMatches", [])]
-    if flags.get("--remove-client-certificate-subject"):
-        matches = []  # "Remove all client certificate subjects"
-    matches += [subject(item) for item in flags.get("--client-certificate-subject", [])]
-    client["subjectMatches"] = matches
-    if not matches:
-        validation.pop("clientCertificate")
-    basic = validation.setdefault("httpBasic", {})
-    hashes = dict(basic.get("passwordHashes", {}))
-    if flags.get("--remove-http-basic"):
-        hashes = {}  # "Remove all HTTP basic credentials"
-        basic.pop("realm", None)
-    if "--http-basic-realm" in flags:
-        basic["realm"] = flags["--http-basic-realm"]
-    for item in flags.get("--http-basic-credentials", []):
-        user, eq, password = item.partition("=")
-        if not eq or not user:
-            raise CliError("invalid HTTP basic credentials: use USER=PASSWORD")
-        digest = base64.b64encode(hashlib.sha256(password.encode()).digest()).decode()
-        hashes[user] = f"sha256:{digest}"
-    basic["passwordHashes"] = hashes
-    if not hashes:
-        validation.pop("httpBasic")  # a realm without users means nothing
-    if not validation:
-        spec.pop("validation")
-
-
-def subject(item: str) -> dict[str, str]:
-    if item.startswith("*"):
-        return {"hasSuffix": item[1:]}
-    if item.endswith("*"):
-        return {"hasPrefix": item[:-1]}
-    return {"exact": item}
 
 
 def store(

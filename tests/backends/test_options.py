@@ -10,6 +10,7 @@ import pytest
 
 from reconciler.backends import open_backend
 from reconciler.backends.akka.backend import AkkaBackend, AkkaTarget
+from reconciler.backends.akka.surface import KALIX
 from reconciler.backends.caddy.backend import CaddyBackend
 from reconciler.backends.http.client import HttpBackend
 from reconciler.backends.local import LocalBackend
@@ -169,7 +170,7 @@ def test_the_caddy_backend_gets_the_caddy_options() -> None:
     ("url", "target"),
     [
         ("akka:", AkkaTarget("akka", "shop", "eu", None, 45.0)),
-        ("kalix:?project=p1&timeout=5", AkkaTarget("kalix", "p1", "eu", None, 5.0)),
+        ("kalix:?project=p1&timeout=5", AkkaTarget("kalix", "p1", "eu", None, 5.0, KALIX)),
         ("akka:?region=&executable=/opt/akka", AkkaTarget("/opt/akka", "shop", None, None, 45.0)),
     ],
 )

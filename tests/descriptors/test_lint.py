@@ -30,6 +30,7 @@ LINT_CASES = [
     ("bad-service.yaml", "R031", "bad/bad-service.yaml", 4, 20),
     ("control-char-rule-name.yaml", "R032", "bad/control-char-rule-name.yaml", 5, 9),
     ("bad-secret-name.yaml", "R033", "bad/bad-secret-name.yaml", 3, 29),
+    ("basic-without-realm.yaml", "R034", "bad/basic-without-realm.yaml", 4, 5),
     ("shadowed", "W101", "bad/shadowed/shop-items.yaml", 5, 11),
     ("shadowed", "W102", "bad/shadowed/shop.yaml", 1, 7),
     ("cors-any-origin.yaml", "W103", "bad/cors-any-origin.yaml", 3, 18),
@@ -116,7 +117,7 @@ def test_password_hash_is_never_echoed() -> None:
 )
 def test_password_hash_shapes(digest: str, ok: bool) -> None:
     text = (
-        "host: a.acme.org\nvalidation:\n  httpBasic:\n    passwordHashes:\n"
+        "host: a.acme.org\nvalidation:\n  httpBasic:\n    realm: Shop\n    passwordHashes:\n"
         f'      admin: "{digest}"\nroutes:\n- prefix: /\n  route: {{service: s}}\n'
     )
     codes = [d.code for d in load_blobs([("a.yaml", text.encode())]).diagnostics]

@@ -59,7 +59,11 @@ BAD_SPECS: list[tuple[str, dict[str, Any], str]] = [
         _with(corsPolicy={"allowOrigins": ["https://a.org"], "allowMethods": ["\u200b"]}),
         "R024",
     ),
-    ("md5 hash", _with(validation={"httpBasic": {"passwordHashes": {"admin": "md5:xx"}}}), "R023"),
+    (
+        "md5 hash",
+        _with(validation={"httpBasic": {"realm": "Shop", "passwordHashes": {"admin": "md5:xx"}}}),
+        "R023",
+    ),
     (
         "bad regex",
         {
@@ -81,7 +85,12 @@ BAD_SPECS: list[tuple[str, dict[str, Any], str]] = [
     (
         "colon in user",
         _with(
-            validation={"httpBasic": {"passwordHashes": {"a:b": _BASIC["passwordHashes"]["admin"]}}}
+            validation={
+                "httpBasic": {
+                    "realm": "Shop",
+                    "passwordHashes": {"a:b": _BASIC["passwordHashes"]["admin"]},
+                }
+            }
         ),
         "R032",
     ),
@@ -95,6 +104,12 @@ BAD_SPECS: list[tuple[str, dict[str, Any], str]] = [
         "R032",
     ),
     ("secret name", _with(tls={"serverCertificate": {"name": "../etc/cert"}}), "R033"),
+    (
+        "basic auth without realm",
+        _with(validation={"httpBasic": {"passwordHashes": _BASIC["passwordHashes"]}}),
+        "R034",
+    ),
+    ("blank realm", _with(validation={"httpBasic": {**_BASIC, "realm": " "}}), "R034"),
     ("prefix without slash", _with(routes__0__prefix="carts"), "R012"),
 ]
 IDS = [case[0] for case in BAD_SPECS]

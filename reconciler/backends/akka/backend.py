@@ -17,17 +17,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass
-from urllib.parse import parse_qsl
 
-import yaml
-
-from reconciler.backends.akka.cli import cmd_output
+from reconciler.backends.akka import partial
+from reconciler.backends.akka.cli import cmd_output, descriptor_file
 from reconciler.backends.akka.flags import (
     cleanup_after_file,
     differing_fields,
@@ -36,48 +30,31 @@ from reconciler.backends.akka.flags import (
 )
 from reconciler.backends.akka.parse import (
     conditions_from_get,
+    hostnames_from_list,
     json_output_unsupported,
     names_from_list,
     region_from_get,
     spec_from_export,
 )
+from reconciler.backends.akka.surface import FILE, OUTPUT
+from reconciler.backends.akka.target import (
+    DEFAULT_TIMEOUT,
+    TARGET_KEYS,
+    AkkaTarget,
+    target_from,
+)
 from reconciler.backends.base import BaseBackend, Capabilities
-from reconciler.backends.options import AKKA_KEYS, AkkaOptions, seconds
+from reconciler.backends.options import AkkaOptions
 from reconciler.errors import (
     BackendError,
     ConflictError,
     InvalidSpecError,
     NotFoundError,
-    UsageError,
 )
 from reconciler.model import LiveRoute, RouteSpec
 
 READ_PARALLELISM = 8
-DEFAULT_TIMEOUT = 30.0
-TARGET_KEYS = AKKA_KEYS  # what a backend URL's query may set, as the `akka:` settings may
-
-
-@dataclass(frozen=True)
-class AkkaTarget:
-    """Which CLI to run and which project it addresses."""
-
-    executable: str = "akka"
-    project: str | None = None
-    region: str | None = None
-    owner: str | None = None
-    timeout: float = DEFAULT_TIMEOUT
-
-    def common_flags(self) -> list[str]:
-        """Flags of every call. Not ``--region``: routes are global unless created with it
-        (invoke-service.adoc), so it goes only on update / delete of a regional route."""
-        flags = ["--disable-prompt", "--timeout", f"{self.timeout:g}s"]
-        for flag, value in (
-            ("--project", self.project),
-            ("--owner", self.owner),
-        ):
-            if value:
-                flags += [flag, value]
-        return flags
+__all__ = ["DEFAULT_TIMEOUT", "TARGET_KEYS", "AkkaBackend", "AkkaTarget", "open_akka"]
 
 
 class AkkaBackend(BaseBackend):
@@ -126,26 +103,31 @@ class AkkaBackend(BaseBackend):
             text = self._run(["export", name])
         except NotFoundError:
             return None
-        return spec_from_export(text, where=f"`{self.target.executable} routes export {name}`")
+        return spec_from_export(
+            text, where=f"`{self.target.executable} {self.target.surface.routes} export {name}`"
+        )
 
-    def _read(self, command: str, *args: str) -> tuple[str, bool]:
-        """Output of a read command, and whether it is JSON (tried first, once per command)."""
-        if self._json_works.get(command, True):
+    def _read(self, command: str, *args: str, words: tuple[str, ...] = ()) -> tuple[str, bool]:
+        """Output of a read command, and whether it is JSON (tried first, once per command).
+
+        ``words`` replace the routes command group (``projects hostnames`` for ``list``)."""
+        key = " ".join((*words, command))
+        if self._json_works.get(key, True):
             try:
-                text = self._run([command, *args, "-o", "json"])
+                text = self._run([command, *args, OUTPUT, "json"], words=words)
                 json.loads(text)
             except ValueError:
-                self._json_works[command] = False
+                self._json_works[key] = False
             except (InvalidSpecError, BackendError) as exc:
                 if type(exc) not in (BackendError, InvalidSpecError):
                     raise
                 if not json_output_unsupported(exc.message):
                     raise
-                self._json_works[command] = False  # a CLI without `-o json` here
+                self._json_works[key] = False  # a CLI without `-o json` here
             else:
-                self._json_works[command] = True
+                self._json_works[key] = True
                 return text, True
-        return self._run([command, *args]), False
+        return self._run([command, *args], words=words), False
 
     # -- writes --------------------------------------------------------------------------
 
@@ -157,8 +139,11 @@ class AkkaBackend(BaseBackend):
         annotations: Mapping[str, str],
     ) -> LiveRoute:
         # No read first: the CLI refuses an existing name, which reads as ConflictError.
-        with _descriptor_file(spec) as path:
-            self._run(["create", name, "-f", path])
+        # Global unless the config names it regional (`regional`): the platform's default.
+        region = self.target.created_region(name)
+        with descriptor_file(spec) as path:
+            self._run(["create", name, FILE, path], region=region)
+        self._regional[name] = region
         return self._verify(name, spec, "create")
 
     def replace_route(
@@ -176,11 +161,11 @@ class AkkaBackend(BaseBackend):
         if paths_only_change(current, spec):
             self._run(["update", name, *path_flags(current, spec)], region=region)
             return self._verify(name, spec, "update")
-        with _descriptor_file(spec) as path:
+        with descriptor_file(spec) as path:
             # First the whole descriptor: it adds and changes, so a failure here leaves the
             # route as it was, and nothing after it can leave it less protected than planned
             # by accident (the removals below are what the plan drops).
-            self._run(["update", name, "-f", path], region=region)
+            self._run(["update", name, FILE, path], region=region)
             self._finish_file_update(name, spec, path, region)
         return self._verify(name, spec, "update")
 
@@ -188,41 +173,62 @@ class AkkaBackend(BaseBackend):
         self, name: str, spec: RouteSpec, path: str, region: str | None
     ) -> None:
         """Remove what a merging ``update -f`` kept; a failure says what was written."""
-        written = "`update -f` wrote the planned descriptor (host, paths and sections)"
+        edit = f"{self.target.executable} {self.target.surface.routes} edit {name}"
         try:
             live = self._export(name)
         except BackendError as exc:
-            raise BackendError(
-                f"route {name} on {self.url} may be partially applied: {written}, but reading "
-                f"it back to remove what the plan drops failed: {exc.message}",
-                hint="run `routes plan` to see what is left, then `routes apply` again",
-            ) from exc
+            raise partial.read_back_failed(name, self.url, exc) from exc
         if live is None or live == spec:
             return  # the read-back in _verify reports a missing route
         cleanup = cleanup_after_file(live, spec)
         if not cleanup:
             return
+        kept = cleanup.beyond(self.target.surface.can_remove)  # the Kalix form: paths only
+        if kept:
+            raise partial.beyond_cli(name, self.url, self.target.surface.name, kept, edit)
         try:
             self._run(["update", name, *cleanup.removals, *cleanup.resets], region=region)
         except BackendError as exc:
-            raise BackendError(
-                f"route {name} on {self.url} is partially applied: {written}, but removing "
-                f"{', '.join((*cleanup.dropped, *cleanup.reset))} failed: {exc.message}",
-                hint="the route is at least as protected as before; run `routes apply` again",
-            ) from exc
+            raise partial.removal_failed(name, self.url, cleanup, exc) from exc
         if not cleanup.resets:
             return
         try:
-            self._run(["update", name, "-f", path], region=region)
+            self._run(["update", name, FILE, path], region=region)
         except BackendError as exc:
-            raise BackendError(
-                f"route {name} on {self.url} is partially applied: {written}, then "
-                f"{' and '.join(cleanup.reset)} were removed (the reference has no per-item "
-                f"removal), and adding back the planned ones with `update -f` failed: "
-                f"{exc.message}. The route has none of them now",
-                hint="run `routes apply` again at once, or restore them with "
-                f"`{self.target.executable} routes edit {name}`",
-            ) from exc
+            raise partial.re_add_failed(name, self.url, cleanup, edit, exc) from exc
+
+    # -- hostnames -------------------------------------------------------------------------
+
+    def unregistered_hosts(self, hosts: Iterable[str]) -> set[str]:
+        """Hosts that are not hostnames of the project (``akka projects hostnames list``):
+        the platform provisions no route for them."""
+        wanted = {host.lower() for host in hosts}
+        if not wanted:
+            return set()
+        return wanted - set(self.hostnames())
+
+    def hostnames(self) -> dict[str, str | None]:
+        """The project's hostnames, each with the CNAME target the CLI shows (or None)."""
+        words = self.target.surface.hostnames
+        return hostnames_from_list(*self._read(words[-1], words=words[:-1]))
+
+    def hostname_advice(self, host: str) -> str:
+        """What to do about a host that is not a hostname of the project."""
+        return (
+            f"register it with `{self.target.surface.hostname_add} {host}` and create the "
+            "CNAME record that command prints, before applying"
+        )
+
+    def write_notes(self, name: str, spec: RouteSpec) -> list[str]:
+        """Where a create puts the route: global by default, regional where config says."""
+        region = self.target.created_region(name)
+        if region is None:
+            return []
+        return [
+            f"route {name!r} is created regional, in region {region} (the `regional` setting):"
+            f" `{self.target.executable} {self.target.surface.routes} create {name} "
+            f"--region {region}`"
+        ]
 
     def delete_route(self, name: str, expected_version: str | None) -> None:
         self._current(name, expected_version)
@@ -273,71 +279,19 @@ class AkkaBackend(BaseBackend):
                 self._learn_region(name, self._read("get", name))
         return self._regional.get(name)
 
-    def _run(self, args: list[str], region: str | None = None) -> str:
-        argv = [self.target.executable, "routes", *args, *self.target.common_flags()]
-        if region:
-            argv += ["--region", region]
-        # The CLI enforces --timeout itself; the grace covers its start-up.
-        return cmd_output(argv, timeout=self.target.timeout + 10, env=self._env)
-
-
-@contextmanager
-def _descriptor_file(spec: RouteSpec) -> Iterator[str]:
-    """A private temporary descriptor file (it may hold password hashes), removed after use."""
-    fd, path = tempfile.mkstemp(prefix="routes-", suffix=".yaml")  # mode 0600
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            yaml.safe_dump(spec.to_dict(), handle, sort_keys=False)
-        yield path
-    finally:
-        os.unlink(path)
+    def _run(self, args: list[str], region: str | None = None, words: tuple[str, ...] = ()) -> str:
+        target = self.target
+        argv = [target.executable, *(words or (target.surface.routes,))]
+        argv += [*args, *target.common_flags()]
+        if region and target.surface.region_flag:
+            argv += [target.surface.region_flag, region]
+        # A CLI with --timeout enforces it itself (the grace covers its start-up); one
+        # without (the Kalix form) is killed at the timeout.
+        grace = 10 if target.surface.timeout_flag else 0
+        return cmd_output(argv, timeout=target.timeout + grace, env=self._env)
 
 
 def open_akka(url: str, options: AkkaOptions | None = None) -> AkkaBackend:
     """An ``AkkaBackend`` for ``akka:?project=P&region=R&owner=O&timeout=30`` (or ``kalix:``);
     the URL's options override those of the ``akka:`` settings."""
-    scheme, _, rest = url.partition(":")
-    scheme = scheme.lower()
-    if scheme not in ("akka", "kalix"):
-        raise UsageError(f"not an akka: or kalix: backend URL: {url!r}")
-    location, _, query = rest.lstrip("/").partition("?")
-    if location:
-        raise UsageError(
-            f"unexpected {location!r} in backend URL {url!r}",
-            hint=f"name the project as a query: {scheme}:?project={location}",
-        )
-    from_url: dict[str, str] = {}
-    for key, value in parse_qsl(query, keep_blank_values=True):
-        if key not in TARGET_KEYS:
-            raise UsageError(
-                f"unknown option {key!r} in backend URL {url!r}",
-                hint=f"known options: {', '.join(TARGET_KEYS)}",
-            )
-        from_url[key] = value
-    return AkkaBackend(url, _target(scheme, options or AkkaOptions(), from_url, url))
-
-
-def _target(scheme: str, options: AkkaOptions, from_url: Mapping[str, str], url: str) -> AkkaTarget:
-    timeout = options.timeout or DEFAULT_TIMEOUT
-    if "timeout" in from_url:
-        parsed = seconds(from_url["timeout"])
-        if parsed is None:
-            raise UsageError(
-                f"timeout {from_url['timeout']!r} for {url!r} is not a positive number of seconds",
-                hint="write e.g. timeout=30",
-            )
-        timeout = parsed
-
-    def text(key: str) -> str | None:
-        if key in from_url:  # the URL is the more specific setting, even when blank
-            return from_url[key] or None
-        value: str | None = getattr(options, key)
-        return value
-
-    return AkkaTarget(
-        executable=text("executable") or scheme,
-        project=text("project"),
-        region=text("region"),
-        owner=text("owner"),
-        timeout=timeout,
-    )
+    return AkkaBackend(url, target_from(url, options))

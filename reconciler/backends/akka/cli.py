@@ -2,7 +2,8 @@
 
 Every call of the ``akka`` / ``kalix`` executable goes through :func:`cmd_output`, so every
 failure reads the same: the command (secrets redacted), its exit code and its stderr, as
-the matching ``reconciler.errors`` class with a hint that says what to do.
+the matching ``reconciler.errors`` class with a hint that says what to do. Descriptors
+reach it in a private temporary file (:func:`descriptor_file`), never on the command line.
 """
 
 from __future__ import annotations
@@ -12,7 +13,11 @@ import re
 import shlex
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+
+import yaml
 
 from reconciler.errors import (
     AuthError,
@@ -22,7 +27,7 @@ from reconciler.errors import (
     NotFoundError,
     TransientBackendError,
 )
-from reconciler.model import SENSITIVE
+from reconciler.model import SENSITIVE, RouteSpec
 
 # Flags whose value is a secret, as ``--flag VALUE`` or ``--flag=VALUE``.
 SECRET_FLAGS = frozenset(
@@ -158,3 +163,15 @@ def classify(stderr: str) -> type[BackendError]:
         if pattern.search(stderr):
             return kind
     return BackendError
+
+
+@contextmanager
+def descriptor_file(spec: RouteSpec) -> Iterator[str]:
+    """A private temporary descriptor file (it may hold password hashes), removed after use."""
+    fd, path = tempfile.mkstemp(prefix="routes-", suffix=".yaml")  # mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            yaml.safe_dump(spec.to_dict(), handle, sort_keys=False)
+        yield path
+    finally:
+        os.unlink(path)

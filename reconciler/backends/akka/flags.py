@@ -10,8 +10,19 @@ all, then the same ``update -f FILE`` again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from reconciler.backends.akka.surface import (
+    PATH,
+    REMOVE_CLIENT_CA,
+    REMOVE_CORS_METHOD,
+    REMOVE_CORS_ORIGIN,
+    REMOVE_HTTP_BASIC,
+    REMOVE_PATH,
+    REMOVE_SERVER_CERTIFICATE,
+    REMOVE_SUBJECTS,
+)
 from reconciler.model import RouteSpec
 
 
@@ -33,11 +44,11 @@ def path_flags(before: RouteSpec, after: RouteSpec) -> list[str]:
     flags: list[str] = []
     for rule in after.paths:
         if before.path(rule.prefix) != rule:
-            flags += ["--path", f"{rule.prefix}={rule.service}"]
+            flags += [PATH, f"{rule.prefix}={rule.service}"]
     kept = {rule.prefix for rule in after.paths}
     for rule in before.paths:
         if rule.prefix not in kept:
-            flags += ["--remove-path", rule.prefix]
+            flags += [REMOVE_PATH, rule.prefix]
     return flags
 
 
@@ -56,9 +67,14 @@ class Cleanup:
     resets: tuple[str, ...] = ()
     dropped: tuple[str, ...] = ()  # what the removals take away, for messages
     reset: tuple[str, ...] = ()  # what the resets take away before it is re-added
+    needs: tuple[tuple[str, str], ...] = ()  # (flag, what it removes) for every step
 
     def __bool__(self) -> bool:
         return bool(self.removals or self.resets)
+
+    def beyond(self, can_remove: Callable[[str], bool]) -> list[str]:
+        """What no flag of a CLI (``can_remove``) can remove, for messages."""
+        return [what for flag, what in self.needs if not can_remove(flag)]
 
 
 def cleanup_after_file(live: RouteSpec, planned: RouteSpec) -> Cleanup:
@@ -70,45 +86,47 @@ def cleanup_after_file(live: RouteSpec, planned: RouteSpec) -> Cleanup:
     dropped: list[str] = []
     resets: list[str] = []
     reset: list[str] = []
+    needs: list[tuple[str, str]] = []
+
+    def remove(what: str, flag: str, *value: str, keeps_some: bool = False) -> None:
+        (resets if keeps_some else removals).extend((flag, *value))
+        (reset if keeps_some else dropped).append(what)
+        needs.append((flag, what))
+
     kept = {rule.prefix for rule in planned.paths}
     for rule in live.paths:
         if rule.prefix not in kept:
-            removals += ["--remove-path", rule.prefix]
-            dropped.append(f"path {rule.prefix}")
+            remove(f"path {rule.prefix}", REMOVE_PATH, rule.prefix)
     if live.cors:
         origins = planned.cors.origins if planned.cors else ()
         methods = planned.cors.methods if planned.cors else ()
         for origin in live.cors.origins:
             if origin not in origins:
-                removals += ["--remove-cors-origin", origin]
-                dropped.append(f"CORS origin {origin}")
+                remove(f"CORS origin {origin}", REMOVE_CORS_ORIGIN, origin)
         for method in live.cors.methods:
             if method not in methods:
-                removals += ["--remove-cors-method", method]
-                dropped.append(f"CORS method {method}")
+                remove(f"CORS method {method}", REMOVE_CORS_METHOD, method)
     if live.tls:
         if live.tls.client_validation_ca and not (planned.tls and planned.tls.client_validation_ca):
-            removals.append("--remove-client-ca-secret")
-            dropped.append("the client CA secret")
+            remove("the client CA secret", REMOVE_CLIENT_CA)
         if live.tls.server_certificate and not (planned.tls and planned.tls.server_certificate):
-            removals.append("--remove-server-certificate-secret")
-            dropped.append("the server certificate secret")
+            remove("the server certificate secret", REMOVE_SERVER_CERTIFICATE)
     live_v, plan_v = live.validation, planned.validation
     if live_v:
         wanted_subjects = set(plan_v.subject_matches) if plan_v else set()
         if set(live_v.subject_matches) - wanted_subjects:
-            target, what = (resets, reset) if wanted_subjects else (removals, dropped)
-            target.append("--remove-client-certificate-subject")
-            what.append("all client certificate subjects")
+            remove(
+                "all client certificate subjects",
+                REMOVE_SUBJECTS,
+                keeps_some=bool(wanted_subjects),
+            )
         live_users = dict(live_v.http_basic.password_hashes) if live_v.http_basic else {}
         plan_basic = plan_v.http_basic if plan_v else None
         plan_users = dict(plan_basic.password_hashes) if plan_basic else {}
         stale = {u for u, h in live_users.items() if plan_users.get(u) != h}
         if stale or (live_v.http_basic and not plan_basic):
-            target, what = (resets, reset) if plan_users else (removals, dropped)
-            target.append("--remove-http-basic")
-            what.append("all HTTP basic credentials")
-    return Cleanup(tuple(removals), tuple(resets), tuple(dropped), tuple(reset))
+            remove("all HTTP basic credentials", REMOVE_HTTP_BASIC, keeps_some=bool(plan_users))
+    return Cleanup(tuple(removals), tuple(resets), tuple(dropped), tuple(reset), tuple(needs))
 
 
 def differing_fields(live: RouteSpec | None, planned: RouteSpec) -> list[str]:

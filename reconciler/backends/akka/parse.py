@@ -20,6 +20,7 @@ from reconciler.errors import BackendError
 from reconciler.model import Condition, RouteSpec
 
 _SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_EMPTY_HOSTNAMES = re.compile(r"^\s*(no hostnames( found)?\.?)?\s*$", re.IGNORECASE)
 _EMPTY_LIST = re.compile(r"^\s*(no routes( found)?\.?)?\s*$", re.IGNORECASE)
 # What cobra prints when a command has no -o/--output, or does not know the format.
 _NO_JSON = re.compile(
@@ -71,6 +72,43 @@ def names_from_list(text: str, is_json: bool) -> list[str]:
     return sorted(line.split()[0] for line in lines[1:])
 
 
+def hostnames_from_list(text: str, is_json: bool) -> dict[str, str | None]:
+    """The project's hostnames and each one's CNAME target, from ``projects hostnames list``.
+
+    Text: the columns invoke-service.adoc shows for ``project hostname add`` (HOSTNAME
+    GENERATED REGION CNAME), ASSUMED to be those of ``list``. JSON (ASSUMED shape): items
+    with ``hostname`` (or ``name`` / ``metadata.name``) and ``cname``.
+    """
+    if is_json:
+        data = json.loads(text)
+        items = data
+        if isinstance(data, Mapping):
+            items = data.get("hostnames", data.get("items", []))
+        if not isinstance(items, list):
+            raise _unreadable("projects hostnames list -o json", text)
+        found: dict[str, str | None] = {}
+        for item in items:
+            host = item.get("hostname") if isinstance(item, Mapping) else None
+            host = host or _item_name(item)
+            if not host:
+                raise _unreadable("projects hostnames list -o json (an item without a name)", text)
+            cname = item.get("cname") if isinstance(item, Mapping) else None
+            found[str(host).lower()] = str(cname) if cname else None
+        return found
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines or _EMPTY_HOSTNAMES.match(text):
+        return {}
+    header = lines[0].split()
+    if header[:1] != ["HOSTNAME"]:
+        raise _unreadable("projects hostnames list", text)
+    column = header.index("CNAME") if "CNAME" in header else None
+    rows = [line.split() for line in lines[1:]]
+    return {
+        row[0].lower(): row[column] if column is not None and len(row) > column else None
+        for row in rows
+    }
+
+
 def conditions_from_get(text: str, is_json: bool) -> tuple[Condition, ...]:
     """Status conditions (HostValidation, Ready, …) from ``routes get NAME``."""
     if is_json:
@@ -83,7 +121,7 @@ def conditions_from_get(text: str, is_json: bool) -> tuple[Condition, ...]:
         return tuple(_condition(c) for c in raw if isinstance(c, Mapping))
     if any(line.rstrip() == "Status:" for line in text.splitlines()):
         return _status_blocks(text)
-    return _conditions_table(text)
+    return ()  # no status reported yet (only the documented `Status:` blocks are read)
 
 
 def region_from_get(text: str, is_json: bool, default: str | None = None) -> str | None:
@@ -144,32 +182,6 @@ def _status_blocks(text: str) -> tuple[Condition, ...]:
         else:
             raise _unreadable("routes get", text)
     return tuple(Condition.from_dict(c) for c in found)
-
-
-def _conditions_table(text: str) -> tuple[Condition, ...]:
-    """The fixed-width ``Conditions:`` table of the text form, sliced at the header columns."""
-    lines = text.splitlines()
-    try:
-        start = next(i for i, line in enumerate(lines) if line.strip() == "Conditions:")
-    except StopIteration:
-        return ()
-    if start + 1 >= len(lines):
-        return ()
-    header = lines[start + 1]
-    columns = ("TYPE", "STATUS", "REASON", "MESSAGE")
-    offsets = [header.find(column) for column in columns]
-    if any(offset < 0 for offset in offsets):
-        raise _unreadable("routes get", text)
-    found: list[Condition] = []
-    for line in lines[start + 2 :]:
-        if not line.strip() or not line.startswith(" "):
-            break
-        cells = [
-            line[begin:end].strip()
-            for begin, end in zip(offsets, [*offsets[1:], len(line) + 1], strict=True)
-        ]
-        found.append(Condition(type=cells[0], status=cells[1], reason=cells[2], message=cells[3]))
-    return tuple(found)
 
 
 def spec_from_export(text: str, *, where: str) -> RouteSpec:

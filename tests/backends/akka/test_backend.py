@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from reconciler.backends.akka.backend import AkkaBackend, AkkaTarget, open_akka
+from reconciler.backends.akka.surface import KALIX
 from reconciler.backends.base import Backend
 from reconciler.config import Settings
 from reconciler.errors import (
@@ -80,13 +81,39 @@ class TestAkkaContract(BackendContract):
         assert second.version == simple_spec(service="v2").fingerprint() != first.version
 
 
+class TestAkkaContractMetadataNames(TestAkkaContract):
+    """The same contract when `-o json` names items under `metadata.name` (ASSUMED 1)."""
+
+    @pytest.fixture
+    def backend(self, tmp_path: Path) -> Iterator[Backend]:
+        backend = backend_for(install(tmp_path), AKKA_EMULATOR_JSON_NAMES="metadata")
+        yield backend
+        backend.close()
+
+
+class TestKalixContract(TestAkkaContract):
+    """kalix: against its own profile, where `update -f` replaces (with a merging one the
+    Kalix form cannot remove sections: see test_kalix.py)."""
+
+    @pytest.fixture
+    def backend(self, tmp_path: Path) -> Iterator[Backend]:
+        emulator = install(tmp_path)
+        backend = backend_for(
+            emulator, f"kalix:?project={PROJECT}", AKKA_EMULATOR_FILE_UPDATE="replace"
+        )
+        yield backend
+        backend.close()
+
+
 # -- configuration ---------------------------------------------------------------------
 
 
 def test_url_options_and_config_make_the_common_flags(emulator: Emulator) -> None:
     settings = Settings(root=emulator.bin_dir, akka={"project": "from-config", "timeout": "45s"})
-    backend = open_akka("kalix:?project=p1&region=r1&owner=o1", settings.backend_options().akka)
-    assert backend.target == AkkaTarget("kalix", "p1", "r1", "o1", 45.0)
+    backend = open_akka("akka:?project=p1&region=r1&owner=o1", settings.backend_options().akka)
+    assert backend.target == AkkaTarget("akka", "p1", "r1", "o1", 45.0)
+    kalix = open_akka("kalix:?project=p1", settings.backend_options().akka)
+    assert kalix.target == AkkaTarget("kalix", "p1", None, None, 45.0, KALIX)
     caps = backend.capabilities
     assert (caps.labels, caps.conditional_writes) == (False, False)
     assert open_akka("akka:", None).target == AkkaTarget("akka")
@@ -100,6 +127,10 @@ def test_url_options_and_config_make_the_common_flags(emulator: Emulator) -> Non
         ("akka:?timeout=0", {}, UsageError),
         ("akka:my-project", {}, UsageError),
         ("akka:", {"token": "x"}, ConfigError),
+        ("kalix:?owner=acme", {}, UsageError),  # the Kalix form documents no --owner
+        ("kalix:?regional=eu-*&region=eu", {}, UsageError),  # nor --region
+        ("akka:?regional=eu-*", {}, UsageError),  # regional routes need a region
+        ("akka:", {"regional": [""]}, ConfigError),
     ],
 )
 def test_bad_backend_settings_are_refused(url: str, config: dict[str, str], error: type) -> None:
