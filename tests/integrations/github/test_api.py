@@ -15,6 +15,7 @@ from reconciler.integrations.github.api import (
     GitHubClient,
     GitHubContext,
     GitHubError,
+    GitHubNotFoundError,
     GitHubRateLimitError,
 )
 from reconciler.integrations.github.comment import sync_drift_issue, upsert_plan_comment
@@ -89,12 +90,14 @@ def test_a_bad_token_is_reported_without_echoing_it(
     assert "ghs_wrong" not in f"{err.value.message} {err.value.hint} {ctx!r}"
 
 
-def test_an_unknown_repository_reads_as_missing_permission(
+def test_an_unknown_repository_is_named_not_found_not_a_missing_permission(
     env: dict[str, str], sleeps: list[float]
 ) -> None:
     ctx = GitHubContext.from_env({**env, "GITHUB_REPOSITORY": "acme/private"})
-    with httpx.Client() as http, pytest.raises(GitHubAuthError, match="missing permission"):
+    with httpx.Client() as http, pytest.raises(GitHubNotFoundError) as err:
         upsert_plan_comment(GitHubClient(ctx, http, sleep=sleeps.append), 7, "plan", "x")
+    assert err.value.message.startswith("not found: GitHub answered 404")
+    assert "permission" not in err.value.message and sleeps == []
 
 
 def test_an_unreachable_api_is_a_clear_error(env: dict[str, str], sleeps: list[float]) -> None:
