@@ -7,12 +7,8 @@ bash runs against a copy of examples/shop with the real `routes` CLI.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import stat
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +16,8 @@ import pytest
 import yaml
 
 from reconciler.integrations.github.comment import OUTPUT_KEYS
+from tests.action_support import run_step
+from tests.action_support import step_script as step_script_of
 
 ROOT = Path(__file__).resolve().parent.parent
 ACTION = ROOT / "action.yml"
@@ -201,9 +199,7 @@ def test_plan_workflow_uploads_the_saved_plan() -> None:
 
 @pytest.fixture
 def step_script(action: dict[str, Any]) -> str:
-    (step,) = [s for s in action["runs"]["steps"] if s.get("id") == "routes"]
-    assert "${{" not in step["run"], "the script must read inputs from its environment"
-    return str(step["run"])
+    return step_script_of(action, "routes")
 
 
 @pytest.fixture
@@ -214,39 +210,8 @@ def shop(tmp_path: Path) -> Path:
 
 
 def _run_step(script: str, repo: Path, command: str, **inputs: str) -> tuple[int, dict[str, str]]:
-    bin_dir = repo.parent / "bin"
-    bin_dir.mkdir(exist_ok=True)
-    shim = bin_dir / "routes"
-    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m reconciler "$@"\n')
-    shim.chmod(shim.stat().st_mode | stat.S_IEXEC)
-    output = repo.parent / f"output-{command}.txt"
-    output.write_text("")
-    env = {
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-        "HOME": str(repo.parent),
-        "RUNNER_TEMP": str(repo.parent),
-        "GITHUB_OUTPUT": str(output),
-        "GITHUB_STEP_SUMMARY": str(repo.parent / "summary.md"),
-        "GITHUB_EVENT_NAME": "push",
-        "ROUTES_INPUT_COMMAND": command,
-        "ROUTES_INPUT_PATHS": inputs.get("paths", ""),
-        "ROUTES_INPUT_BACKEND": inputs.get("backend", ""),
-        "ROUTES_INPUT_ARGS": inputs.get("args", ""),
-        "ROUTES_INPUT_COMMENT": inputs.get("comment", "true"),
-        "NO_COLOR": "1",
-    }
-    script_file = repo.parent / "step.sh"
-    script_file.write_text(script)
-    done = subprocess.run(  # exactly how GitHub runs `shell: bash` steps
-        ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script_file)],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    values = dict(line.split("=", 1) for line in output.read_text().splitlines() if "=" in line)
-    return done.returncode, values
+    run = run_step(script, repo, command, **inputs)
+    return run.rc, run.outputs
 
 
 def test_plan_then_apply_then_drift_through_the_step(step_script: str, shop: Path) -> None:
@@ -266,7 +231,7 @@ def test_plan_then_apply_then_drift_through_the_step(step_script: str, shop: Pat
     assert rc == 0 and out["has-changes"] == "false"
 
     rc, out = _run_step(step_script, shop, "drift", comment="false")
-    assert rc == 0 and out == {"has-changes": "false"}
+    assert rc == 0 and out["has-changes"] == "false" and set(out) == {"has-changes", "report-file"}
 
 
 def test_the_step_fails_on_errors_and_unknown_commands(step_script: str, shop: Path) -> None:
