@@ -41,8 +41,15 @@ def step_script(action: dict[str, Any], step_id: str) -> str:
 class StepRun:
     rc: int
     outputs: dict[str, str]
-    stdout: str
-    stderr: str
+    log: str  # stdout and stderr, as they reach the job's log
+
+    @property
+    def stdout(self) -> str:
+        return self.log
+
+    @property
+    def stderr(self) -> str:
+        return self.log
 
     def commands(self) -> list[tuple[str, str]]:
         """(command, message) for every line the runner would act on."""
@@ -108,9 +115,10 @@ def run_step(
         ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script_file)],
         cwd=repo,
         env=step_env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
         timeout=120,
     )
     values = dict(line.split("=", 1) for line in output.read_text().splitlines() if "=" in line)
-    return StepRun(done.returncode, values, done.stdout, done.stderr)
+    return StepRun(done.returncode, values, done.stdout)
