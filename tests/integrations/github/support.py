@@ -76,7 +76,7 @@ class FakeGitHub:
     """State of the fake: comments per issue, issues, labels, queued faults, request log.
 
     ``faults`` answer the next requests instead of the fake; ``lost`` does the next
-    writes and then loses their answer (a status, or 0 to hang up without one); ``moved``
+    successful writes and then loses their answer (a status, or 0 to hang up without one); ``moved``
     answers a request under one path prefix with a 301 to another. ``exchanges`` records
     every request and answer, checked against GitHub's API description after each test.
     """
@@ -89,6 +89,7 @@ class FakeGitHub:
     lost: list[int] = field(default_factory=list)
     moved: dict[str, str] = field(default_factory=dict)
     read_only: bool = False
+    identity: dict[str, Any] = field(default_factory=lambda: BOT_USER)  # the token's user
     log: list[tuple[str, str]] = field(default_factory=list)
     exchanges: list[Exchange] = field(default_factory=list)
     next_id: int = 1000
@@ -199,7 +200,7 @@ class FakeGitHub:
         if path == parts.path:
             return 404, {}, {"message": "Not Found", "documentation_url": _DOCS}, False
         status, answer_headers, answer = self.route(method, path, query, body)
-        if self.lost and method != "GET":
+        if self.lost and method != "GET" and status in (200, 201):
             return self.lost.pop(0), {}, {"message": "Server Error"}, True
         return status, answer_headers, answer, False
 
@@ -210,12 +211,12 @@ class FakeGitHub:
             number = int(m[1])
             if method == "GET":
                 return self.page(path, query, self.comments.get(number, []))
-            return 201, {}, self.add_comment(number, body["body"], BOT_USER)
+            return 201, {}, self.add_comment(number, body["body"], self.identity)
         if (m := re.fullmatch(r"/issues/comments/(\d+)", path)) and method == "PATCH":
             for comments in self.comments.values():
                 for comment in comments:
                     if comment["id"] == int(m[1]):
-                        if comment["user"] != BOT_USER:  # nobody edits another's comment
+                        if comment["user"] != self.identity:  # nobody edits another's
                             return 403, {}, {"message": "Forbidden", "documentation_url": _DOCS}
                         comment["body"] = body["body"]
                         return 200, {}, comment
@@ -242,7 +243,8 @@ class FakeGitHub:
             if missing:  # be strict: routes creates its label before using it
                 return 422, {}, {"message": f"unknown labels {sorted(missing)}",
                                  "documentation_url": _DOCS}  # fmt: skip
-            issue = self.add_issue(body["title"], body["body"], body.get("labels", []), BOT_USER)
+            labels = body.get("labels", [])
+            issue = self.add_issue(body["title"], body["body"], labels, self.identity)
             return 201, {}, issue
         if (m := re.fullmatch(r"/issues/(\d+)", path)) and method == "PATCH":
             issue = self.issues[int(m[1]) - 1]
