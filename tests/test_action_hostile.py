@@ -220,3 +220,17 @@ def test_a_read_only_token_still_writes_outputs_and_summary_and_warns(
     ((name, message),) = commented.commands()
     assert name == "warning" and "read-only" in message
     assert fake.comments == {}
+
+
+def test_the_examples_plan_with_a_read_only_token_and_apply_in_the_environment() -> None:
+    def routes_step(name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        (job,) = load(ROOT / "examples" / "github" / name)["jobs"].values()
+        return job, next(s for s in job["steps"] if s.get("uses") == "./")
+
+    for name in ("plan.yml", "drift.yml"):
+        job, step = routes_step(name)
+        assert step["env"] == {"ROUTES_TOKEN": "${{ secrets.ROUTES_READ_TOKEN }}"}, name
+        assert "environment" not in job and step["with"]["backend"]
+    job, step = routes_step("apply.yml")
+    assert job["environment"] == "production"
+    assert step["env"] == {"ROUTES_TOKEN": "${{ secrets.ROUTES_TOKEN }}"}
