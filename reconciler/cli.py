@@ -319,11 +319,12 @@ def github_group() -> None:
 @click.option(
     "--pr", type=click.IntRange(min=1), help="Pull request number (default: the event's)."
 )
-def github_comment(plan_file: str, target: str | None, pr: int | None) -> int:
+@click.option("--outputs/--no-outputs", default=True, help="Write the step outputs too.")
+def github_comment(plan_file: str, target: str | None, pr: int | None, outputs: bool) -> int:
     """Create or update the plan comment on the pull request; print its URL."""
     from reconciler.commands.github import comment
 
-    return comment(plan_file, target=target, pr=pr, echo=_echo)
+    return comment(plan_file, target=target, pr=pr, outputs=outputs, echo=_echo)
 
 
 @github_group.command("outputs")
@@ -333,6 +334,24 @@ def github_outputs(plan_file: str) -> int:
     from reconciler.commands.github import outputs
 
     return outputs(plan_file)
+
+
+@github_group.command("drift")
+@click.argument("report_file", metavar="REPORT_FILE")
+def github_drift(report_file: str) -> int:
+    """Show a saved drift report (`routes drift --format json`) and write the step summary."""
+    from reconciler.commands.github import drift
+
+    return drift(report_file, echo=_echo)
+
+
+@github_group.command("drift-issue")
+@click.argument("report_file", metavar="REPORT_FILE")
+def github_drift_issue(report_file: str) -> int:
+    """Open, update or close the drift issue from a saved drift report; print its URL."""
+    from reconciler.commands.github import drift_issue
+
+    return drift_issue(report_file, echo=_echo)
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:

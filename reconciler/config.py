@@ -21,11 +21,15 @@ from reconciler.backends import options
 from reconciler.descriptors import schema
 from reconciler.descriptors.yaml_nodes import Document, locate, parse_documents, position
 from reconciler.errors import ConfigError
+from reconciler.quoting import quote
 from reconciler.regular_files import read_regular
 
 CONFIG_NAME = ".routes.yaml"
 CONFIG_SCHEMA = "routes-config.schema.json"
 DEFAULT_BACKEND = "local:.routes/state.db"
+# Set by the GitHub Action: the config file is part of the change under review, so it may
+# neither choose the backend (where the token goes) nor a program to run.
+UNTRUSTED_ENV = "ROUTES_CONFIG_UNTRUSTED"
 WORDING = schema.Wording(document="the config", noun="setting", spell_values=True)
 _HINT = (
     f"fix the config file as shown; every setting, its type and its default are described "
@@ -110,6 +114,9 @@ def load_settings(
     else:
         config_path = find_config(here)
     raw = _read_config(config_path, _display(config_path, here)) if config_path else {}
+    pinned = backend_flag or env.get("ROUTES_BACKEND") or None
+    if env.get(UNTRUSTED_ENV) == "1" and config_path is not None:
+        raw = _untrusted(raw, pinned, _display(config_path, here))
     root = config_path.parent if config_path else here
     settings = Settings(
         root=root,
@@ -128,10 +135,28 @@ def load_settings(
     if raw.get("journal"):
         settings = replace(settings, journal_dir=settings.resolve(raw["journal"]))
     return settings.with_overrides(
-        backend=backend_flag or env.get("ROUTES_BACKEND") or None,
+        backend=pinned,
         token=env.get("ROUTES_TOKEN") or None,
         ca_bundle=env.get("ROUTES_CA_BUNDLE") or None,
     )
+
+
+def _untrusted(raw: dict[str, Any], pinned: str | None, display: str) -> dict[str, Any]:
+    """``raw`` without its backend, refused if it names another backend or a program."""
+    named = raw.get("backend")
+    if named and pinned and named.rstrip("/") != pinned.rstrip("/"):
+        raise ConfigError(
+            f"{display}: `backend: {quote(named)}` is not the backend given ({quote(pinned)}): "
+            "in the GitHub Action the backend comes from its `backend` input only",
+            hint="remove `backend` from the config file, or make it the action's `backend` input",
+        )
+    if (raw.get("akka") or {}).get("executable"):
+        raise ConfigError(
+            f"{display}: `akka.executable` names a program to run: in the GitHub Action no "
+            "program is taken from the checked-out config",
+            hint="remove `akka.executable`; put the akka CLI on PATH in an earlier step",
+        )
+    return {key: value for key, value in raw.items() if key != "backend"}
 
 
 def _read_config(path: Path, display: str) -> dict[str, Any]:

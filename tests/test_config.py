@@ -157,6 +157,34 @@ def test_flag_beats_environment_beats_file(tmp_path: Path) -> None:
     assert chosen.owner == "acme/other"
 
 
+_UNTRUSTED = {config.UNTRUSTED_ENV: "1"}
+
+
+def test_in_the_action_the_config_cannot_choose_the_backend(tmp_path: Path) -> None:
+    text = "backend: http://127.0.0.1:38111\n"
+    with pytest.raises(ConfigError) as caught:
+        load_settings(cwd=_write(tmp_path, text), environ=_UNTRUSTED, backend_flag="local")
+    assert caught.value.message.startswith('.routes.yaml: `backend: "http://127.0.0.1:38111"`')
+    assert "from its `backend` input only" in caught.value.message
+    # Without a backend given, the config's is not used either (validate needs none).
+    assert _load(tmp_path, text, _UNTRUSTED).backend == DEFAULT_BACKEND
+    same = load_settings(cwd=tmp_path, environ=_UNTRUSTED, backend_flag="http://127.0.0.1:38111/")
+    assert same.backend == "http://127.0.0.1:38111/"
+    assert _load(tmp_path, text).backend == "http://127.0.0.1:38111"  # outside the Action
+
+
+def test_in_the_action_the_config_cannot_name_a_program(tmp_path: Path) -> None:
+    text = "akka: {executable: ./tools/akka, project: shop}\n"
+    with pytest.raises(ConfigError, match=r"`akka\.executable` names a program to run"):
+        _load(tmp_path, text, _UNTRUSTED)
+    assert _load(tmp_path, text).akka["executable"] == "./tools/akka"  # outside the Action
+
+
+def _write(folder: Path, text: str) -> Path:
+    (folder / ".routes.yaml").write_text(text, encoding="utf-8")
+    return folder
+
+
 def test_cli_reports_a_bad_config_with_the_config_error_exit_code(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text('descriptors: [routes]\nprnue: "false"\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROUTES_")}

@@ -57,7 +57,7 @@ def plan(
     if out and fmt == "text":
         echo(f'\nSaved the plan to {out}. Apply exactly this plan with "routes apply {out}".')
     if github_comment:
-        from reconciler.integrations.github.publish import publish_plan
+        from reconciler.integrations.github.publish import READ_ONLY_NOTE, publish_plan
 
-        echo(publish_plan(the_plan.to_dict(), out), err=True)
+        echo(publish_plan(the_plan.to_dict(), out) or READ_ONLY_NOTE, err=True)
     return EXIT_CHANGES if detailed_exitcode and the_plan.has_changes else EXIT_OK

@@ -100,7 +100,7 @@ def _summary(plan: Mapping[str, Any]) -> str:
 def _details(change: Mapping[str, Any]) -> str:
     body = _as_diff(render_change_text(change))
     fence = "`" * max(3, _longest_backtick_run(body) + 1)
-    risks = "".join(_HTML.get(c, c) for c in clean(", ".join(change["risks"])))
+    risks = text(", ".join(change["risks"]))
     risks = f" — risks: {risks}" if risks else ""
     # Markdown is not read inside <summary>: the title is HTML.
     title = f"{_html_code(_SIGNS[change['action']] + ' ' + change['route'])} "
@@ -142,16 +142,29 @@ def _delete_list(deletes: Sequence[Mapping[str, Any]], budget: int) -> str:
 
 
 # What Markdown or HTML would act on inside a line we start: tags and comments, entities,
-# emphasis, links and images, strikethrough, tables, mentions. Each becomes an entity or a
-# backslash escape; control characters are escaped before (reconciler.quoting).
+# emphasis, links and images, strikethrough, tables. Each becomes an entity or a backslash
+# escape; control characters are escaped before (reconciler.quoting). GitHub links what
+# the renderer leaves as text: URLs and `www.` (cmark-gfm's autolinks, broken by an entity
+# for the `:` of `://` and the `.` of `www.`), `@user` and `#123` (GitHub's own filters,
+# which read the text of each HTML node: an entity is decoded before they look, a `<span>`
+# of its own is not).
 _MARKDOWN_SPECIAL = re.compile(r"[\\`*_\[\]~|]")
-_HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "@": "&#64;"}
+_HTML = {
+    "&": "&amp;",
+    "<": "&lt;",
+    ">": "&gt;",
+    "@": "<span>@</span>",
+    "#": "<span>#</span>",
+}
+_AUTOLINK = re.compile(r"(?<=www)\.|:(?=//)", re.IGNORECASE)
+_ENTITY = {".": "&#46;", ":": "&#58;"}
 
 
 def text(value: str) -> str:
     """``value`` as inert Markdown text: shown as written, interpreted as nothing."""
     escaped = _MARKDOWN_SPECIAL.sub(lambda m: "\\" + m.group(0), clean(value))
-    return "".join(_HTML.get(char, char) for char in escaped)
+    inert = "".join(_HTML.get(char, char) for char in escaped)
+    return _AUTOLINK.sub(lambda m: _ENTITY[m.group(0)], inert)
 
 
 def code(value: object) -> str:

@@ -60,3 +60,53 @@ def test_a_broken_plan_file_is_a_plan_error(env: dict[str, str], tmp_path: Path)
     result = CliRunner().invoke(github_group, ["comment", str(half)], env=env)
     assert isinstance(result.exception, PlanError)
     assert "is not a valid plan file" in str(result.exception)
+
+
+def test_a_read_only_token_writes_the_outputs_warns_and_succeeds(
+    fake: FakeGitHub, env: dict[str, str], tmp_path: Path
+) -> None:
+    fake.read_only = True
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps(_plan(_create("shop"))))
+    result = CliRunner().invoke(github_group, ["comment", str(plan_file)], env=env)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "" and "the token may not write" in result.stderr
+    assert "add=1" in Path(env["GITHUB_OUTPUT"]).read_text()
+    assert "1 to add" in Path(env["GITHUB_STEP_SUMMARY"]).read_text()
+
+
+def _drift_report(tmp_path: Path, drifted: bool) -> Path:
+    plan = _plan(_create("shop")) if drifted else _plan()
+    findings = [{"route": "shop", "kind": "not-yet-applied", "detail": "new"}] if drifted else []
+    report = tmp_path / "drift.json"
+    report.write_text(json.dumps({"drifted": drifted, "findings": findings, "plan": plan}))
+    return report
+
+
+def test_github_drift_shows_a_saved_report_and_the_issue_follows_it(
+    fake: FakeGitHub, env: dict[str, str], tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    offline = {k: v for k, v in env.items() if k != "GITHUB_TOKEN"}
+    result = runner.invoke(github_group, ["drift", str(_drift_report(tmp_path, True))], env=offline)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("### Drift detected")
+    assert "has-changes=true" in Path(env["GITHUB_OUTPUT"]).read_text()
+    assert "Drift detected" in Path(env["GITHUB_STEP_SUMMARY"]).read_text()
+
+    result = runner.invoke(github_group, ["drift-issue", str(tmp_path / "drift.json")], env=env)
+    (issue,) = fake.issues
+    assert result.exit_code == 0 and result.stdout.strip() == issue["html_url"]
+    assert issue["body"].startswith("<!-- routes-drift: local:.routes/state.db -->\n### Drift")
+
+    clean = _drift_report(tmp_path, False)
+    assert runner.invoke(github_group, ["drift-issue", str(clean)], env=env).exit_code == 0
+    assert issue["state"] == "closed"
+
+
+def test_a_broken_drift_report_is_a_plan_error(env: dict[str, str], tmp_path: Path) -> None:
+    for text in ("{not json", json.dumps({"findings": [{"kind": "bogus"}], "plan": _plan()})):
+        (tmp_path / "drift.json").write_text(text)
+        result = CliRunner().invoke(github_group, ["drift", str(tmp_path / "drift.json")], env=env)
+        assert isinstance(result.exception, PlanError)
+        assert "drift report" in str(result.exception)

@@ -15,10 +15,12 @@ from reconciler.integrations.github.api import (
     GitHubClient,
     GitHubContext,
     GitHubError,
+    GitHubGoneError,
+    GitHubNotFoundError,
     GitHubRateLimitError,
 )
 from reconciler.integrations.github.comment import sync_drift_issue, upsert_plan_comment
-from tests.integrations.github.support import NOW, FakeGitHub
+from tests.integrations.github.support import NOW, REPO, FakeGitHub
 
 # ------------------------------------------------------------------ retries and errors
 
@@ -89,12 +91,14 @@ def test_a_bad_token_is_reported_without_echoing_it(
     assert "ghs_wrong" not in f"{err.value.message} {err.value.hint} {ctx!r}"
 
 
-def test_an_unknown_repository_reads_as_missing_permission(
+def test_an_unknown_repository_is_named_not_found_not_a_missing_permission(
     env: dict[str, str], sleeps: list[float]
 ) -> None:
     ctx = GitHubContext.from_env({**env, "GITHUB_REPOSITORY": "acme/private"})
-    with httpx.Client() as http, pytest.raises(GitHubAuthError, match="missing permission"):
+    with httpx.Client() as http, pytest.raises(GitHubNotFoundError) as err:
         upsert_plan_comment(GitHubClient(ctx, http, sleep=sleeps.append), 7, "plan", "x")
+    assert err.value.message.startswith("not found: GitHub answered 404")
+    assert "permission" not in err.value.message and sleeps == []
 
 
 def test_an_unreachable_api_is_a_clear_error(env: dict[str, str], sleeps: list[float]) -> None:
@@ -134,3 +138,80 @@ def test_context_rejects_a_malformed_repository_and_event(env: dict[str, str]) -
         GitHubContext.from_env({**env, "GITHUB_REPOSITORY": "gitops"})
     with pytest.raises(ConfigError, match="cannot read the GitHub event file"):
         GitHubContext.from_env({**env, "GITHUB_EVENT_PATH": "/nonexistent/event.json"})
+
+
+# --------------------------------------------------------------- redirects, unknown outcomes
+
+
+def test_a_moved_repository_is_followed_with_the_same_method_and_body(
+    fake: FakeGitHub, env: dict[str, str], sleeps: list[float]
+) -> None:
+    fake.moved = {"/repos/acme/old-name/": f"/repos/{REPO}/"}
+    ctx = GitHubContext.from_env({**env, "GITHUB_REPOSITORY": "acme/old-name"})
+    with httpx.Client() as http:
+        client = GitHubClient(ctx, http, sleep=sleeps.append)
+        upsert_plan_comment(client, 7, "plan v1", "prod")
+        upsert_plan_comment(client, 7, "plan v2", "prod")
+    (comment,) = fake.comments[7]
+    assert comment["body"].endswith("plan v2")
+    methods = [m for m, url in fake.log if url.startswith("/repos/acme/old-name/")]
+    assert methods == ["GET", "POST", "GET", "PATCH"] and sleeps == []
+
+
+@pytest.mark.parametrize("status", [302, 307])
+def test_a_temporary_redirect_repeats_the_post_verbatim(
+    fake: FakeGitHub, client: GitHubClient, status: int
+) -> None:
+    there = f"{fake.base_url}/repos/{REPO}/issues/7/comments"
+    fake.faults = [(200, {}, [])]  # the listing
+    fake.faults.append((status, {"Location": there}, {"message": "Found"}))
+    upsert_plan_comment(client, 7, "plan", "prod")
+    assert [c["body"] for c in fake.comments[7]] == ["<!-- routes-plan: prod -->\nplan"]
+
+
+def test_a_redirect_to_another_host_keeps_the_token_home(
+    fake: FakeGitHub, client: GitHubClient
+) -> None:
+    fake.faults = [(301, {"Location": "http://127.0.0.2:9/steal"}, {"message": "Moved"})]
+    with pytest.raises(GitHubError, match=r"redirected .* to another host"):
+        upsert_plan_comment(client, 7, "plan", "prod")
+
+
+@pytest.mark.parametrize("lost", [502, 504, 0], ids=["502", "504", "hang-up"])
+def test_a_comment_post_whose_answer_is_lost_is_looked_for_not_repeated(
+    fake: FakeGitHub, client: GitHubClient, lost: int
+) -> None:
+    fake.lost = [lost]  # the comment is created, its answer lost
+    url = upsert_plan_comment(client, 7, "plan", "prod")
+    (comment,) = fake.comments[7]
+    assert url == comment["html_url"]
+    assert [m for m, _ in fake.log] == ["GET", "POST", "GET", "PATCH"]
+
+
+def test_a_drift_issue_post_whose_answer_is_lost_opens_one_issue(
+    fake: FakeGitHub, client: GitHubClient
+) -> None:
+    fake.labels.add("routes-drift")
+    fake.lost = [0]  # the issue is opened, the connection drops before its answer
+    sync_drift_issue(client, "drifted", True, "prod")
+    assert len(fake.issues) == 1
+    fake.lost = [502]  # the closing note is posted, its answer lost
+    sync_drift_issue(client, "clean", False, "prod")
+    assert [c["body"] for c in fake.comments[1]] == ["Live state matches the descriptors again."]
+    assert fake.issues[0]["state"] == "closed"
+
+
+def test_secondary_rate_limits_wait_exponentially_longer(
+    fake: FakeGitHub, client: GitHubClient, sleeps: list[float]
+) -> None:
+    message = {"message": "You have exceeded a secondary rate limit. Please wait a few minutes."}
+    fake.faults = [(403, {}, message)] * 3
+    upsert_plan_comment(client, 7, "plan", "prod")
+    assert sleeps == [60.0, 120.0, 240.0] and len(fake.comments[7]) == 1
+
+
+def test_issues_disabled_is_named_gone(fake: FakeGitHub, client: GitHubClient) -> None:
+    fake.faults = [(410, {}, {"message": "Issues are disabled for this repo"})]
+    with pytest.raises(GitHubGoneError, match="gone: GitHub answered 410") as err:
+        sync_drift_issue(client, "drift", True, "prod")
+    assert "enable Issues" in (err.value.hint or "")

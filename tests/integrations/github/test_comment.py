@@ -6,17 +6,28 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import httpx
+
 from reconciler.integrations.github.comment import (
     COMMENT_LIMIT,
     GitHubClient,
     GitHubContext,
     fit_body,
+    marker,
     sync_drift_issue,
     upsert_plan_comment,
     write_step_outputs,
 )
 from reconciler.plan import Change
-from tests.integrations.github.support import REPO, FakeGitHub, _create, _plan
+from tests.integrations.github.support import (
+    BOT,
+    BOT_USER,
+    REPO,
+    FakeGitHub,
+    _create,
+    _plan,
+    user,
+)
 
 # ------------------------------------------------------------------------------- comments
 
@@ -78,7 +89,8 @@ def test_drift_issue_opens_updates_then_closes_with_a_comment(
     url = sync_drift_issue(client, "shop drifted", drifted=True, target="prod")
     assert fake.labels == {"routes-drift"}
     (issue,) = fake.issues
-    assert url == issue["html_url"] and issue["labels"] == ["routes-drift"]
+    assert url == issue["html_url"]
+    assert [label["name"] for label in issue["labels"]] == ["routes-drift"]
     assert issue["body"].endswith("shop drifted")
 
     assert sync_drift_issue(client, "shop and blog drifted", True, "prod") == url
@@ -138,3 +150,68 @@ def test_multiline_values_use_the_heredoc_form(env: dict[str, str]) -> None:
     text = Path(env["GITHUB_OUTPUT"]).read_text()
     m = re.search(r"^plan-file<<(ghadelimiter_[0-9a-f-]+)\nodd\nname\.json\n\1\n", text, re.M)
     assert m is not None
+
+
+# ------------------------------------------------------------------------ hijack attempts
+
+
+def test_a_comment_by_someone_else_holding_the_marker_is_never_edited(
+    fake: FakeGitHub, client: GitHubClient
+) -> None:
+    # Posted before the bot's first run: comments list oldest first, so it would win.
+    forged = fake.add_comment(7, "<!-- routes-plan: prod -->\n**Plan:** no changes")
+    fake.add_comment(7, "<!-- routes-plan: prod -->\nalso fake", user("evil[bot]", "Bot", 7))
+    fake.add_comment(7, "<!-- routes-plan: prod -->\nfake too", user(BOT, "User", 8))
+
+    first = upsert_plan_comment(client, 7, "Plan: 1 to destroy", "prod")
+    second = upsert_plan_comment(client, 7, "Plan: 2 to destroy", "prod")
+
+    assert forged["body"].endswith("no changes")  # untouched
+    ours = [c for c in fake.comments[7] if c["user"] == BOT_USER]
+    assert len(ours) == 1 and first == second == ours[0]["html_url"]
+    assert ours[0]["body"] == "<!-- routes-plan: prod -->\nPlan: 2 to destroy"
+
+
+def test_the_bot_login_is_configurable(fake: FakeGitHub, env: dict[str, str]) -> None:
+    app = user("routes-app[bot]", "Bot", 99)
+    fake.identity = app
+    fake.add_comment(7, "<!-- routes-plan: prod -->\nby another bot", BOT_USER)
+    mine = fake.add_comment(7, "<!-- routes-plan: prod -->\nold", app)
+    ctx = GitHubContext.from_env({**env, "ROUTES_GITHUB_AUTHOR": "routes-app[bot]"})
+    with httpx.Client() as http:
+        found = upsert_plan_comment(GitHubClient(ctx, http), 7, "new", "prod")
+    assert found == mine["html_url"] and mine["body"].endswith("\nnew")
+    assert fake.comments[7][0]["body"].endswith("by another bot")
+
+
+def test_the_marker_cannot_be_closed_early_or_shared_by_lookalike_targets() -> None:
+    for target in ("x --->", "x -- >", "x\n-->", "a>b", "--!>", "a b"):
+        tag = marker("plan", target)
+        inner = tag.removeprefix("<!--").removesuffix("-->")
+        assert "--" not in inner.strip(" ") and ">" not in inner and "\n" not in tag, tag
+    assert marker("plan", "prod") == "<!-- routes-plan: prod -->"
+    assert marker("plan", "a b") != marker("plan", "a_b")
+    assert marker("plan", "x-->") != marker("plan", "x->")
+
+
+def test_a_body_that_only_mentions_the_marker_later_is_not_ours(
+    fake: FakeGitHub, client: GitHubClient
+) -> None:
+    fake.add_comment(7, "quoting the bot:\n<!-- routes-plan: prod -->", BOT_USER)
+    upsert_plan_comment(client, 7, "plan", "prod")
+    assert [c["body"] for c in fake.comments[7]][-1] == "<!-- routes-plan: prod -->\nplan"
+    assert len(fake.comments[7]) == 2
+
+
+def test_a_drift_issue_someone_else_opened_is_never_edited_or_closed(
+    fake: FakeGitHub, client: GitHubClient
+) -> None:
+    fake.labels.add("routes-drift")
+    forged = fake.add_issue(
+        "Route drift: prod", "<!-- routes-drift: prod -->\nall fine", ["routes-drift"]
+    )
+    sync_drift_issue(client, "shop drifted", True, "prod")
+    sync_drift_issue(client, "clean", False, "prod")
+    assert forged["body"].endswith("all fine") and forged["state"] == "open"
+    (ours,) = [i for i in fake.issues if i["user"] == BOT_USER]
+    assert ours["state"] == "closed" and ours["body"].endswith("shop drifted")
