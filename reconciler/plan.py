@@ -144,6 +144,8 @@ class Plan:
     git: Mapping[str, Any] | None = None
     prune: bool = False
     targets: tuple[str, ...] = ()
+    # Per changed host, the requests that go elsewhere (reconciler.traffic, as dicts).
+    traffic: tuple[Mapping[str, Any], ...] = ()
 
     def count(self, action: str) -> int:
         return sum(1 for change in self.changes if change.action == action)
@@ -184,6 +186,7 @@ class Plan:
             "changes": [change.to_dict() for change in self.changes],
             "unmanaged": [dict(u) for u in self.unmanaged],
             "diagnostics": [d.to_dict() for d in self.diagnostics],
+            "traffic": [dict(host) for host in self.traffic],
         }
 
     @classmethod
@@ -205,6 +208,7 @@ class Plan:
             git=source.get("git"),
             prune=bool(options.get("prune", False)),
             targets=tuple(options.get("targets") or ()),
+            traffic=tuple(dict(host) for host in raw.get("traffic") or ()),
         )
 
 

@@ -19,6 +19,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "reconciler"
 SHARED = (
     "reconciler.model",
     "reconciler.canonical",
+    "reconciler.matching",
     "reconciler.plan",
     "reconciler.diagnostics",
     "reconciler.errors",
@@ -27,7 +28,13 @@ SHARED = (
     "reconciler.regular_files",
     "reconciler.gcpause",
 )
-CORE = (*SHARED, "reconciler.planner", "reconciler.spec_diff", "reconciler.drift")
+CORE = (
+    *SHARED,
+    "reconciler.planner",
+    "reconciler.spec_diff",
+    "reconciler.drift",
+    "reconciler.traffic",
+)
 THIRD_PARTY_OUTWARD = ("click", "httpx", "git", "starlette", "uvicorn", "sqlite3", "jsonschema")
 
 # stage -> what it may import from reconciler (besides itself), and third-party it must not.

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 from reconciler.commands.common import Echo, render_plan
 from reconciler.commands.planning import plan_or_refuse
-from reconciler.errors import EXIT_CHANGES, EXIT_OK, UsageError
+from reconciler.commands.traffic_tests import PLANNED_ORIGIN, plan_with_tests, summary
+from reconciler.errors import EXIT_CHANGES, EXIT_OK, PlanError, UsageError
 
 if TYPE_CHECKING:
     from reconciler.config import Settings
@@ -46,16 +47,24 @@ def plan(
         changed_since=changed_since,
     )
     planned.backend.close()
-    the_plan = planned.plan
-    if out:
+    the_plan, tests = plan_with_tests(planned)
+    failed = tests is not None and tests.failed > 0
+    if out and not failed:
         from reconciler.apply.saved_plan import write_plan_file
 
         write_plan_file(the_plan, out)
     echo(render_plan(the_plan, fmt, color))
-    if out and fmt == "text":
+    if out and fmt == "text" and not failed:
         echo(f'\nSaved the plan to {out}. Apply exactly this plan with "routes apply {out}".')
     if github_comment:
         from reconciler.integrations.github.publish import publish_plan
 
         echo(publish_plan(the_plan.to_dict(), out), err=True)
+    if tests is not None:
+        echo(summary(tests, PLANNED_ORIGIN), err=True)
+    if failed:
+        raise PlanError(
+            "the plan breaks traffic expectations (T001 above); it was not saved",
+            hint="fix the descriptors, or the expectation if the move is intended",
+        )
     return EXIT_CHANGES if detailed_exitcode and the_plan.has_changes else EXIT_OK
