@@ -101,6 +101,9 @@ CODES: dict[str, tuple[str, str]] = {
     "P030": (WARNING, "the route's host is not registered or not validated: it will not be Ready"),
     # From a backend that cannot enforce a feature of a route faithfully.
     "B001": (ERROR, "the backend cannot enforce a feature of this route faithfully"),
+    # From the traffic expectations file (.routes-tests.yaml).
+    "T001": (ERROR, "a traffic expectation fails: the URL reaches another service (or none)"),
+    "T002": (ERROR, "invalid traffic expectation (not `https://host/path: service` or `: 404`)"),
 }
 
 CODE_UNMANAGED_CLASH = "P001"
