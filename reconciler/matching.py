@@ -4,8 +4,9 @@ A request is served by the routes whose host equals its host after canonicalisat
 (lower case, no trailing dot, IDNA). Among every path rule of those routes, the longest
 prefix that the request path starts with wins: prefixes are literal and case-sensitive
 (``/carts`` matches ``/carts/1`` and ``/cartsX``, not ``/Carts``). The path is taken
-without its query, with repeated slashes merged and dot segments resolved (as Caddy and
-Envoy clean it before matching). No match is a 404.
+without its query, with percent-encoded unreserved characters decoded (``%62`` is ``b``,
+RFC 3986 6.2.2.2), then repeated slashes merged and dot segments resolved, as Caddy and
+Envoy clean it before matching. No match is a 404.
 
 ``serving_order`` is the order the Caddy mapping writes a route's rules in, so the engine
 and ``routes explain`` cannot disagree about which rule wins.
@@ -24,6 +25,7 @@ from reconciler.model import PathRule, RouteSpec
 __all__ = ["Match", "RoutingTable", "clean_path", "serving_order"]
 
 _SLASHES = re.compile(r"/{2,}")
+_UNRESERVED_ESCAPE = re.compile(r"%(2[dDeE]|3[0-9]|[46][1-9a-fA-F]|[57][0-9aA]|5[fF]|7[eE])")
 
 
 def serving_order(rules: Iterable[PathRule]) -> list[PathRule]:
@@ -32,9 +34,11 @@ def serving_order(rules: Iterable[PathRule]) -> list[PathRule]:
 
 
 def clean_path(path: str) -> str:
-    """The request path as matched: query dropped, slashes merged, dot segments resolved
-    (a trailing slash is kept)."""
+    """The request path as matched: query dropped, unreserved characters decoded, slashes
+    merged, dot segments resolved (a trailing slash is kept)."""
     path = path.split("?", 1)[0].split("#", 1)[0] or "/"
+    if "%" in path:
+        path = _UNRESERVED_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), path)
     if not path.startswith("/"):
         path = "/" + path
     merged = _SLASHES.sub("/", path)
