@@ -19,6 +19,7 @@ from reconciler.model import DesiredRoute, LiveRoute, RouteSpec
 from reconciler.plan import Change
 
 __all__ = [
+    "KINDS",
     "Destination",
     "HostTraffic",
     "TrafficMove",

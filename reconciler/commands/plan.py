@@ -63,8 +63,9 @@ def plan(
     if tests is not None:
         echo(summary(tests, PLANNED_ORIGIN), err=True)
     if failed:
+        unsaved = f"; it was not saved to {out}" if out else ""
         raise PlanError(
-            "the plan breaks traffic expectations (T001 above); it was not saved",
+            f"the plan fails {tests.failed} traffic test(s), listed above{unsaved}",
             hint="fix the descriptors, or the expectation if the move is intended",
         )
     return EXIT_CHANGES if detailed_exitcode and the_plan.has_changes else EXIT_OK

@@ -14,7 +14,16 @@ from typing import Any
 
 from reconciler.quoting import clean
 
-__all__ = ["dot_label", "mermaid_label", "plan_flowchart", "table_dot", "table_flowchart"]
+__all__ = [
+    "MAX_EDGES",
+    "dot_label",
+    "flowchart",
+    "mermaid_label",
+    "plan_edges",
+    "plan_flowchart",
+    "table_dot",
+    "table_flowchart",
+]
 
 MAX_EDGES = 300  # a bigger picture is unreadable (and GitHub refuses very large diagrams)
 _SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ./-_:")

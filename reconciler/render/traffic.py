@@ -11,7 +11,7 @@ from typing import Any
 
 from reconciler.quoting import clean, quote
 
-__all__ = ["traffic_markdown_lines", "traffic_risk_notes", "traffic_text"]
+__all__ = ["HEADLINE", "traffic_markdown_lines", "traffic_risk_notes", "traffic_text"]
 
 _SIGNS = {"retargeted": "~", "removed": "-", "added": "+", "captured": "+"}
 _WHY = {

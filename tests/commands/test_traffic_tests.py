@@ -108,7 +108,10 @@ def test_a_plan_that_breaks_an_expectation_fails_and_is_not_saved(repo: Path) ->
     ) in out.splitlines()
     assert '  ! requests under "ecommerce.acme.org/carts" fall through to "/"' in out
     assert "Traffic tests: 3 checked against the routes as this plan leaves them, 1 failed." in err
-    assert "Error: the plan breaks traffic expectations" in err
+    assert (
+        "Error: the plan fails 1 traffic test(s), listed above; it was not saved to plan.json"
+        in err
+    )
     code, out, _ = routes(repo, "plan", "--format", "json")
     assert code == 1
     assert [d["code"] for d in json.loads(out)["diagnostics"]] == ["T001"]
@@ -120,3 +123,13 @@ def test_a_plan_keeping_every_expectation_passes(repo: Path) -> None:
     assert code == 0, out + err
     assert (repo / "plan.json").exists()
     assert "Traffic tests: 3 checked against the routes as this plan leaves them, 0 failed." in err
+
+
+def test_a_targeted_plan_checks_only_the_hosts_it_read(repo: Path) -> None:
+    (repo / "routes" / "blog.yaml").write_text(
+        "host: blog.acme.org\nroutes:\n- prefix: /\n  route: {service: blog}\n"
+    )
+    code, out, err = routes(repo, "plan", "--target", "blog")
+    assert code == 0, out + err
+    assert "Traffic tests: 0 checked against the routes as this plan leaves them, 0 failed, " in err
+    assert "3 skipped (hosts this plan did not read)." in err
