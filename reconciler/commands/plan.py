@@ -48,24 +48,25 @@ def plan(
     )
     planned.backend.close()
     the_plan, tests = plan_with_tests(planned)
-    failed = tests is not None and tests.failed > 0
-    if out and not failed:
+    failed = tests.failed if tests is not None else 0
+    saved = None if failed else out
+    if saved:
         from reconciler.apply.saved_plan import write_plan_file
 
-        write_plan_file(the_plan, out)
+        write_plan_file(the_plan, saved)
     echo(render_plan(the_plan, fmt, color))
-    if out and fmt == "text" and not failed:
+    if saved and fmt == "text":
         echo(f'\nSaved the plan to {out}. Apply exactly this plan with "routes apply {out}".')
     if github_comment:
         from reconciler.integrations.github.publish import publish_plan
 
-        echo(publish_plan(the_plan.to_dict(), out), err=True)
+        echo(publish_plan(the_plan.to_dict(), saved), err=True)
     if tests is not None:
         echo(summary(tests, PLANNED_ORIGIN), err=True)
     if failed:
         unsaved = f"; it was not saved to {out}" if out else ""
         raise PlanError(
-            f"the plan fails {tests.failed} traffic test(s), listed above{unsaved}",
+            f"the plan fails {failed} traffic test(s), listed above{unsaved}",
             hint="fix the descriptors, or the expectation if the move is intended",
         )
     return EXIT_CHANGES if detailed_exitcode and the_plan.has_changes else EXIT_OK
