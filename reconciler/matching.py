@@ -78,8 +78,9 @@ class RoutingTable:
         self.specs: dict[str, RouteSpec] = dict(sorted(pairs))
         by_host: dict[str, list[_Entry]] = {}
         for name, spec in self.specs.items():
-            for rule in spec.paths:
-                by_host.setdefault(canonical_host(spec.host), []).append(_Entry(name, rule))
+            # A RouteSpec's host is canonical already (RouteSpec.from_dict).
+            entries = by_host.setdefault(spec.host, [])
+            entries.extend(_Entry(name, rule) for rule in spec.paths)
         self._hosts = {
             host: sorted(entries, key=lambda e: (-len(e.rule.prefix), e.rule.prefix, e.route))
             for host, entries in sorted(by_host.items())

@@ -133,3 +133,17 @@ def test_a_targeted_plan_checks_only_the_hosts_it_read(repo: Path) -> None:
     assert code == 0, out + err
     assert "Traffic tests: 0 checked against the routes as this plan leaves them, 0 failed, " in err
     assert "3 skipped (hosts this plan did not read)." in err
+
+
+def test_a_saved_plan_shows_its_traffic_again(repo: Path) -> None:
+    (repo / ".routes-tests.yaml").unlink()
+    assert run_routes(repo, "apply", "--auto-approve")[0] == 0
+    (repo / "routes" / "shop.yaml").write_text(SHOP.split("- prefix: /carts")[0])
+    code, planned = run_routes(repo, "plan", "--out", "plan.json")
+    assert code == 0, planned
+    code, shown = run_routes(repo, "show", "plan.json")
+    assert code == 0, shown
+    line = '    - "/carts": shopping-cart => storefront via "/" (prefix removed, falls through)'
+    assert line in planned.splitlines() and line in shown.splitlines()
+    saved = json.loads((repo / "plan.json").read_text())
+    assert saved["traffic"][0]["moves"][0]["risk"] is True
