@@ -256,6 +256,48 @@ def export(g: Globals, /, names: tuple[str, ...], **flags: Any) -> int:
     return export(g.settings, names, echo=_echo, **flags)
 
 
+_LIVE = click.option("--live", is_flag=True, help="Use the backend's live routes, not descriptors.")
+_PATHS = click.option("--path", "paths", multiple=True, metavar="PATH", help="Descriptor path(s).")
+
+
+@main_group.command()
+@click.argument("urls", nargs=-1, metavar="URL...")
+@_PATHS
+@_LIVE
+@_format_option("text", "json")
+@click.pass_obj
+def explain(g: Globals, /, urls: tuple[str, ...], **flags: Any) -> int:
+    """Which route, rule and service serve each URL (404 when none)."""
+    from reconciler.commands.explain import explain
+
+    return explain(g.settings, urls, echo=_echo, **flags)
+
+
+@main_group.command("test")
+@click.argument("file", required=False)
+@_PATHS
+@_LIVE
+@_format_option("text", "github", "json")
+@click.pass_obj
+def test_command(g: Globals, /, file: str | None, **flags: Any) -> int:
+    """Check traffic expectations (default .routes-tests.yaml); exit 1 on any failure."""
+    from reconciler.commands.traffic_tests import test
+
+    return test(g.settings, file, echo=_echo, **flags)
+
+
+@main_group.command()
+@click.argument("paths", nargs=-1)
+@_LIVE
+@_format_option("mermaid", "dot")
+@click.pass_obj
+def graph(g: Globals, /, paths: tuple[str, ...], **flags: Any) -> int:
+    """Draw the routing table: host -> prefix -> service."""
+    from reconciler.commands.graph import graph
+
+    return graph(g.settings, paths, echo=_echo, **flags)
+
+
 @main_group.command("serve", context_settings={"show_default": True})
 @click.option("--db", metavar="FILE", default=".routes/state.db", help="SQLite store.")
 @click.option("--host", metavar="H", default="127.0.0.1", help="Address to listen on.")

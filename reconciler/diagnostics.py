@@ -106,6 +106,9 @@ CODES: dict[str, tuple[str, str]] = {
     # From a backend that cannot enforce a feature of a route faithfully.
     "B001": (ERROR, "the backend cannot enforce a feature of this route faithfully"),
     "B002": (INFO, "how the backend writes this route (e.g. created regional, in which region)"),
+    # From the traffic expectations file (.routes-tests.yaml).
+    "T001": (ERROR, "a traffic expectation fails: the URL reaches another service (or none)"),
+    "T002": (ERROR, "invalid traffic expectation (not `https://host/path: service` or `: 404`)"),
 }
 
 CODE_UNMANAGED_CLASH = "P001"

@@ -155,6 +155,8 @@ class Plan:
     # store was created with, or None}. A saved plan applies only to that store.
     store: Mapping[str, Any] | None = None
     changed_since: str | None = None  # the merge-base commit of a `--changed-since` plan
+    # Per changed host, the requests that go elsewhere (reconciler.traffic, as dicts).
+    traffic: tuple[Mapping[str, Any], ...] = ()
 
     def count(self, action: str) -> int:
         return sum(1 for change in self.changes if change.action == action)
@@ -200,6 +202,7 @@ class Plan:
             "changes": [change.to_dict() for change in self.changes],
             "unmanaged": [dict(u) for u in self.unmanaged],
             "diagnostics": [d.to_dict() for d in self.diagnostics],
+            "traffic": [dict(host) for host in self.traffic],
         }
 
     @classmethod
@@ -223,6 +226,7 @@ class Plan:
             targets=tuple(options.get("targets") or ()),
             store=raw.get("store"),
             changed_since=source.get("changed_since"),
+            traffic=tuple(dict(host) for host in raw.get("traffic") or ()),
         )
 
 

@@ -34,6 +34,7 @@ from reconciler.model import (
 from reconciler.plan import Change, Plan
 from reconciler.renames import rename_diagnostics
 from reconciler.spec_diff import RISK_ORDER, compute_operations, risks
+from reconciler.traffic import plan_traffic
 
 # Stable diagnostic codes: users grep for them and CI filters on them.
 
@@ -136,6 +137,7 @@ def make_plan(desired: RouteSet, live: Iterable[LiveRoute], options: PlanOptions
         git=options.git,
         prune=options.prune,
         targets=tuple(sorted(targets)),
+        traffic=plan_traffic(desired, live_by_name, changes),
     )
 
 

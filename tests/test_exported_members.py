@@ -144,6 +144,41 @@ SURFACE = {
     "reconciler.render.markdown": ["COMMENT_LIMIT", "code", "render_plan_markdown", "text"],
     "reconciler.render.drift": ["render_drift_markdown", "render_drift_text"],
     "reconciler.render.json": ["render_plan_json"],
+    "reconciler.matching": ["Match", "RoutingTable", "clean_path", "serving_order"],
+    "reconciler.traffic": [
+        "KINDS",
+        "Destination",
+        "HostTraffic",
+        "TrafficMove",
+        "applied",
+        "plan_traffic",
+        "traffic_impact",
+    ],
+    "reconciler.render.traffic": [
+        "HEADLINE",
+        "traffic_markdown_lines",
+        "traffic_risk_notes",
+        "traffic_text",
+    ],
+    "reconciler.render.mermaid": [
+        "MAX_EDGES",
+        "dot_label",
+        "flowchart",
+        "mermaid_label",
+        "plan_edges",
+        "plan_flowchart",
+        "table_dot",
+        "table_flowchart",
+    ],
+    "reconciler.render.explain": ["explanation", "render_explain_text"],
+    "reconciler.descriptors.expectations": [
+        "TESTS_FILE",
+        "BadUrl",
+        "Expectation",
+        "RequestTarget",
+        "load_expectations",
+        "parse_url",
+    ],
 }
 
 

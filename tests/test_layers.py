@@ -19,6 +19,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "reconciler"
 SHARED = (
     "reconciler.model",
     "reconciler.canonical",
+    "reconciler.matching",
     "reconciler.plan",
     "reconciler.diagnostics",
     "reconciler.errors",
@@ -33,6 +34,7 @@ CORE = (
     "reconciler.renames",
     "reconciler.spec_diff",
     "reconciler.drift",
+    "reconciler.traffic",
 )
 THIRD_PARTY_OUTWARD = ("click", "httpx", "git", "starlette", "uvicorn", "sqlite3", "jsonschema")
 

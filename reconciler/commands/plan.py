@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 from reconciler.commands.common import Echo, backend_shown, render_plan
 from reconciler.commands.planning import plan_or_refuse
-from reconciler.errors import EXIT_CHANGES, EXIT_OK, UsageError
+from reconciler.commands.traffic_tests import PLANNED_ORIGIN, plan_with_tests, summary
+from reconciler.errors import EXIT_CHANGES, EXIT_OK, PlanError, UsageError
 
 if TYPE_CHECKING:
     from reconciler.config import Settings
@@ -48,16 +49,26 @@ def plan(
         adopt=adopt,
     )
     planned.backend.close()
-    the_plan = planned.plan
-    if out:
+    the_plan, tests = plan_with_tests(planned)
+    failed = tests.failed if tests is not None else 0
+    saved = None if failed else out
+    if saved:
         from reconciler.apply.saved_plan import write_plan_file
 
-        write_plan_file(the_plan, out)
+        write_plan_file(the_plan, saved)
     echo(render_plan(the_plan, fmt, color, backend_shown(planned.settings, planned.backend)))
-    if out and fmt == "text":
+    if saved and fmt == "text":
         echo(f'\nSaved the plan to {out}. Apply exactly this plan with "routes apply {out}".')
     if github_comment:
         from reconciler.integrations.github.publish import READ_ONLY_NOTE, publish_plan
 
-        echo(publish_plan(the_plan.to_dict(), out) or READ_ONLY_NOTE, err=True)
+        echo(publish_plan(the_plan.to_dict(), saved) or READ_ONLY_NOTE, err=True)
+    if tests is not None:
+        echo(summary(tests, PLANNED_ORIGIN), err=True)
+    if failed:
+        unsaved = f"; it was not saved to {out}" if out else ""
+        raise PlanError(
+            f"the plan fails {failed} traffic test(s), listed above{unsaved}",
+            hint="fix the descriptors, or the expectation if the move is intended",
+        )
     return EXIT_CHANGES if detailed_exitcode and the_plan.has_changes else EXIT_OK

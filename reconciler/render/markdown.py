@@ -12,7 +12,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.quoting import clean
+from reconciler.render.mermaid import plan_flowchart
 from reconciler.render.text import NO_CHANGES, diagnostic_line, render_change_text, risk_notes
+from reconciler.render.traffic import traffic_markdown_lines, traffic_risk_notes
 
 __all__ = [
     "COMMENT_LIMIT",
@@ -53,9 +55,14 @@ def render_plan_markdown(plan: Mapping[str, Any], *, limit: int = COMMENT_LIMIT)
     budget = limit - reserved - _size(delete_parts)
 
     other_notes, notes_left = _take(
-        [f"- {text(note)}" for note in risk_notes({"changes": others})], min(budget, limit // 4)
+        [f"- {text(note)}" for note in risk_notes({"changes": others}) + traffic_risk_notes(plan)],
+        min(budget, limit // 4),
     )
     budget -= _size(other_notes)
+    traffic, traffic_left = _take(traffic_markdown_lines(plan, code, text), min(budget, limit // 8))
+    budget -= _size(traffic)
+    picture = _mermaid(plan, min(budget, limit // 8))
+    budget -= _size([picture])
     diagnostics, diagnostics_left = _take(
         [f"- {text(diagnostic_line(d))}" for d in plan["diagnostics"]], min(budget, limit // 8)
     )
@@ -70,6 +77,9 @@ def render_plan_markdown(plan: Mapping[str, Any], *, limit: int = COMMENT_LIMIT)
     notes = delete_notes + other_notes
     if notes or notes_left:
         parts.append("\n".join(["### Risks", *notes, *_more(notes_left, "risk notes")]))
+    if traffic or traffic_left or picture:
+        body = [*traffic, *_more(traffic_left, "traffic moves"), picture]
+        parts.append("\n".join(["### Traffic", *body]).strip())
     if diagnostics or diagnostics_left:
         body = [*diagnostics, *_more(diagnostics_left, "diagnostics")]
         parts.append("\n".join(["### Diagnostics", *body]))
@@ -95,6 +105,13 @@ def _summary(plan: Mapping[str, Any]) -> str:
     if s.get("adopt"):
         counts = f"{s['adopt']} to adopt, {counts}"
     return f"**Plan:** {counts}, {s['unchanged']} unchanged ({where})"
+
+
+def _mermaid(plan: Mapping[str, Any], budget: int) -> str:
+    """The changed hosts as a Mermaid block (GitHub draws it), or "" when it does not fit."""
+    chart = plan_flowchart(plan)
+    block = f"\n```mermaid\n{chart}\n```" if chart else ""
+    return block if len(block) + 2 <= budget else ""
 
 
 def _details(change: Mapping[str, Any]) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 from reconciler.model import LABEL_MANAGED_BY, LABEL_OWNER, SENSITIVE
 from reconciler.quoting import clean, quote
+from reconciler.render.traffic import traffic_risk_notes, traffic_text
 
 __all__ = [
     "NO_CHANGES",
@@ -51,9 +52,10 @@ def render_plan_text(plan: Mapping[str, Any], *, color: bool = False) -> str:
     """The whole plan as text: notes first, then one block per change, then the summary."""
     # Notes go on top so the last block sits right above the summary (README, "Plans").
     sections = [_diagnostics_section(plan), _unmanaged_section(plan)]
-    notes = risk_notes(plan)
+    notes = risk_notes(plan) + traffic_risk_notes(plan)
     if notes:
         sections.append("\n".join(["Risks:", *(f"  ! {note}" for note in notes)]))
+    sections.append(traffic_text(plan))
     sections += [render_change_text(change, color=color) for change in plan["changes"]]
     sections.append(summary_line(plan))
     return "\n\n".join(section for section in sections if section)

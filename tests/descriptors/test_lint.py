@@ -61,7 +61,7 @@ def test_codes_are_stable_and_well_formed() -> None:
     for code, (severity, summary) in CODES.items():
         if code[0] in "RWI":
             assert severity == {"R": "error", "W": "warning", "I": "info"}[code[0]]
-        assert code[0] in "RWIPB" and severity in ("error", "warning", "info")
+        assert code[0] in "RWIPBT" and severity in ("error", "warning", "info")
         assert len(code) == 4 and code[1:].isdigit() and summary
 
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.backends.options import CaddyOptions
+from reconciler.matching import serving_order
 from reconciler.model import CorsPolicy, PathRule, RouteSpec, TlsConfig
 
 ID_PREFIX = "routes-"
@@ -92,7 +93,7 @@ def _subroutes(spec: RouteSpec, options: CaddyOptions) -> list[dict[str, Any]]:
     routes: list[dict[str, Any]] = []
     if spec.cors is not None:
         routes.extend(_cors_routes(spec, spec.cors))
-    for rule in sorted(spec.paths, key=lambda r: (-len(r.prefix), r.prefix)):
+    for rule in serving_order(spec.paths):  # the order routes explain matches in
         path_match = {"path_regexp": {"pattern": literal_prefix_pattern([rule.prefix])}}
         if not rule.websockets:
             routes.append(

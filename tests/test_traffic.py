@@ -1,0 +1,164 @@
+"""Traffic impact: which requests a change sends somewhere else (reconciler/traffic.py).
+
+Scenario tables in the pip-tools way: before, after, and the moves a reviewer must see.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from reconciler.apply.saved_plan import plan_schema_errors
+from reconciler.model import DesiredRoute, LiveRoute, RouteSet, RouteSpec, SourceLocation
+from reconciler.planner import PlanOptions, make_plan
+from reconciler.render.markdown import render_plan_markdown
+from reconciler.render.text import render_plan_text
+from reconciler.traffic import traffic_impact
+
+HOST = "ecommerce.acme.org"
+OURS = {"managed-by": "routes", "routes/owner": "acme/shop"}
+
+
+def spec(*rules: tuple[str, str], host: str = HOST) -> RouteSpec:
+    return RouteSpec.from_dict(
+        {"host": host, "routes": [{"prefix": p, "route": {"service": s}} for p, s in rules]}
+    )
+
+
+def moves(before: dict[str, RouteSpec], after: dict[str, RouteSpec]) -> list[tuple[Any, ...]]:
+    """(kind, prefix, before service, after service, risk, except) of every move."""
+    found = traffic_impact(before, after, before.keys() | after.keys())
+    return [
+        (
+            m.kind,
+            m.prefix,
+            m.before.service if m.before else 404,
+            m.after.service if m.after else 404,
+            m.risk,
+            m.excluding,
+        )
+        for host in found
+        for m in host.moves
+    ]
+
+
+STORE = ("/", "storefront")
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "expected"),
+    [
+        pytest.param(
+            {"shop": spec(STORE, ("/carts", "cart"))},
+            {"shop": spec(STORE)},
+            [("removed", "/carts", "cart", "storefront", True, ())],
+            id="removal-falls-through-to-another-service",
+        ),
+        pytest.param(
+            {"shop": spec(("/carts", "cart"))},
+            {"shop": spec(("/other", "x"))},
+            [
+                ("removed", "/carts", "cart", 404, False, ()),
+                ("added", "/other", 404, "x", False, ()),
+            ],
+            id="removal-to-404-and-new-prefix",
+        ),
+        pytest.param(
+            {"shop": spec(("/", "storefront"), ("/carts", "storefront"))},
+            {"shop": spec(STORE)},
+            [],
+            id="removal-falling-through-to-the-same-service-moves-nothing",
+        ),
+        pytest.param(
+            {"shop": spec(STORE, ("/carts", "cart"), ("/carts/v2", "cart-v2"))},
+            {"shop": spec(STORE, ("/carts", "carts-next"), ("/carts/v2", "cart-v2"))},
+            [("retargeted", "/carts", "cart", "carts-next", False, ("/carts/v2",))],
+            id="retarget-keeps-the-longer-prefix-out",
+        ),
+        pytest.param(
+            {"shop": spec(("/api", "api"))},
+            {"shop": spec(("/api", "api"), ("/api/v2", "api-v2"))},
+            [("captured", "/api/v2", "api", "api-v2", False, ())],
+            id="new-prefix-captures-from-a-shorter-one",
+        ),
+        pytest.param(
+            {"shop": spec(STORE), "carts": spec(("/carts", "cart"))},
+            {"shop": spec(STORE)},
+            [("removed", "/carts", "cart", "storefront", True, ())],
+            id="deleted-route-falls-through-to-another-route",
+        ),
+        pytest.param(
+            {"shop": spec(STORE, ("/carts", "cart"))},
+            {"shop": spec(STORE), "carts": spec(("/carts", "cart"))},
+            [],
+            id="prefix-moved-to-another-route-same-service",
+        ),
+        pytest.param(
+            {"shop": spec(STORE)},
+            {"shop": spec(STORE, host="shop.acme.org")},
+            [
+                ("removed", "/", "storefront", 404, False, ()),
+                ("added", "/", 404, "storefront", False, ()),
+            ],
+            id="host-change-empties-the-old-host",
+        ),
+    ],
+)
+def test_moves(
+    before: dict[str, RouteSpec], after: dict[str, RouteSpec], expected: list[tuple[Any, ...]]
+) -> None:
+    assert moves(before, after) == expected
+
+
+def test_only_the_hosts_of_changed_routes_are_looked_at() -> None:
+    before = {"a": spec(STORE), "b": spec(("/", "x"), host="b.acme.org")}
+    after = {"a": spec(("/", "web")), "b": spec(("/", "y"), host="b.acme.org")}
+    found = traffic_impact(before, after, ["a"])
+    assert [h.host for h in found] == [HOST]
+
+
+def _plan(live: dict[str, RouteSpec], desired: dict[str, RouteSpec]) -> Any:
+    routes = RouteSet(
+        {n: DesiredRoute(n, s, SourceLocation(f"routes/{n}.yaml")) for n, s in desired.items()}
+    )
+    current = [LiveRoute(n, s, "1", labels=OURS) for n, s in live.items()]
+    return make_plan(routes, current, PlanOptions("acme/shop", "local", "0", prune=True))
+
+
+def test_a_plan_shows_the_fall_through_as_a_risk_in_every_format() -> None:
+    plan = _plan(
+        {"shop": spec(STORE, ("/carts", "shopping-cart"))}, {"shop": spec(STORE)}
+    ).to_dict()
+    assert plan_schema_errors(plan) == []
+    assert plan["traffic"][0]["moves"] == [
+        {
+            "kind": "removed",
+            "prefix": "/carts",
+            "except": [],
+            "before": {"route": "shop", "prefix": "/carts", "service": "shopping-cart"},
+            "after": {"route": "shop", "prefix": "/", "service": "storefront"},
+            "risk": True,
+        }
+    ]
+    text = render_plan_text(plan)
+    note = (
+        '  ! requests under "ecommerce.acme.org/carts" fall through to "/" and reach '
+        "storefront instead of shopping-cart"
+    )
+    assert note in text.splitlines()
+    assert (
+        '    - "/carts": shopping-cart => storefront via "/" (prefix removed, falls through)'
+        in text.splitlines()
+    )
+    markdown = render_plan_markdown(plan)
+    assert "### Traffic" in markdown
+    assert "- `ecommerce.acme.org`: `/carts`: shopping-cart => storefront via `/`" in markdown
+    assert "```mermaid\nflowchart LR" in markdown
+    assert 'p4 -.->|"removed"| s5\n  linkStyle 3 stroke:#cf222e' in markdown
+
+
+def test_an_unchanged_plan_has_no_traffic() -> None:
+    plan = _plan({"shop": spec(STORE)}, {"shop": spec(STORE)}).to_dict()
+    assert plan["traffic"] == []
+    assert "Traffic" not in render_plan_text(plan)
