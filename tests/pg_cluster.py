@@ -112,9 +112,7 @@ def start_cluster() -> Cluster:
     """initdb and start a cluster, or skip (fail with ROUTES_REQUIRE_POSTGRES=1) visibly."""
     bindir = find_bindir()
     if bindir is None:
-        unavailable(
-            "PostgreSQL is not installed (initdb not found; apt-get install -y postgresql)"
-        )
+        unavailable("PostgreSQL is not installed (initdb not found; apt-get install -y postgresql)")
     assert bindir is not None
     run_as = None
     folder = Path(tempfile.mkdtemp(prefix="routes-pg-"))
@@ -148,3 +146,15 @@ def start_cluster() -> Cluster:
     pwfile.unlink()
     cluster.start()
     return cluster
+
+
+STORE_KINDS = ["sqlite", "postgres"]
+
+
+def store_location(request: pytest.FixtureRequest, folder: Path) -> str:
+    """For a fixture parametrized over ``STORE_KINDS``: a SQLite file in ``folder``, or the
+    URL of a fresh database in the session's cluster."""
+    if request.param == "postgres":
+        cluster: Cluster = request.getfixturevalue("pg_cluster")
+        return cluster.database()
+    return str(folder / "state.db")

@@ -84,8 +84,7 @@ def migrate(conn: psycopg.Connection[Any], location: str) -> int:
             clash = sorted(tables & {"meta", "routes", "hostnames"})
             if clash:
                 raise BackendError(
-                    f"{location} holds tables that are not a routes store "
-                    f"({', '.join(clash)})",
+                    f"{location} holds tables that are not a routes store ({', '.join(clash)})",
                     hint="give routes a database (or a schema, with options=-csearch_path=S) "
                     "of its own",
                 )

@@ -101,9 +101,7 @@ class PostgresStore:
         if page_size < 1:
             raise UsageError(f"page size must be at least 1 (got {page_size})")
         where = "WHERE name > %s ORDER BY name LIMIT %s"
-        page = self._read(
-            lambda conn: self._select(conn, where, (after_name or "", page_size + 1))
-        )
+        page = self._read(lambda conn: self._select(conn, where, (after_name or "", page_size + 1)))
         if len(page) > page_size:
             page = page[:page_size]
             return page, page[-1].name
@@ -190,9 +188,7 @@ class PostgresStore:
     def delete_route(self, name: str, expected_version: str | None = None) -> None:
         """Delete a route (``NotFoundError`` if none), if at ``expected_version``."""
         at_version = expected_version not in (None, "*")
-        statement = "DELETE FROM routes WHERE name = %(name)s" + (
-            _AT_VERSION if at_version else ""
-        )
+        statement = "DELETE FROM routes WHERE name = %(name)s" + (_AT_VERSION if at_version else "")
 
         def write(conn: Conn) -> None:
             deleted = conn.execute(statement, {"name": name, "version": expected_version})
@@ -211,9 +207,7 @@ class PostgresStore:
     ) -> None:
         """Raise the error a write that changed nothing owes its caller."""
         row = conn.execute("SELECT version FROM routes WHERE name = %s", (name,)).fetchone()
-        check_precondition(
-            self._location, name, row, expected_version, must_exist, must_not_exist
-        )
+        check_precondition(self._location, name, row, expected_version, must_exist, must_not_exist)
         # The route changed between the write and this look: the condition was not met then.
         raise ConflictError(
             f"route {name!r} in {self._location} changed during the write",
