@@ -139,17 +139,26 @@ def serve(
 
 @contextmanager
 def replicas(
-    cluster: Cluster, token: str, *flags: str, count: int = 2
+    cluster: Cluster, token: str, *flags: str, count: int = 2, seeded: bool = False
 ) -> Iterator[tuple[str, list[tuple[subprocess.Popen[str], str]]]]:
     """``count`` ``routes serve`` processes on different ports over one fresh PostgreSQL
     database, as deployed: the password in ``PGPASSWORD``, not on the command line.
-    Yields the database URL (with its password, for the test's own reads) and the replicas."""
+    ``seeded`` gives replica i ``--fault-seed i``. Yields the database URL (with its
+    password, for the test's own reads) and the replicas."""
     url = cluster.database()
     bare = url.replace(f":{quote(cluster.password, safe='')}@", "@")
     with contextlib.ExitStack() as stack:
         running = [
-            stack.enter_context(serve(bare, token, *flags, env={"PGPASSWORD": cluster.password}))
-            for _ in range(count)
+            stack.enter_context(
+                serve(
+                    bare,
+                    token,
+                    *flags,
+                    *(("--fault-seed", str(index)) if seeded else ()),
+                    env={"PGPASSWORD": cluster.password},
+                )
+            )
+            for index in range(count)
         ]
         yield url, running
 
