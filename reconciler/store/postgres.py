@@ -3,13 +3,16 @@
 Same semantics as ``SqliteStore`` (the contract suite runs against both). Every condition
 is decided by the statement that writes: ``INSERT … ON CONFLICT DO NOTHING`` for
 If-None-Match: *, ``UPDATE … WHERE version = …`` for If-Match, so two replicas racing on one
-route have exactly one winner whatever their timing. Reads see one snapshot (routes,
-hostnames and the hostname mode together). Connections come from a pool per store.
+route have exactly one winner whatever their timing. A write, or a read of one route, is
+one statement that also reads the route's status inputs (hostname mode, hostnames), so it
+is one round trip and one snapshot; a read of many routes is a read-only REPEATABLE READ
+transaction. Connections (autocommit) come from a pool per store.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import psycopg
@@ -38,17 +41,26 @@ _INSERT = (
     " VALUES (%(name)s, %(spec)s, %(labels)s, %(annotations)s, nextval('route_version'),"
     " %(now)s, %(now)s)"
 )
-_CREATE = f"{_INSERT} ON CONFLICT (name) DO NOTHING RETURNING {COLUMNS}, true"
+_CREATE = f"{_INSERT} ON CONFLICT (name) DO NOTHING RETURNING {COLUMNS}, true AS created"
 _UPSERT = (
     f"{_INSERT} ON CONFLICT (name) DO UPDATE SET spec = EXCLUDED.spec, labels = EXCLUDED.labels,"
     " annotations = EXCLUDED.annotations, version = EXCLUDED.version,"
-    f" updated_at = EXCLUDED.updated_at RETURNING {COLUMNS}, (xmax = 0)"
+    f" updated_at = EXCLUDED.updated_at RETURNING {COLUMNS}, (xmax = 0) AS created"
 )
 _REPLACE = (
     "UPDATE routes SET spec = %(spec)s, labels = %(labels)s, annotations = %(annotations)s,"
     " version = nextval('route_version'), updated_at = %(now)s WHERE name = %(name)s"
 )
 _AT_VERSION = " AND version::text = %(version)s"
+_MODE = "(SELECT value FROM meta WHERE key = 'hostname_mode')"
+# What a route's conditions depend on, as three columns: uncorrelated subqueries, which
+# PostgreSQL evaluates once per statement; the hostnames only in registered mode.
+_STATUS = (
+    f"{_MODE}, (SELECT value FROM meta WHERE key = 'hostname_mode_changed_at'),"
+    " (SELECT json_object_agg(hostname, created_at)::text FROM hostnames"
+    f" WHERE {_MODE} = 'registered')"
+)
+_WIDTH = len(COLUMNS.split(","))
 
 
 class PostgresStore:
@@ -64,7 +76,7 @@ class PostgresStore:
                 min_size=1,
                 max_size=pool_size,
                 timeout=pool_timeout,
-                kwargs=connect_kwargs(),
+                kwargs={**connect_kwargs(), "autocommit": True},
                 open=False,
                 name="routes-store",
             )
@@ -108,9 +120,10 @@ class PostgresStore:
         return page, None
 
     def get_route(self, name: str) -> StoredRoute | None:
-        """One route, or None."""
-        found = self._read(lambda conn: self._select(conn, "WHERE name = %s", (name,)))
-        return found[0] if found else None
+        """One route, or None: one statement, so one snapshot without a transaction."""
+        statement = f"SELECT {COLUMNS}, {_STATUS} FROM routes WHERE name = %s"
+        row = self._use("read", lambda conn: conn.execute(statement, (name,)).fetchone())
+        return None if row is None else self._stored(row[:_WIDTH], row[_WIDTH:])
 
     def get_routes(self, names: Iterable[str]) -> dict[str, StoredRoute]:
         """The named routes that exist, in one query."""
@@ -174,14 +187,16 @@ class PostgresStore:
             statement = _UPSERT
         else:
             at_version = expected_version not in (None, "*")
-            statement = f"{_REPLACE}{_AT_VERSION if at_version else ''} RETURNING {COLUMNS}, false"
+            condition = _AT_VERSION if at_version else ""
+            statement = f"{_REPLACE}{condition} RETURNING {COLUMNS}, false AS created"
+        statement = f"WITH written AS ({statement}) SELECT written.*, {_STATUS} FROM written"
 
         def write(conn: Conn) -> tuple[StoredRoute, bool]:
             row = conn.execute(statement, values).fetchone()
             if row is None:
                 self._refuse(conn, name, expected_version, must_exist, must_not_exist)
             assert row is not None
-            return self._rows.stored(row[:-1], _status(conn)), bool(row[-1])
+            return self._stored(row[:_WIDTH], row[_WIDTH + 1 :]), bool(row[_WIDTH])
 
         return self._write(write)
 
@@ -266,17 +281,16 @@ class PostgresStore:
                 f"unknown hostname mode {mode!r}", hint=f"use one of: {', '.join(HOSTNAME_MODES)}"
             )
 
+        # One statement: the row lock orders replicas switching at once, and only a real
+        # switch is stamped.
+        statement = (
+            "WITH switched AS (UPDATE meta SET value = %(mode)s WHERE key = 'hostname_mode'"
+            " AND value <> %(mode)s RETURNING key) UPDATE meta SET value = %(now)s"
+            " WHERE key = 'hostname_mode_changed_at' AND EXISTS (SELECT 1 FROM switched)"
+        )
+
         def write(conn: Conn) -> None:
-            # The row lock orders replicas switching at once: only a real switch is stamped.
-            switched = conn.execute(
-                "UPDATE meta SET value = %s WHERE key = 'hostname_mode' AND value <> %s",
-                (mode, mode),
-            )
-            if switched.rowcount:
-                conn.execute(
-                    "UPDATE meta SET value = %s WHERE key = 'hostname_mode_changed_at'",
-                    (utc_now(),),
-                )
+            conn.execute(statement, {"mode": mode, "now": utc_now()})
 
         self._write(write)
 
@@ -291,18 +305,34 @@ class PostgresStore:
         status = _status(conn) if rows else StatusContext()
         return [self._rows.stored(row, status) for row in rows]
 
+    def _stored(self, route: Sequence[Any], status: Sequence[Any]) -> StoredRoute:
+        mode, changed_at, hostnames = status
+        context = StatusContext(
+            mode or "any", changed_at or "", json.loads(hostnames) if hostnames else {}
+        )
+        return self._rows.stored(route, context)
+
     def _read(self, query: Callable[[Conn], T]) -> T:
-        with translated(self._location, "read"), self._pool.connection() as conn:
-            # One snapshot for routes, hostnames and settings, as a SQLite read has.
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            return query(conn)
+        """``query`` in one snapshot for routes, hostnames and settings, as SQLite reads."""
+
+        def in_snapshot(conn: Conn) -> T:
+            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try:
+                return query(conn)
+            finally:
+                conn.execute("ROLLBACK")  # it wrote nothing; the pool gets it idle
+
+        return self._use("read", in_snapshot)
 
     def _write(self, change: Callable[[Conn], T]) -> T:
-        # READ COMMITTED: a statement that waits on another writer's row re-checks its own
-        # WHERE against the row that writer committed, so a condition is never decided on a
-        # stale version. The pool commits the block, or rolls it back on an exception.
-        with translated(self._location, "write"), self._pool.connection() as conn:
-            return change(conn)
+        # Each write is one statement (autocommit), at READ COMMITTED: a statement that
+        # waits on another writer's row re-checks its WHERE against the row that writer
+        # committed, so a condition is never decided on a stale version.
+        return self._use("write", change)
+
+    def _use(self, doing: str, work: Callable[[Conn], T]) -> T:
+        with translated(self._location, doing), self._pool.connection() as conn:
+            return work(conn)
 
 
 def _meta(conn: Conn, key: str) -> str:

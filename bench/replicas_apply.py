@@ -1,0 +1,68 @@
+"""Apply of 1,000 routes through two ``routes serve`` replicas on PostgreSQL vs one over SQLite.
+
+Each round applies the same 1,000 creates with the library applier (parallelism 10) into a
+fresh store: one ``routes serve`` over a SQLite file; one over a PostgreSQL database; two
+over one PostgreSQL database behind a round-robin TCP balancer on loopback. The cluster is
+a throwaway one (``tests/pg_cluster.py``: initdb in a temp folder). Rounds alternate, medians.
+
+    python -m bench.replicas_apply [--routes 1000] [--parallelism 10] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+from pathlib import Path
+
+from bench.http_apply import TOKEN, library_apply, server
+from tests.pg_cluster import Cluster, start_cluster
+from tests.reliability.balancer import balanced
+from tests.reliability.support import replicas
+
+
+def through_replicas(cluster: Cluster, count: int, routes: int, parallelism: int) -> float:
+    """Routes per second applied through ``count`` replicas over one fresh database."""
+    with replicas(cluster, TOKEN, "--no-access-log", count=count) as (_, running):
+        urls = [url for _, url in running]
+        if count == 1:
+            return library_apply(urls[0], routes, parallelism)
+        with balanced(urls) as (url, _):
+            return library_apply(url, routes, parallelism)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--routes", type=int, default=1000)
+    parser.add_argument("--parallelism", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; medians")
+    args = parser.parse_args()
+    results: dict[str, list[float]] = {"sqlite, 1 server": [], "postgres, 1": [], "postgres, 2": []}
+    cluster = start_cluster()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for _ in range(args.rounds):
+                with server(Path(tmp)) as url:
+                    results["sqlite, 1 server"].append(
+                        library_apply(url, args.routes, args.parallelism)
+                    )
+                for count in (1, 2):
+                    results[f"postgres, {count}"].append(
+                        through_replicas(cluster, count, args.routes, args.parallelism)
+                    )
+    finally:
+        cluster.stop()
+    base = statistics.median(results["sqlite, 1 server"])
+    print(f"{args.routes} creates, parallelism {args.parallelism}, {args.rounds} rounds (median)")
+    for name, label in (
+        ("sqlite, 1 server", "one routes serve over SQLite      "),
+        ("postgres, 1", "one routes serve over PostgreSQL  "),
+        ("postgres, 2", "two replicas over one PostgreSQL  "),
+    ):
+        median = statistics.median(results[name])
+        spread = ", ".join(f"{v:.0f}" for v in results[name])
+        print(f"{label}: {median:7.1f} routes/s  ({spread})  ratio to SQLite {median / base:.2f}")
+
+
+if __name__ == "__main__":
+    main()
