@@ -31,37 +31,42 @@ def through_replicas(cluster: Cluster, count: int, routes: int, parallelism: int
             return library_apply(url, routes, parallelism)
 
 
+def measure(routes: int, parallelism: int, rounds: int) -> dict[str, list[float]]:
+    """Routes per second of each setup, one value per round (rounds alternate setups)."""
+    results: dict[str, list[float]] = {SQLITE: [], ONE: [], TWO: []}
+    cluster = start_cluster()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for _ in range(rounds):
+                with server(Path(tmp)) as url:
+                    results[SQLITE].append(library_apply(url, routes, parallelism))
+                results[ONE].append(through_replicas(cluster, 1, routes, parallelism))
+                results[TWO].append(through_replicas(cluster, 2, routes, parallelism))
+    finally:
+        cluster.stop()
+    return results
+
+
+SQLITE = "one routes serve over SQLite"
+ONE = "one routes serve over PostgreSQL"
+TWO = "two replicas over one PostgreSQL"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--routes", type=int, default=1000)
     parser.add_argument("--parallelism", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; medians")
     args = parser.parse_args()
-    results: dict[str, list[float]] = {"sqlite, 1 server": [], "postgres, 1": [], "postgres, 2": []}
-    cluster = start_cluster()
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            for _ in range(args.rounds):
-                with server(Path(tmp)) as url:
-                    results["sqlite, 1 server"].append(
-                        library_apply(url, args.routes, args.parallelism)
-                    )
-                for count in (1, 2):
-                    results[f"postgres, {count}"].append(
-                        through_replicas(cluster, count, args.routes, args.parallelism)
-                    )
-    finally:
-        cluster.stop()
-    base = statistics.median(results["sqlite, 1 server"])
+    results = measure(args.routes, args.parallelism, args.rounds)
+    base = statistics.median(results[SQLITE])
     print(f"{args.routes} creates, parallelism {args.parallelism}, {args.rounds} rounds (median)")
-    for name, label in (
-        ("sqlite, 1 server", "one routes serve over SQLite      "),
-        ("postgres, 1", "one routes serve over PostgreSQL  "),
-        ("postgres, 2", "two replicas over one PostgreSQL  "),
-    ):
-        median = statistics.median(results[name])
-        spread = ", ".join(f"{v:.0f}" for v in results[name])
-        print(f"{label}: {median:7.1f} routes/s  ({spread})  ratio to SQLite {median / base:.2f}")
+    for label, values in results.items():
+        median = statistics.median(values)
+        spread = ", ".join(f"{v:.0f}" for v in values)
+        print(
+            f"{label:34}: {median:7.1f} routes/s  ({spread})  ratio to SQLite {median / base:.2f}"
+        )
 
 
 if __name__ == "__main__":
