@@ -35,6 +35,8 @@ def balanced(urls: list[str]) -> Iterator[tuple[str, Counter[str]]]:
         finally:
             writer.close()
 
+    streams: set[asyncio.StreamWriter] = set()
+
     async def handle(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
         url = next(upstreams)
         counted[url] += 1
@@ -44,7 +46,9 @@ def balanced(urls: list[str]) -> Iterator[tuple[str, Counter[str]]]:
         except OSError:
             client_w.close()  # the upstream is down: the client sees a dropped connection
             return
+        streams.update((client_w, server_w))
         await asyncio.gather(pipe(client_r, server_w), pipe(server_r, client_w))
+        streams.difference_update((client_w, server_w))
 
     stop = asyncio.Event()
 
@@ -54,10 +58,11 @@ def balanced(urls: list[str]) -> Iterator[tuple[str, Counter[str]]]:
         started.set()
         await stop.wait()
         server.close()
-        pipes = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        for task in pipes:
-            task.cancel()
-        await asyncio.gather(*pipes, return_exceptions=True)
+        for stream in list(streams):  # every pipe then reads its end and finishes
+            stream.close()
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        if others:
+            await asyncio.wait(others, timeout=5)
 
     thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
     thread.start()
