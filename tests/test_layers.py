@@ -28,13 +28,27 @@ SHARED = (
     "reconciler.gcpause",
 )
 CORE = (*SHARED, "reconciler.planner", "reconciler.spec_diff", "reconciler.drift")
-THIRD_PARTY_OUTWARD = ("click", "httpx", "git", "starlette", "uvicorn", "sqlite3", "jsonschema")
+THIRD_PARTY_OUTWARD = (
+    "click",
+    "httpx",
+    "git",
+    "starlette",
+    "uvicorn",
+    "sqlite3",
+    "psycopg",
+    "psycopg_pool",
+    "jsonschema",
+)
+DATABASES = ("sqlite3", "psycopg", "psycopg_pool")  # the store's own business
 
 # stage -> what it may import from reconciler (besides itself), and third-party it must not.
 RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "core": (CORE, THIRD_PARTY_OUTWARD),
     "reconciler.render": (CORE, THIRD_PARTY_OUTWARD),
-    "reconciler.descriptors": (SHARED, ("click", "httpx", "git", "starlette", "uvicorn")),
+    "reconciler.descriptors": (
+        SHARED,
+        ("click", "httpx", "git", "starlette", "uvicorn", *DATABASES),
+    ),
     "reconciler.store": (
         (*SHARED, "reconciler.descriptors.spec_check", "reconciler.descriptors.schema"),
         ("click", "httpx", "git", "starlette", "uvicorn"),
@@ -47,7 +61,7 @@ RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "reconciler.store",
             "reconciler.descriptors.spec_check",
         ),
-        ("click", "git", "starlette", "uvicorn"),
+        ("click", "git", "starlette", "uvicorn", *DATABASES),
     ),
     "reconciler.server": (
         (
@@ -56,7 +70,7 @@ RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "reconciler.descriptors.spec_check",
             "reconciler.descriptors.schema",
         ),
-        ("click", "git"),
+        ("click", "git", *DATABASES),
     ),
 }
 

@@ -64,9 +64,11 @@ def connection_options(url: str) -> dict[str, str]:
     return {key: str(value) for key, value in parsed.items() if value is not None}
 
 
-def connect_kwargs() -> dict[str, Any]:
-    """Connection settings every store connection gets (the URL may add its own)."""
-    return {"connect_timeout": CONNECT_TIMEOUT, "application_name": "routes"}
+def connect_kwargs(url: str) -> dict[str, Any]:
+    """Settings every store connection gets unless the URL sets them itself."""
+    defaults = {"connect_timeout": CONNECT_TIMEOUT, "application_name": "routes"}
+    given = connection_options(url)
+    return {key: value for key, value in defaults.items() if key not in given}
 
 
 def migrate(conn: psycopg.Connection[Any], location: str) -> int:

@@ -68,19 +68,24 @@ class PostgresStore:
 
     def __init__(self, url: str, *, pool_size: int = 10, pool_timeout: float = 10.0) -> None:
         self._location = location_of(url)
+        settings = connect_kwargs(url)
         with translated(self._location, "open"):
-            with psycopg.connect(url, **connect_kwargs()) as conn:
+            with psycopg.connect(url, **settings) as conn:
                 migrate(conn, self._location)
             self._pool: psycopg_pool.ConnectionPool[Conn] = psycopg_pool.ConnectionPool(
                 url,
                 min_size=1,
                 max_size=pool_size,
                 timeout=pool_timeout,
-                kwargs={**connect_kwargs(), "autocommit": True},
+                kwargs={**settings, "autocommit": True},
                 open=False,
                 name="routes-store",
             )
-            self._pool.open(wait=True, timeout=pool_timeout)
+            try:
+                self._pool.open(wait=True, timeout=pool_timeout)
+            except BaseException:
+                self._pool.close()  # its workers would go on trying to connect
+                raise
         self._rows = RouteRows(self._location)
         self._store_id = self._read(lambda conn: _meta(conn, "store_id"))
 

@@ -160,3 +160,15 @@ def test_a_hand_edited_row_is_unreadable_with_its_code(pg_url: str) -> None:
             caught.value.message
         )
     store.close()
+
+
+def test_the_url_settings_win_over_the_store_defaults() -> None:
+    assert pg_sql.connect_kwargs("postgresql://db.internal/routes") == {
+        "connect_timeout": pg_sql.CONNECT_TIMEOUT,
+        "application_name": "routes",
+    }
+    chosen = "postgresql://db.internal/routes?connect_timeout=3&application_name=edge"
+    assert pg_sql.connect_kwargs(chosen) == {}
+    assert pg_sql.location_of("postgresql://u:pw@/routes?host=/run/pg") == (
+        "postgresql://u@/routes?host=/run/pg"
+    )
