@@ -7,8 +7,10 @@ import subprocess
 import sys
 
 import httpx
+import psycopg
 
 from tests.backends.contract import simple_spec
+from tests.http_server import running_server
 from tests.pg_cluster import Cluster
 from tests.reliability.support import routes_env, serve
 
@@ -86,3 +88,22 @@ def test_a_malformed_url_is_a_usage_error_that_does_not_repeat_it() -> None:
     assert done.returncode == 64
     assert "not a valid PostgreSQL connection URL" in done.stderr
     assert "hunter2-secret" not in done.stderr
+
+
+def test_a_dropped_database_connection_answers_503_then_the_replica_recovers(
+    pg_url: str,
+) -> None:
+    dbname = pg_url.rsplit("/", 1)[1]
+    with running_server(pg_url) as server, httpx.Client(base_url=server.url) as client:
+        assert client.put("/v1/routes/shop", json={"spec": simple_spec().to_dict()}).is_success
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = %s AND pid <> pg_backend_pid()",
+                (dbname,),
+            )
+        lost = client.get("/v1/routes/shop")
+        assert lost.status_code == 503, lost.text
+        assert lost.headers["Retry-After"] == "1"
+        assert lost.json()["error"]["code"] == "unavailable"
+        assert client.get("/v1/routes/shop").status_code == 200
