@@ -205,7 +205,7 @@ def test_a_version_that_is_not_a_number_never_matches(store: RouteStore) -> None
 
 def test_the_store_id_is_a_uuid_that_stays(reopen: Opener) -> None:
     first = reopen()
-    identity = first.store_id
+    identity = first.ensure_store()
     assert str(uuid.UUID(identity)) == identity
     first.create_route("shop", simple_spec(), LABELS, ANNOTATIONS)
-    assert reopen().store_id == identity == first.store_id
+    assert reopen().store_id == identity == first.store_id == first.ensure_store()
