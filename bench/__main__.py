@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import http_apply
+from bench import http_apply, replicas_apply
 from bench.gen import change_routes, generate_repo
 from bench.measure import (
     FLOOR_CODE,
@@ -172,6 +172,30 @@ def http_row(count: int, rounds: int, parallelism: int = 10) -> Row:
     )
 
 
+def replicas_row(count: int, rounds: int, parallelism: int = 10) -> Row | None:
+    """Library apply through two replicas on PostgreSQL vs one server over SQLite; None
+    (said on stdout) where this machine has no PostgreSQL."""
+    import pytest
+
+    try:
+        results = replicas_apply.measure(count, parallelism, rounds)
+    except pytest.skip.Exception as skipped:
+        print(f"two-replica row left out: {skipped}", flush=True)
+        return None
+    two = statistics.median(results[replicas_apply.TWO])
+    sqlite = statistics.median(results[replicas_apply.SQLITE])
+    return Row(
+        f"apply over http, creates, two replicas on PostgreSQL, parallelism {parallelism}",
+        count,
+        f"{two:.0f} routes/s",
+        f"{sqlite:.0f} routes/s (one server, SQLite)",
+        f"{two / sqlite:.2f}",
+        "—",
+        None,
+        None,
+    )
+
+
 def machine() -> str:
     """nproc, CPU model and Python version, for the record."""
     model = "unknown CPU"
@@ -200,6 +224,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="routes-bench-") as tmp:
         rows = cli_rows(Path(tmp), n, sizes, args.runs)
     rows.append(http_row(http_count, rounds=3))
+    two_replicas = replicas_row(http_count, rounds=3)
+    if two_replicas is not None:
+        rows.append(two_replicas)
     print(table(rows))
     if args.quick:
         print("\n--quick: a smoke run; the goals are set for the full N (startup weighs more here)")

@@ -299,7 +299,12 @@ def graph(g: Globals, /, paths: tuple[str, ...], **flags: Any) -> int:
 
 
 @main_group.command("serve", context_settings={"show_default": True})
-@click.option("--db", metavar="FILE", default=".routes/state.db", help="SQLite store.")
+@click.option(
+    "--db",
+    metavar="FILE|URL",
+    default=".routes/state.db",
+    help="The store: a SQLite file, or a postgresql://USER@HOST:PORT/DATABASE URL.",
+)
 @click.option("--host", metavar="H", default="127.0.0.1", help="Address to listen on.")
 @click.option("--port", default=8900, type=click.IntRange(0, 65535))
 @click.option(
@@ -344,7 +349,7 @@ def graph(g: Globals, /, paths: tuple[str, ...], **flags: Any) -> int:
     help="Testing aid: every request for this route answers 503.",
 )
 def serve(**flags: Any) -> int:
-    """Serve the route control-plane API over the local store."""
+    """Serve the route control-plane API over a SQLite file or a PostgreSQL database."""
     from reconciler.commands.serve import serve
 
     return serve(echo=_echo, **flags)

@@ -1,4 +1,7 @@
-"""A real ``routes serve`` app on a loopback socket, in a thread, for tests and benchmarks."""
+"""A real ``routes serve`` app on a loopback socket, in a thread, for tests and benchmarks.
+
+Its store is a SQLite file or, given a ``postgresql://`` URL, a PostgreSQL database.
+"""
 
 from __future__ import annotations
 
@@ -13,22 +16,22 @@ from typing import Any
 
 import uvicorn
 
-from reconciler.backends.local import SqliteStore
 from reconciler.server.app import create_app
 from reconciler.server.faults import FaultInjector, FaultPolicy
+from reconciler.store import RouteStore, open_store
 
 
 @dataclass(frozen=True)
 class RunningServer:
     url: str
-    store: SqliteStore
+    store: RouteStore
     port: int
     faults: FaultInjector | None = None  # with ``faults=``: its policy and counters
 
 
 @contextmanager
 def running_server(
-    db: Path,
+    db: Path | str,
     *,
     token: str | None = None,
     rate_limit: float | None = None,
@@ -38,7 +41,7 @@ def running_server(
     **app_options: Any,
 ) -> Iterator[RunningServer]:
     """Serve a fresh app over ``db`` on 127.0.0.1 (a free port) until the block ends."""
-    store = SqliteStore(db)
+    store = open_store(str(db))
     app: Any = create_app(store, token=token, rate_limit=rate_limit, **app_options)
     injector = FaultInjector(app, faults, token) if faults is not None else None
     # proto must say TCP, or asyncio leaves Nagle on and keep-alive requests stall 40 ms.

@@ -90,7 +90,14 @@ SURFACE = {
         "route_problems",
         "spec_errors",
     ],
-    "reconciler.store": ["Hostname", "SqliteStore", "StoredRoute"],
+    "reconciler.store": [
+        "Hostname",
+        "RouteStore",
+        "SqliteStore",
+        "StoredRoute",
+        "is_postgres_url",
+        "open_store",
+    ],
     "reconciler.backends": ["BACKENDS", "open_backend", "scheme_of"],
     "reconciler.backends.base": [
         "Backend",

@@ -36,13 +36,27 @@ CORE = (
     "reconciler.drift",
     "reconciler.traffic",
 )
-THIRD_PARTY_OUTWARD = ("click", "httpx", "git", "starlette", "uvicorn", "sqlite3", "jsonschema")
+THIRD_PARTY_OUTWARD = (
+    "click",
+    "httpx",
+    "git",
+    "starlette",
+    "uvicorn",
+    "sqlite3",
+    "psycopg",
+    "psycopg_pool",
+    "jsonschema",
+)
+DATABASES = ("sqlite3", "psycopg", "psycopg_pool")  # the store's own business
 
 # stage -> what it may import from reconciler (besides itself), and third-party it must not.
 RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "core": (CORE, THIRD_PARTY_OUTWARD),
     "reconciler.render": (CORE, THIRD_PARTY_OUTWARD),
-    "reconciler.descriptors": (SHARED, ("click", "httpx", "git", "starlette", "uvicorn")),
+    "reconciler.descriptors": (
+        SHARED,
+        ("click", "httpx", "git", "starlette", "uvicorn", *DATABASES),
+    ),
     "reconciler.store": (
         (*SHARED, "reconciler.descriptors.spec_check", "reconciler.descriptors.schema"),
         ("click", "httpx", "git", "starlette", "uvicorn"),
@@ -55,7 +69,7 @@ RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "reconciler.store",
             "reconciler.descriptors.spec_check",
         ),
-        ("click", "git", "starlette", "uvicorn"),
+        ("click", "git", "starlette", "uvicorn", *DATABASES),
     ),
     "reconciler.server": (
         (
@@ -64,7 +78,7 @@ RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "reconciler.descriptors.spec_check",
             "reconciler.descriptors.schema",
         ),
-        ("click", "git"),
+        ("click", "git", *DATABASES),
     ),
 }
 

@@ -1,4 +1,4 @@
-"""``routes serve``: the reference control plane over the local SQLite store.
+"""``routes serve``: the reference control plane over a SQLite file or a PostgreSQL database.
 
 ``serve_options`` checks the flags together (usage errors before anything binds) and
 ``run`` serves until SIGINT / SIGTERM, letting requests in flight finish; ``serve`` is
@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from reconciler.commands.common import Echo
 from reconciler.errors import EXIT_OK, ConfigError, UsageError
@@ -29,7 +30,7 @@ GRACE_SECONDS = 30
 
 @dataclass(frozen=True)
 class ServeOptions:
-    db: Path
+    db: str  # a SQLite file, or a postgresql:// URL
     host: str = "127.0.0.1"
     port: int = 8900
     token: str | None = field(default=None, repr=False)
@@ -72,9 +73,9 @@ def serve(
         access_log=access_log,
         faults=fault_policy(faults, fault_seed, fault_kinds, fault_slow, fault_routes),
     )
-    warning = token_file_warning(token_file)
-    if warning:
-        echo(warning, err=True)
+    for warning in (token_file_warning(token_file), db_password_warning(db)):
+        if warning:
+            echo(warning, err=True)
     return run(options, echo=echo)
 
 
@@ -88,6 +89,21 @@ def token_file_warning(token_file: str | None) -> str | None:
     return (
         f"routes serve: warning: the token file {token_file} is readable by other users "
         f"(mode {stat.S_IMODE(mode):04o}); run `chmod 600 {token_file}`"
+    )
+
+
+def db_password_warning(db: str) -> str | None:
+    """A warning when the ``--db`` URL carries a password (any user can list commands)."""
+    from reconciler.store import is_postgres_url
+
+    if not is_postgres_url(db):
+        return None
+    netloc = urlsplit(db).netloc
+    if ":" not in netloc.rpartition("@")[0]:
+        return None
+    return (
+        "routes serve: warning: the --db URL holds a password, which other users of this "
+        "machine can see in the process list; set PGPASSWORD or use ~/.pgpass instead"
     )
 
 
@@ -148,7 +164,7 @@ def serve_options(
     if rate_limit is not None and rate_limit <= 0:
         raise UsageError(f"--rate-limit must be positive (got {rate_limit:g})")
     return ServeOptions(
-        db=Path(db),
+        db=db,
         host=host,
         port=port,
         token=token,
@@ -215,15 +231,23 @@ def run(options: ServeOptions, *, echo: Echo) -> int:
 
     from reconciler.server.app import create_app
     from reconciler.server.faults import FaultInjector
-    from reconciler.store import SqliteStore
+    from reconciler.store import open_store
 
-    store = SqliteStore(options.db)
+    store = open_store(options.db)
     if options.hostnames is not None:
-        store.set_hostname_mode(options.hostnames)
+        try:
+            store.set_hostname_mode(options.hostnames)
+        except BaseException:
+            store.close()
+            raise
     app: Any = create_app(store, options.token, options.rate_limit, access_log=options.access_log)
     if options.faults is not None:
         app = FaultInjector(app, options.faults, options.token)
-    sock = bind(options.host, options.port)
+    try:
+        sock = bind(options.host, options.port)
+    except BaseException:
+        store.close()
+        raise
     _log_to_stderr()
     config = uvicorn.Config(
         app,
@@ -238,7 +262,7 @@ def run(options: ServeOptions, *, echo: Echo) -> int:
     port = sock.getsockname()[1]
     auth = "bearer token required" if options.token else "no token"
     echo(
-        f"routes serve: listening on {_url(options, port)} (store {options.db}; {auth})",
+        f"routes serve: listening on {_url(options, port)} (store {store.location}; {auth})",
         err=True,
     )
     if options.faults is not None:

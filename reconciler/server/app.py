@@ -1,7 +1,7 @@
-"""The route control-plane API (schemas/openapi.yaml) as a Starlette app over a ``SqliteStore``.
+"""The route control-plane API (schemas/openapi.yaml) as a Starlette app over a ``RouteStore``.
 
 Handlers are thin: parse and check the request (``wire``), call the store in a worker
-thread (SQLite blocks), and answer JSON. Every error leaves as ``{"error": {…}}``.
+thread (SQLite and psycopg block), and answer JSON. Every error leaves as ``{"error": {…}}``.
 """
 
 from __future__ import annotations
@@ -46,14 +46,14 @@ from reconciler.server.wire import (
     route_json,
     route_write,
 )
-from reconciler.store import SqliteStore
+from reconciler.store import RouteStore
 
 T = TypeVar("T")
 LOGGER = logging.getLogger("reconciler.server")
 
 
 def create_app(
-    store: SqliteStore,
+    store: RouteStore,
     token: str | None = None,
     rate_limit: float | None = None,
     *,
@@ -97,7 +97,7 @@ def create_app(
 
 
 class _Api:
-    def __init__(self, store: SqliteStore, max_body: int) -> None:
+    def __init__(self, store: RouteStore, max_body: int) -> None:
         self.store = store
         self.max_body = max_body
 

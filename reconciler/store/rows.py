@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +29,14 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 class RouteRows:
-    """Turns the route rows of one store file into ``StoredRoute`` values."""
+    """Turns the route rows of one store (a file, or a database) into ``StoredRoute`` values.
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    ``location`` names the store in messages: a file path, or a database URL without its
+    password.
+    """
+
+    def __init__(self, location: str | Path) -> None:
+        self.path = location
         self._specs: dict[str, RouteSpec] = {}
 
     def select(
@@ -40,9 +45,10 @@ class RouteRows:
         """The routes ``where`` selects, with conditions from the store's hostname mode."""
         rows = conn.execute(f"SELECT {COLUMNS} FROM routes {where}", params).fetchall()
         status = _status(conn) if rows else StatusContext()
-        return [self._stored(row, status) for row in rows]
+        return [self.stored(row, status) for row in rows]
 
-    def _stored(self, row: tuple[Any, ...], status: StatusContext) -> StoredRoute:
+    def stored(self, row: Sequence[Any], status: StatusContext) -> StoredRoute:
+        """One row of ``COLUMNS`` as a route; ``BackendError`` naming it when unreadable."""
         name, spec_json, labels_json, annotations_json, version, created_at, updated_at = row
         try:
             texts = (("name", name), ("created_at", created_at), ("updated_at", updated_at))
@@ -97,7 +103,7 @@ def _checked_spec(descriptor: Any) -> RouteSpec:
 
 
 def check_precondition(
-    path: Path,
+    path: str | Path,
     name: str,
     row: Any,
     expected_version: str | None,

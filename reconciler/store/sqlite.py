@@ -66,6 +66,11 @@ class SqliteStore:
         assert found is not None  # ensure_schema gave it one in that write
         return found
 
+    @property
+    def location(self) -> str:
+        """The store's file."""
+        return str(self.path)
+
     # -- routes -------------------------------------------------------------------------
 
     def list_routes(self) -> list[StoredRoute]:

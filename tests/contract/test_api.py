@@ -10,13 +10,17 @@ import httpx
 import pytest
 
 from tests.http_server import RunningServer, running_server
+from tests.pg_cluster import STORE_KINDS, store_location
 
 SPEC = {"host": "shop.acme.org", "routes": [{"prefix": "/carts", "route": {"service": "cart"}}]}
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with running_server(tmp_path_factory.mktemp("contract") / "state.db") as running:
+@pytest.fixture(scope="module", params=STORE_KINDS)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
+    location = store_location(request, tmp_path_factory.mktemp("contract"))
+    with running_server(location) as running:
         yield running
 
 

@@ -17,6 +17,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from tests.http_server import RunningServer, running_server
+from tests.pg_cluster import STORE_KINDS, store_location
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 BASE = "https://github.com/acme/routes/schemas/"
@@ -151,9 +152,12 @@ def check_answer(
     return template, method, status
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with running_server(tmp_path_factory.mktemp("oas") / "state.db", token=TOKEN) as running:
+@pytest.fixture(scope="module", params=STORE_KINDS)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
+    location = store_location(request, tmp_path_factory.mktemp("oas"))
+    with running_server(location, token=TOKEN) as running:
         yield running
 
 

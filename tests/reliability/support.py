@@ -7,6 +7,7 @@ injected, requests made, crashes survived, fuzz cases, data lost) to
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -18,8 +19,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import quote
 
 import yaml
+
+from tests.pg_cluster import Cluster
 
 ROOT = Path(__file__).resolve().parents[2]
 FIGURES_DIR = ROOT / ".routes-reliability"
@@ -111,11 +115,13 @@ def wait_for(predicate: Any, timeout: float, what: str) -> None:
 
 
 @contextmanager
-def serve(db: Path, token: str, *flags: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """``routes serve`` in a child process on a free loopback port."""
+def serve(
+    db: Path | str, token: str, *flags: str, env: Mapping[str, str] | None = None
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """``routes serve`` in a child process on a free loopback port; ``db`` a file or a URL."""
     process = subprocess.Popen(
         routes_cmd("serve", "--db", str(db), "--port", "0", *flags),
-        env=routes_env(ROUTES_SERVER_TOKEN=token),
+        env=routes_env(ROUTES_SERVER_TOKEN=token, **(env or {})),
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
@@ -131,12 +137,44 @@ def serve(db: Path, token: str, *flags: str) -> Iterator[tuple[subprocess.Popen[
             process.stderr.close()
 
 
+@contextmanager
+def replicas(
+    cluster: Cluster, token: str, *flags: str, count: int = 2, seeded: bool = False
+) -> Iterator[tuple[str, list[tuple[subprocess.Popen[str], str]]]]:
+    """``count`` ``routes serve`` processes on different ports over one fresh PostgreSQL
+    database, as deployed: the password in ``PGPASSWORD``, not on the command line.
+    ``seeded`` gives replica i ``--fault-seed i``. Yields the database URL (with its
+    password, for the test's own reads) and the replicas."""
+    url = cluster.database()
+    bare = url.replace(f":{quote(cluster.password, safe='')}@", "@")
+    with contextlib.ExitStack() as stack:
+        running = [
+            stack.enter_context(
+                serve(
+                    bare,
+                    token,
+                    *flags,
+                    *(("--fault-seed", str(index)) if seeded else ()),
+                    env={"PGPASSWORD": cluster.password},
+                )
+            )
+            for index in range(count)
+        ]
+        yield url, running
+
+
 def _listening_url(stderr: IO[str] | None) -> str:
     assert stderr is not None
-    line = stderr.readline()
-    found = re.search(r"listening on (http://\S+)", line)
-    assert found, f"routes serve did not start: {line!r}"
-    return found[1]
+    lines = []
+    for _ in range(5):  # warnings (a readable token file, ...) may come first
+        line = stderr.readline()
+        lines.append(line)
+        found = re.search(r"listening on (http://\S+)", line)
+        if found:
+            return found[1]
+        if not line:
+            break
+    raise AssertionError(f"routes serve did not start: {lines!r}")
 
 
 def totals(path: Path = FIGURES) -> dict[str, int]:

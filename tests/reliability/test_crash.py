@@ -17,10 +17,13 @@ from typing import Any
 import httpx
 
 from reconciler.server.faults import FaultPolicy
+from reconciler.store.postgres import PostgresStore
 from tests.http_server import running_server
+from tests.pg_cluster import Cluster
 from tests.reliability.support import (
     journals,
     record,
+    replicas,
     routes_cmd,
     routes_env,
     run_routes,
@@ -88,26 +91,33 @@ def test_an_apply_killed_half_way_finishes_on_the_rerun_and_the_journal_shows_bo
 
 @dataclass
 class _Writer:
-    """One client creating and then replacing its own routes until the server dies."""
+    """One client creating and then replacing its own routes until its server dies; given a
+    ``standby``, it then goes on there with fresh routes, as a client behind a balancer does."""
 
     url: str
     prefix: str
+    standby: str | None = None
     acked: dict[str, str] = field(default_factory=dict)  # route -> service acknowledged
     in_flight: dict[str, str] = field(default_factory=dict)  # route -> service last sent
     requests: int = 0
+    failed_over: bool = False
 
     def run(self, stop: threading.Event) -> None:
         headers = {"Authorization": f"Bearer {TOKEN}"}
-        with httpx.Client(base_url=self.url, headers=headers, timeout=5) as client:
-            serial = 0
-            while not stop.is_set():
-                name = f"{self.prefix}-{serial}"
-                try:
-                    version = self._put(client, name, "first", {"If-None-Match": "*"})
-                    self._put(client, name, "second", {"If-Match": f'"{version}"'})
-                except httpx.HTTPError:
-                    return  # the server is gone
-                serial += 1
+        serial = 0
+        for url in (self.url, self.standby):
+            if url is None:
+                return
+            self.failed_over = url == self.standby
+            with httpx.Client(base_url=url, headers=headers, timeout=5) as client:
+                while not stop.is_set():
+                    name = f"{self.prefix}-{serial}"
+                    serial += 1  # a route whose write may have been cut off is left as it is
+                    try:
+                        version = self._put(client, name, "first", {"If-None-Match": "*"})
+                        self._put(client, name, "second", {"If-Match": f'"{version}"'})
+                    except httpx.HTTPError:
+                        break  # the server is gone
 
     def _put(self, client: httpx.Client, name: str, service: str, headers: dict[str, str]) -> str:
         self.in_flight[name] = service
@@ -162,6 +172,50 @@ def test_every_acknowledged_write_survives_a_sigkilled_server(tmp_path: Path) ->
         assert check.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     record(
         "sigkill-server-during-writes",
+        crashes_survived=1,
+        requests=sum(w.requests for w in writers),
+        acknowledged_writes=len(acked),
+        data_lost=len(lost),
+    )
+
+
+def test_a_sigkilled_replica_loses_nothing_and_its_clients_go_on_at_the_other(
+    pg_cluster: Cluster,
+) -> None:
+    with replicas(pg_cluster, TOKEN, "--no-access-log") as (db, pair):
+        (victim, victim_url), (_, survivor_url) = pair
+        writers = [
+            _Writer(victim_url, f"k{index}", standby=survivor_url)
+            if index % 2
+            else _Writer(survivor_url, f"s{index}")
+            for index in range(8)
+        ]
+        stop = threading.Event()
+        threads = [threading.Thread(target=w.run, args=(stop,)) for w in writers]
+        for thread in threads:
+            thread.start()
+        wait_for(lambda: sum(len(w.acked) for w in writers) >= 200, 60, "200 acknowledged")
+        victim.send_signal(signal.SIGKILL)  # in the middle of its writers' stream
+        victim.wait(timeout=10)
+        at_kill = sum(len(w.acked) for w in writers)
+        wait_for(lambda: sum(len(w.acked) for w in writers) >= at_kill + 100, 60, "100 more")
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+        store = PostgresStore(db)
+        live = {route.name: route.to_live() for route in store.list_routes()}
+        store.close()
+    assert all(w.failed_over for w in writers[1::2]), "the victim's clients moved over"
+    acked = {name: service for w in writers for name, service in w.acked.items()}
+    in_flight = {name: service for w in writers for name, service in w.in_flight.items()}
+    lost = [name for name in acked if name not in live]
+    assert not lost, f"acknowledged writes lost: {lost[:5]}"
+    for name, service in acked.items():
+        found = live[name].spec.paths[0].service.rsplit("-", 1)[0]
+        assert found in {service, in_flight[name]}, name
+    assert set(live) <= set(in_flight), "nothing appears that nobody wrote"
+    record(
+        "sigkill-replica-during-writes",
         crashes_survived=1,
         requests=sum(w.requests for w in writers),
         acknowledged_writes=len(acked),

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from reconciler.descriptors.loader import load_blobs
 from tests.http_server import running_server
+from tests.pg_cluster import STORE_KINDS, store_location
 from tests.reliability.support import ROOT, record, routes_env, serve
 
 TOKEN = "fuzz-token-77c0"
@@ -236,8 +237,13 @@ def test_a_body_that_is_not_json_gets_a_415(api: httpx.Client) -> None:
 # -- schemathesis ---------------------------------------------------------------------------------
 
 
+@pytest.fixture(params=STORE_KINDS)
+def store_at(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return store_location(request, tmp_path)
+
+
 def test_schemathesis_finds_no_server_error_and_no_answer_off_the_document(
-    tmp_path: Path,
+    tmp_path: Path, store_at: str
 ) -> None:
     """Every check but ``positive_data_acceptance``: the document cannot say that a
     pageToken must be one the server issued, that If-Match and If-None-Match exclude each
@@ -246,7 +252,7 @@ def test_schemathesis_finds_no_server_error_and_no_answer_off_the_document(
     st_cli = shutil.which("schemathesis") or shutil.which("st")
     if st_cli is None:
         pytest.fail("schemathesis is missing: pip install -e '.[test]'")
-    with serve(tmp_path / "state.db", TOKEN, "--no-access-log") as (_, url):
+    with serve(store_at, TOKEN, "--no-access-log") as (_, url):
         done = subprocess.run(
             [
                 st_cli,
@@ -279,4 +285,5 @@ def test_schemathesis_finds_no_server_error_and_no_answer_off_the_document(
     assert done.returncode == 0, output[-4000:]
     generated = re.search(r"(\d+) generated", output)
     assert generated, output[-2000:]
-    record("schemathesis", fuzz_cases=int(generated[1]), server_errors=0)
+    kind = "" if store_at.endswith(".db") else "-postgresql"
+    record(f"schemathesis{kind}", fuzz_cases=int(generated[1]), server_errors=0)

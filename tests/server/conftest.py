@@ -8,12 +8,17 @@ import httpx
 import pytest
 
 from tests.http_server import RunningServer, running_server
+from tests.pg_cluster import STORE_KINDS, store_location
 from tests.server.support import AUTH, TOKEN
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with running_server(tmp_path_factory.mktemp("srv") / "state.db", token=TOKEN) as running:
+@pytest.fixture(scope="module", params=STORE_KINDS)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
+    """The server over each store in turn: a SQLite file, then a PostgreSQL database."""
+    location = store_location(request, tmp_path_factory.mktemp("srv"))
+    with running_server(location, token=TOKEN) as running:
         yield running
 
 

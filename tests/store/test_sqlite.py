@@ -6,17 +6,13 @@ import json
 import os
 import re
 import sqlite3
-import threading
 from pathlib import Path
 
 import pytest
 
 from reconciler.errors import (
     BackendError,
-    ConflictError,
-    NotFoundError,
     TransientBackendError,
-    UsageError,
 )
 from reconciler.model import RouteSpec
 from reconciler.store import sql as local_sql
@@ -41,25 +37,6 @@ def test_store_uses_wal_journal(store: SqliteStore) -> None:
     store.close()
 
 
-def test_routes_and_versions_survive_reopening(tmp_path: Path) -> None:
-    path = tmp_path / "state.db"
-    first = SqliteStore(path)
-    spec = RouteSpec.from_dict(FULL_FEATURES)
-    created = first.create_route("shop", spec, LABELS, ANNOTATIONS)
-    gone = first.create_route("gone", simple_spec("gone.example.com"), LABELS, ANNOTATIONS)
-    first.delete_route("gone", gone.version)
-    first.close()
-
-    second = SqliteStore(path)
-    reread = second.get_route("shop")
-    assert reread is not None
-    assert reread.spec == spec and reread.version == created.version
-    assert dict(reread.annotations) == ANNOTATIONS
-    again = second.create_route("gone", simple_spec("gone.example.com"), LABELS, ANNOTATIONS)
-    assert int(again.version) > int(gone.version)
-    second.close()
-
-
 def test_spec_is_stored_as_canonical_json(store: SqliteStore) -> None:
     spec = RouteSpec.from_dict(FULL_FEATURES)
     store.create_route("shop", spec, LABELS, ANNOTATIONS)
@@ -67,19 +44,6 @@ def test_spec_is_stored_as_canonical_json(store: SqliteStore) -> None:
         raw, labels = conn.execute("SELECT spec, labels FROM routes WHERE name='shop'").fetchone()
     assert json.loads(raw) == spec.to_dict()
     assert json.loads(labels) == LABELS
-    store.close()
-
-
-def test_timestamps_and_conditions_are_iso_utc(store: SqliteStore) -> None:
-    created = store.create_route("shop", simple_spec(), LABELS, ANNOTATIONS)
-    replaced = store.replace_route("shop", simple_spec(service="v2"), {}, {}, created.version)
-    assert ISO_UTC.match(created.created_at) and ISO_UTC.match(replaced.updated_at)
-    assert replaced.created_at == created.created_at
-    assert replaced.updated_at >= created.updated_at
-    assert [c.type for c in replaced.conditions] == ["HostValidation", "Ready"]
-    for condition in replaced.conditions:
-        assert condition.status == "True"
-        assert condition.last_transition_time == replaced.updated_at
     store.close()
 
 
@@ -188,135 +152,6 @@ def test_locked_database_is_a_transient_error(store: SqliteStore) -> None:
     impatient.create_route("cart", simple_spec(), LABELS, ANNOTATIONS)
     store.close()
     impatient.close()
-
-
-# -- hostnames ------------------------------------------------------------------------------
-
-
-def test_registered_mode_requires_a_registered_hostname(store: SqliteStore) -> None:
-    store.create_route("shop", simple_spec("shop.example.com"), LABELS, ANNOTATIONS)
-    assert store.hostname_mode() == "any"
-    assert store.get_route("shop").to_live().ready  # type: ignore[union-attr]
-
-    store.set_hostname_mode("registered")
-    blocked = store.get_route("shop")
-    assert blocked is not None and not blocked.to_live().ready
-    for type_ in ("HostValidation", "Ready"):
-        condition = blocked.to_live().condition(type_)
-        assert condition is not None
-        assert (condition.status, condition.reason) == ("False", "HostnameNotRegistered")
-        assert "shop.example.com" in condition.message
-        assert "/v1/hostnames" in condition.message
-    assert store.get_route("shop") == blocked  # stable across reads, time included
-
-    registered = store.add_hostname("Shop.Example.COM.")
-    assert registered.hostname == "shop.example.com"
-    ready = store.get_route("shop")
-    assert ready is not None and ready.to_live().ready
-    assert ready.conditions[1].reason == "RouteReady"
-    expected_time = max(ready.updated_at, registered.created_at)
-    assert all(c.last_transition_time >= expected_time for c in ready.conditions)
-    assert store.get_route("shop") == ready
-
-    store.remove_hostname("shop.example.com")
-    assert not store.get_route("shop").to_live().ready  # type: ignore[union-attr]
-    store.close()
-
-
-def test_hostname_registry(store: SqliteStore) -> None:
-    store.add_hostname("b.example.com")
-    store.add_hostname("a.example.com")
-    assert [h.hostname for h in store.list_hostnames()] == ["a.example.com", "b.example.com"]
-    with pytest.raises(ConflictError):
-        store.add_hostname("A.example.com")
-    with pytest.raises(NotFoundError):
-        store.remove_hostname("c.example.com")
-    with pytest.raises(UsageError):
-        store.set_hostname_mode("sometimes")
-    with pytest.raises(UsageError):
-        store.add_hostname("  ")
-    store.close()
-
-
-# -- server-facing API ------------------------------------------------------------------------
-
-
-def test_list_page_walks_every_route_once(store: SqliteStore) -> None:
-    names = [f"route-{i:02d}" for i in range(25)]
-    for name in reversed(names):
-        store.create_route(name, simple_spec(f"{name}.example.com"), LABELS, ANNOTATIONS)
-    seen: list[str] = []
-    token: str | None = None
-    sizes: list[int] = []
-    while True:
-        page, token = store.list_page(10, token)
-        sizes.append(len(page))
-        seen.extend(route.name for route in page)
-        if len(seen) == 10:
-            # Writes between pages neither repeat nor skip the routes that were there.
-            store.create_route("aaa-late", simple_spec(), LABELS, ANNOTATIONS)
-            store.delete_route("route-00", None)
-        if token is None:
-            break
-    assert seen == names
-    assert sizes == [10, 10, 5]
-    assert store.list_page(25, None)[1] is None
-    with pytest.raises(UsageError):
-        store.list_page(0, None)
-    store.close()
-
-
-def test_put_route_reports_creation_and_honours_preconditions(store: SqliteStore) -> None:
-    created, was_created = store.put_route("shop", simple_spec(), LABELS, ANNOTATIONS)
-    assert was_created
-    replaced, was_created = store.put_route("shop", simple_spec(service="v2"), {}, {})
-    assert not was_created and replaced.version != created.version
-    with pytest.raises(ConflictError):
-        store.put_route("shop", simple_spec(), {}, {}, must_not_exist=True)
-    with pytest.raises(ConflictError):
-        store.put_route("shop", simple_spec(), {}, {}, expected_version=created.version)
-    with pytest.raises(ConflictError):
-        store.put_route("ghost", simple_spec(), {}, {}, expected_version="*")
-    assert store.get_route("ghost") is None
-    store.close()
-
-
-def test_get_routes_spans_several_batches(store: SqliteStore) -> None:
-    wanted = [f"n{i:04d}" for i in range(1500)]
-    for name in ("n0001", "n0750", "n1499"):
-        store.create_route(name, simple_spec(f"{name}.example.com"), LABELS, ANNOTATIONS)
-    found = store.get_routes(wanted)
-    assert sorted(found) == ["n0001", "n0750", "n1499"]
-    assert found["n1499"].spec.host == "n1499.example.com"
-    store.close()
-
-
-def test_two_stores_on_one_file_have_one_winner(tmp_path: Path) -> None:
-    """Like a server and a CLI on the same file: the check and the write are one transaction."""
-    path = tmp_path / "state.db"
-    stores = [SqliteStore(path), SqliteStore(path)]
-    base = stores[0].create_route("shop", simple_spec(), LABELS, ANNOTATIONS)
-    start = threading.Barrier(10)
-    results: list[str] = []
-
-    def contender(index: int) -> None:
-        start.wait()
-        try:
-            stores[index % 2].replace_route(
-                "shop", simple_spec(service=f"w{index}"), LABELS, ANNOTATIONS, base.version
-            )
-            results.append("won")
-        except ConflictError:
-            results.append("conflict")
-
-    threads = [threading.Thread(target=contender, args=(i,)) for i in range(10)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert sorted(results) == ["conflict"] * 9 + ["won"]
-    for store in stores:
-        store.close()
 
 
 @pytest.mark.parametrize("column", ["labels", "annotations"])
