@@ -86,7 +86,7 @@ SURFACE = {
         "route_problems",
         "spec_errors",
     ],
-    "reconciler.store": ["Hostname", "SqliteStore", "StoredRoute"],
+    "reconciler.store": ["Hostname", "RouteWrite", "SqliteStore", "StoredRoute"],
     "reconciler.backends": ["BACKENDS", "open_backend", "scheme_of"],
     "reconciler.backends.base": [
         "Backend",

@@ -1,7 +1,8 @@
 """The apply journal: one JSON-lines file per run under ``.routes/journal/``.
 
-Every line is written and flushed on its own, so a run killed mid-way (even by SIGKILL)
-leaves every completed line readable. Only names, versions, fingerprints, outcomes and
+Every line is flushed as it is written (a batch's results together, right after the batch
+is committed), so a run killed mid-way (even by SIGKILL) leaves every completed line
+readable. Only names, versions, fingerprints, outcomes and
 redacted data go in: never a secret.
 """
 
@@ -11,6 +12,7 @@ import contextlib
 import json
 import os
 import threading
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -58,16 +60,24 @@ class Journal:
 
     def event(self, kind: str, **fields: Any) -> None:
         """Append one event line (``event``, ``time`` and ``fields``) and flush it."""
-        if self._file is None:
+        self.events([(kind, fields)])
+
+    def events(self, events: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        """Append one line per (kind, fields), as ``event`` does, and flush them once."""
+        if self._file is None or not events:
             return
-        record = {"event": kind, "time": _utc_now().isoformat(timespec="milliseconds"), **fields}
+        now = _utc_now().isoformat(timespec="milliseconds")
         # ASCII only: a value holding ESC, C1 or U+2028 is escaped, never raw in a terminal.
-        line = json.dumps(record, sort_keys=False, ensure_ascii=True, default=str) + "\n"
+        text = "".join(
+            json.dumps({"event": kind, "time": now, **fields}, ensure_ascii=True, default=str)
+            + "\n"
+            for kind, fields in events
+        )
         with self._lock:
             if self._file is None:
                 return
             try:
-                self._file.write(line)
+                self._file.write(text)
                 self._file.flush()
             except OSError:
                 # A full disk must not turn written routes into failures: stop journaling.

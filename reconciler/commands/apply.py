@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from reconciler.commands.common import Echo, load_source, open_backend, render_plan
 from reconciler.commands.planning import plan_or_refuse
 from reconciler.errors import EXIT_ERROR, EXIT_OK, GuardError, PlanError, UsageError
+from reconciler.gcpause import gc_paused
 from reconciler.model import SENSITIVE, RouteSpec
 from reconciler.plan import ApplyResult, Plan
 from reconciler.quoting import json_text
@@ -26,6 +27,7 @@ Ask = Callable[[str], str]  # the answer to a prompt
 ProgressBar = Callable[[int], AbstractContextManager["Progress | None"]]  # total -> callback
 
 
+@gc_paused()  # a command run builds thousands of routes and plan entries, no cycles
 def apply(
     load_settings: Callable[[], Settings],
     paths: Sequence[str],

@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING
 from reconciler.commands.common import Echo, render_plan
 from reconciler.commands.planning import plan_or_refuse
 from reconciler.errors import EXIT_CHANGES, EXIT_OK, UsageError
+from reconciler.gcpause import gc_paused
 
 if TYPE_CHECKING:
     from reconciler.config import Settings
 
 
+@gc_paused()  # a command run builds thousands of routes and plan entries, no cycles
 def plan(
     load_settings: Callable[[], Settings],
     paths: Sequence[str],

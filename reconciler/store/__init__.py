@@ -4,7 +4,7 @@ Its public surface is this package's names; the server and the `local` backend u
 these, never the modules' internals.
 """
 
-from reconciler.store.records import Hostname, StoredRoute
+from reconciler.store.records import Hostname, RouteWrite, StoredRoute
 from reconciler.store.sqlite import SqliteStore
 
-__all__ = ["Hostname", "SqliteStore", "StoredRoute"]
+__all__ = ["Hostname", "RouteWrite", "SqliteStore", "StoredRoute"]

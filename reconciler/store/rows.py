@@ -39,7 +39,7 @@ class RouteRows:
     ) -> list[StoredRoute]:
         """The routes ``where`` selects, with conditions from the store's hostname mode."""
         rows = conn.execute(f"SELECT {COLUMNS} FROM routes {where}", params).fetchall()
-        status = _status(conn) if rows else StatusContext()
+        status = status_of(conn) if rows else StatusContext()
         return [self._stored(row, status) for row in rows]
 
     def _stored(self, row: tuple[Any, ...], status: StatusContext) -> StoredRoute:
@@ -167,7 +167,8 @@ def _json_kind(value: Any) -> str:
     return kinds.get(type(value), "a number")
 
 
-def _status(conn: sqlite3.Connection) -> StatusContext:
+def status_of(conn: sqlite3.Connection) -> StatusContext:
+    """What the conditions of the store's routes depend on, read in the caller's snapshot."""
     mode = read_meta(conn, "hostname_mode") or "any"
     hostnames: dict[str, str] = {}
     if mode == "registered":
