@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from sys import intern
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,7 +49,7 @@ ANNOTATION_PATH = "routes/source-path"
 ANNOTATION_DIGEST = "routes/spec-digest"
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class PathRule:
     """One path prefix mapped to a service. Prefixes are literal: ``/a`` and ``/a/`` differ."""
 
@@ -76,7 +77,7 @@ class PathRule:
         return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CorsPolicy:
     origins: tuple[str, ...]
     methods: tuple[str, ...] = ()
@@ -88,7 +89,7 @@ class CorsPolicy:
         return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TlsConfig:
     client_validation_ca: str | None = None
     server_certificate: str | None = None
@@ -102,13 +103,13 @@ class TlsConfig:
         return out
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class SubjectMatcher:
     kind: str  # exact | hasPrefix | hasSuffix | regex
     value: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HttpBasic:
     realm: str | None
     password_hashes: tuple[tuple[str, str], ...]  # sorted (user, "algo:base64")
@@ -124,7 +125,7 @@ class HttpBasic:
         return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Validation:
     subject_matches: tuple[SubjectMatcher, ...] = ()
     http_basic: HttpBasic | None = None
@@ -140,7 +141,7 @@ class Validation:
         return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RouteSpec:
     """A route descriptor in canonical form. Build with ``RouteSpec.from_dict``."""
 
@@ -160,10 +161,11 @@ class RouteSpec:
         for rule in descriptor.get("routes") or ():
             prefix = str(rule["prefix"])
             name = rule.get("name")
+            # Interned: a few services serve thousands of paths, one string each is enough.
             rules[prefix] = PathRule(
                 prefix,
-                str((rule.get("route") or {}).get("service", "")),
-                str(name) if name else None,
+                intern(str((rule.get("route") or {}).get("service", ""))),
+                intern(str(name)) if name else None,
                 bool(rule.get("enableWebsockets", False)),
             )
         return cls(
@@ -257,7 +259,7 @@ def _validation_from(raw: Mapping[str, Any] | None) -> Validation | None:
     return Validation(subject_matches=tuple(sorted(matchers)), http_basic=basic)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SourceLocation:
     """Where a desired route was defined: a repo-relative file and a 1-based line."""
 
@@ -266,14 +268,14 @@ class SourceLocation:
     column: int = 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DesiredRoute:
     name: str
     spec: RouteSpec
     source: SourceLocation
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Condition:
     """A status condition as the platform reports it (types ``HostValidation``, ``Ready``)."""
 
@@ -303,7 +305,7 @@ class Condition:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LiveRoute:
     """A route as a backend holds it: canonical spec, opaque version, labels and status."""
 

@@ -193,7 +193,7 @@ def _route(
     line, column = position(root)
     doc = RouteDocument(
         name=name,
-        descriptor=descriptor,
+        prefixes=tuple(str(rule["prefix"]) for rule in descriptor["routes"]),
         spec=RouteSpec.from_dict(descriptor),
         file=display,
         line=line,
