@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from sys import intern
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from sys import intern
 from typing import Any
 
 from reconciler.canonical import canonical_host, canonical_origin

@@ -47,6 +47,7 @@ from reconciler.errors import (
     RoutesError,
     TransientBackendError,
 )
+from reconciler.gcpause import gc_paused
 from reconciler.model import Condition, LiveRoute, RouteSpec, digest_of
 from reconciler.retry import retry_transient
 
@@ -84,7 +85,7 @@ class CaddyBackend(BaseBackend):
     def list_routes(self) -> list[LiveRoute]:
         """Every route on the http app's servers, sorted by name; others' routes unlabelled."""
         found: dict[str, LiveRoute] = {}
-        with foreign_config(self.admin_url):
+        with gc_paused(), foreign_config(self.admin_url):
             apps = self._read()[0]
             for server, index, route in caddy_routes(apps.tree):
                 live = self._live(apps, server, index, route)
@@ -102,7 +103,7 @@ class CaddyBackend(BaseBackend):
     def get_routes(self, names: Iterable[str]) -> dict[str, LiveRoute]:
         """The named routes that exist, from one read of the config."""
         live: dict[str, LiveRoute] = {}
-        with foreign_config(self.admin_url):
+        with gc_paused(), foreign_config(self.admin_url):
             apps = self._read()[0]
             for name in names:
                 found = apps.find(name)
@@ -138,7 +139,8 @@ class CaddyBackend(BaseBackend):
 
     def write_batch(self, writes: Sequence[Write]) -> list[WriteOutcome]:
         """All ``writes`` in one conditional config load (see ``BatchWriter``)."""
-        with self._write_lock, foreign_config(self.admin_url):
+        # gc_paused: a config of thousands of routes is millions of objects, and no cycles
+        with self._write_lock, gc_paused(), foreign_config(self.admin_url):
             return self._load(writes)
 
     def close(self) -> None:
