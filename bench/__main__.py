@@ -196,6 +196,23 @@ def replicas_row(count: int, rounds: int, parallelism: int = 10) -> Row | None:
     )
 
 
+def scale_rows(folder: Path, quick: bool, runs: int) -> list[Row]:
+    """The "speed at scale" scenarios (bench/scale.py, bench/caddy_apply.py)."""
+    from bench import caddy_apply, scale
+
+    routes = routes_executable()
+    local_sizes = (1000,) if quick else (10_000, 50_000)
+    caddy_sizes = (100, 250, 500) if quick else (500, 2000, 5000)
+    git_sizes = (1000,) if quick else (1000, 10_000, 50_000)
+    runs = min(runs, 3)  # the 50,000-route scenarios take minutes each
+    rows = scale.local_rows(folder, routes, local_sizes, runs)
+    rows += caddy_apply.caddy_rows(caddy_sizes)
+    rows.append(scale.http_plan_row(folder, routes, local_sizes[0], runs))
+    rows += scale.changed_since_rows(folder, routes, git_sizes, runs)
+    rows.append(scale.drift_row(folder, routes, local_sizes[0], 20, runs))
+    return rows
+
+
 def machine() -> str:
     """nproc, CPU model and Python version, for the record."""
     model = "unknown CPU"
@@ -215,18 +232,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small N: a smoke run in ~1 min")
     parser.add_argument("--runs", type=int, default=5, help="runs per scenario (median)")
+    parser.add_argument(
+        "--only",
+        choices=("base", "scale"),
+        help="only the base scenarios, or only the scale ones (local 10k/50k, Caddy, http, git)",
+    )
     args = parser.parse_args()
     if args.quick:
         n, sizes, http_count = 1000, (250, 500, 1000), 200
     else:
         n, sizes, http_count = 10_000, (1000, 5000, 10_000), 1000
     print(f"Machine: {machine()}", flush=True)
+    rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="routes-bench-") as tmp:
-        rows = cli_rows(Path(tmp), n, sizes, args.runs)
-    rows.append(http_row(http_count, rounds=3))
-    two_replicas = replicas_row(http_count, rounds=3)
-    if two_replicas is not None:
-        rows.append(two_replicas)
+        if args.only != "scale":
+            rows += cli_rows(Path(tmp), n, sizes, args.runs)
+            rows.append(http_row(http_count, rounds=3))
+        if args.only != "base":
+            rows += scale_rows(Path(tmp), args.quick, args.runs)
+            two_replicas = replicas_row(http_count, rounds=3)
+            if two_replicas is not None:
+                rows.append(two_replicas)
     print(table(rows))
     if args.quick:
         print("\n--quick: a smoke run; the goals are set for the full N (startup weighs more here)")

@@ -1,21 +1,29 @@
-"""Time applying N routes into a real Caddy and planning against it (not run by tests).
+"""Applying N routes into a real Caddy, against one ``POST /load`` of the same final config.
 
-python -m bench.caddy_apply [N]
+python -m bench.caddy_apply [N ...]        # default: 500 2000 5000
 
-Caddy reloads its whole config per load, so what matters is how many loads an apply takes:
-the backend writes batches (ApplyOptions.batch_size routes per load).
+The routes are ``bench/gen.py``'s (8 paths, CORS on about half) without what Caddy refuses
+(basic auth, subject matchers) or needs certificate files for (TLS). For each N: a fresh
+Caddy, the library apply of the N creates (reads, edits, config loads: what ``routes apply``
+does after planning), the bytes of Caddy's resulting config, then a fresh Caddy loading that
+same config in one ``POST /load``: the floor.
 """
 
 from __future__ import annotations
 
+import random
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
 
+from bench.gen import SERVICES, _descriptor
+from bench.measure import Row, growth_exponent
 from reconciler.apply.applier import ApplyOptions, apply_plan
 from reconciler.apply.guards import resolve_desired_specs
 from reconciler.backends.caddy.backend import CaddyBackend
@@ -24,38 +32,39 @@ from reconciler.model import DesiredRoute, RouteSet, RouteSpec, SourceLocation
 from reconciler.planner import PlanOptions, make_plan
 from tests.caddy_helpers import CaddyProcess, caddy_binary, free_port
 
+# Caddy's config per route before the compact mapping: the same routes, measured with the
+# full-spec mapping (one guard per prefix, the whole spec in the marker), commit 4630dfe.
+BYTES_BEFORE = 4826
+
 
 def desired(count: int) -> RouteSet:
+    rng = random.Random(0)
     routes = {}
     for index in range(count):
-        name = f"route-{index:04d}"
-        spec = RouteSpec.from_dict(
-            {
-                "host": f"{name}.example.com",
-                "corsPolicy": {"allowOrigins": ["https://www.example.com"]},
-                "routes": [
-                    {"prefix": "/", "route": {"service": "frontend"}},
-                    {"prefix": "/carts", "route": {"service": "shopping-cart"}},
-                ],
-            }
-        )
+        raw = _descriptor(rng, index, 8)
+        raw.pop("tls", None)
+        raw.pop("validation", None)
+        name = f"route-{index:05d}"
+        spec = RouteSpec.from_dict(raw)
         routes[name] = DesiredRoute(name, spec, SourceLocation(f"routes/{name}.yaml"))
     return RouteSet(routes)
 
 
-def main(count: int) -> None:
+def measure(count: int) -> dict[str, Any]:
+    """One apply of ``count`` creates and one load of the config it made, fresh Caddys."""
     with tempfile.TemporaryDirectory() as work:
-        caddy = CaddyProcess(Path(work))
+        caddy = CaddyProcess(Path(work) / "apply")
+        caddy.workdir.mkdir()
         caddy.start(caddy_binary())
         try:
             options = CaddyOptions(
                 listen=(f"127.0.0.1:{free_port()}",),
-                upstreams={"frontend": "127.0.0.1:9", "shopping-cart": "127.0.0.1:9"},
+                upstreams={s: f"127.0.0.1:{9100 + i}" for i, s in enumerate(SERVICES)},
             )
             requests: Counter[str] = Counter()
             client = httpx.Client(
                 base_url=caddy.admin_url,
-                timeout=60.0,
+                timeout=300.0,
                 event_hooks={"request": [lambda request: requests.update([request.method])]},
             )
             backend = CaddyBackend(caddy.admin_url, options, client=client)
@@ -67,30 +76,101 @@ def main(count: int) -> None:
             started = time.perf_counter()
             result = apply_plan(plan, backend, specs, ApplyOptions())
             applied = time.perf_counter() - started
-            failed = [r for r in result.results if r.outcome != "applied"]
-            loads, reads = requests["POST"], requests["GET"]
-            requests.clear()
-            started = time.perf_counter()
-            rerun = apply_plan(plan, backend, specs, ApplyOptions())
-            reapplied = time.perf_counter() - started
+            assert result.ok, result.summary()
+            loads = requests["POST"]
             started = time.perf_counter()
             again = make_plan(routes, backend.list_routes(), plan_options)
-            planned = time.perf_counter() - started
-            print(
-                f"apply {count} routes: {applied:.1f} s, {len(failed)} failed,",
-                f"{loads} config loads, {reads} reads",
-            )
-            print(
-                f"apply the same plan again: {reapplied:.2f} s,",
-                f"{rerun.count('already-applied')} already applied, {requests['POST']} loads",
-            )
-            print(
-                f"list_routes + make_plan over {count}: {planned:.2f} s",
-                f"changes left: {again.has_changes}",
-            )
+            replanned = time.perf_counter() - started
+            assert not again.has_changes
+            config = httpx.get(caddy.admin_url + "/config/", timeout=60).content
+            client.close()
         finally:
             caddy.stop()
+        floor = CaddyProcess(Path(work) / "floor")
+        floor.workdir.mkdir()
+        floor.start(caddy_binary())
+        try:
+            # the same config, admin address and storage swapped for the fresh Caddy's
+            loaded = config.replace(
+                caddy.admin_url.split("//")[1].encode(), floor.admin_url.split("//")[1].encode()
+            )
+            loaded = loaded.replace(str(caddy.workdir).encode(), str(floor.workdir).encode())
+            started = time.perf_counter()
+            response = httpx.post(
+                floor.admin_url + "/load",
+                content=loaded,
+                headers={"Content-Type": "application/json"},
+                timeout=300,
+            )
+            one_load = time.perf_counter() - started
+            response.raise_for_status()
+        finally:
+            floor.stop()
+    return {
+        "apply": applied,
+        "load": one_load,
+        "loads": loads,
+        "replan": replanned,
+        "bytes": len(config),
+    }
+
+
+def caddy_rows(sizes: Sequence[int]) -> list[Row]:
+    """Apply vs one load per N, the growth exponent, and Caddy's bytes per route."""
+    rows: list[Row] = []
+    points = []
+    per_route = 0.0
+    for count in sizes:
+        m = measure(count)
+        ratio = m["apply"] / m["load"]
+        points.append((count, m["apply"]))
+        per_route = m["bytes"] / count
+        rows.append(
+            Row(
+                f"apply into Caddy, creates: {m['loads']} load(s), re-plan {m['replan']:.2f} s",
+                count,
+                f"{m['apply']:.2f} s",
+                f"{m['load']:.2f} s (one POST /load of the final config)",
+                f"{ratio:.2f}",
+                "≤ 1.5",
+                ratio <= 1.5,
+                None,
+            )
+        )
+    exponent = growth_exponent(points)
+    rows.append(
+        Row(
+            "apply into Caddy growth: b in log t = a + b log n",
+            sizes[-1],
+            ", ".join(f"{t:.2f} s" for _, t in points),
+            "at N = " + ", ".join(f"{n:,}" for n, _ in points),
+            f"b = {exponent:.2f}",
+            "≤ 1.1",
+            exponent <= 1.1,
+            None,
+        )
+    )
+    shrink = per_route / BYTES_BEFORE
+    rows.append(
+        Row(
+            "bytes per route in Caddy's config",
+            sizes[-1],
+            f"{per_route:,.0f} B",
+            f"{BYTES_BEFORE:,} B (full-spec mapping)",
+            f"{shrink:.2f}",
+            "≤ 0.5",
+            shrink <= 0.5,
+            None,
+        )
+    )
+    return rows
+
+
+def main(sizes: Sequence[int]) -> None:
+    from bench.measure import table
+
+    print(table(caddy_rows(sizes)))
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 500)
+    main([int(a) for a in sys.argv[1:]] or [500, 2000, 5000])

@@ -39,13 +39,14 @@ def spec(i: int) -> RouteSpec:
 
 
 @contextmanager
-def server(folder: Path) -> Iterator[str]:
-    """A fresh ``routes serve`` in a child process; its URL."""
+def server(folder: Path, db: Path | None = None) -> Iterator[str]:
+    """A ``routes serve`` in a child process (a fresh store, or ``db``); its URL."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     code = "from reconciler.cli import serve; serve()"
-    args = [sys.executable, "-c", code, "--db", str(folder / f"{port}.db"), "--port", str(port)]
+    store = db or folder / f"{port}.db"
+    args = [sys.executable, "-c", code, "--db", str(store), "--port", str(port)]
     env = {**os.environ, "ROUTES_SERVER_TOKEN": TOKEN}
     process = subprocess.Popen([*args, "--no-access-log"], env=env, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"

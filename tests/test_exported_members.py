@@ -93,6 +93,7 @@ SURFACE = {
     "reconciler.store": [
         "Hostname",
         "RouteStore",
+        "RouteWrite",
         "SqliteStore",
         "StoredRoute",
         "is_postgres_url",

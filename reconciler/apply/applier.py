@@ -38,7 +38,9 @@ class ApplyOptions:
     """How to apply: the ``routes apply`` flags, resolved."""
 
     parallelism: int = 10  # routes written at once within a phase
-    batch_size: int = 200  # routes per batch where the backend writes batches (bounds a request)
+    # Routes per batch where the backend writes batches; None: the backend's own choice
+    # (Capabilities.batch_size: 1,000 per SQLite transaction, a whole phase per Caddy load).
+    batch_size: int | None = None
     max_attempts: int = 5  # per route, for TransientBackendError only
     backoff_base: float = 0.5  # seconds; doubles per attempt, full jitter
     backoff_cap: float = 20.0  # longest jittered backoff (a Retry-After may be longer)
@@ -73,7 +75,7 @@ def apply_plan(
 
     Each phase starts only when the one before it has finished, with up to
     ``options.parallelism`` routes at once (or, where the backend writes batches, in batches
-    of ``options.batch_size``). When any create or update did not succeed
+    of ``options.batch_size``, by default the backend's). When any create or update did not succeed
     (failed, conflict, or not Ready with ``--wait``), deletes are not attempted: the old
     routes stay until their replacements are in place (make before break). With ``wait``,
     readiness is awaited after the creates and updates, before any delete.
@@ -140,7 +142,7 @@ class _Run:
                 for c in self.plan.changes
             ],
             parallelism=self.options.parallelism,
-            batch_size=self.options.batch_size if self.batch_writer else None,
+            batch_size=self._batch_size() if self.batch_writer else None,
         )
         self._phase([c for c in self.plan.changes if c.action == "create"])
         # Adoptions write a live route in place, as updates do.
@@ -166,14 +168,13 @@ class _Run:
         if not changes:
             return
         if self.batch_writer is not None:
-            size = max(1, self.options.batch_size)
+            size = self._batch_size() or len(changes)
             for start in range(0, len(changes), size):
                 batch = [
                     (c, self.specs.get(c.route), self._labels(c))
                     for c in changes[start : start + size]
                 ]
-                for result in self.batch_writer.apply(batch):
-                    self._record(result)
+                self._record_all(self.batch_writer.apply(batch))
             return
         workers = max(1, min(self.options.parallelism, len(changes)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="routes-apply") as pool:
@@ -187,12 +188,21 @@ class _Run:
     def _labels(self, change: Change) -> dict[str, str]:
         return {**self.labels, **change.labels}
 
+    def _batch_size(self) -> int | None:
+        size = self.options.batch_size or self.backend.capabilities.batch_size
+        return max(1, size) if size else None
+
     def _record(self, result: RouteResult) -> None:
-        self.results[result.route] = result
-        self.done += 1
-        self.journal.event("result", **result.to_dict())
-        if self.progress is not None:
-            self.progress(result, self.done, len(self.plan.changes))
+        self._record_all([result])
+
+    def _record_all(self, results: list[RouteResult]) -> None:
+        # One flush for a batch's lines: they are written right after its commit.
+        self.journal.events([("result", result.to_dict()) for result in results])
+        for result in results:
+            self.results[result.route] = result
+            self.done += 1
+            if self.progress is not None:
+                self.progress(result, self.done, len(self.plan.changes))
 
     def _wait(self) -> None:
         written = [

@@ -84,6 +84,9 @@ class BatchRouteWriter:
                 writes.append((item, write_of(change, spec, labels, live.get(change.route))))
         if not writes:
             return done, [], None
+        # Before the commit, so a run killed between the commit and its result lines still
+        # names every route it may have written (a re-run reads them as already-applied).
+        self.journal.event("writing", attempt=attempts, routes=[write.name for _, write in writes])
         try:
             outcomes = self.batcher.write_batch([write for _, write in writes])
         except TransientBackendError as exc:

@@ -1,7 +1,8 @@
 """The apply journal: one JSON-lines file per run under ``.routes/journal/``.
 
-Every line is written and flushed on its own, so a run killed mid-way (even by SIGKILL)
-leaves every completed line readable. Only names, versions, fingerprints, outcomes and
+Every line is flushed as it is written (a batch's results together, right after the batch
+is committed), so a run killed mid-way (even by SIGKILL) leaves every completed line
+readable. Only names, versions, fingerprints, outcomes and
 redacted data go in: never a secret.
 """
 
@@ -11,6 +12,7 @@ import contextlib
 import json
 import os
 import threading
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -58,16 +60,24 @@ class Journal:
 
     def event(self, kind: str, **fields: Any) -> None:
         """Append one event line (``event``, ``time`` and ``fields``) and flush it."""
-        if self._file is None:
+        self.events([(kind, fields)])
+
+    def events(self, events: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        """Append one line per (kind, fields), as ``event`` does, and flush them once."""
+        if self._file is None or not events:
             return
-        record = {"event": kind, "time": _utc_now().isoformat(timespec="milliseconds"), **fields}
+        now = _utc_now().isoformat(timespec="milliseconds")
         # ASCII only: a value holding ESC, C1 or U+2028 is escaped, never raw in a terminal.
-        line = json.dumps(record, sort_keys=False, ensure_ascii=True, default=str) + "\n"
+        text = "".join(
+            json.dumps({"event": kind, "time": now, **fields}, ensure_ascii=True, default=str)
+            + "\n"
+            for kind, fields in events
+        )
         with self._lock:
             if self._file is None:
                 return
             try:
-                self._file.write(line)
+                self._file.write(text)
                 self._file.flush()
             except OSError:
                 # A full disk must not turn written routes into failures: stop journaling.
@@ -103,15 +113,24 @@ def read_journal(path: Path) -> list[dict[str, Any]]:
 
 
 def routes_applied_in_journal(folder: Path) -> set[str]:
-    """Routes the journals in ``folder`` show as last written (created or updated, not deleted)."""
+    """Routes the journals in ``folder`` show as last written (created or updated, not deleted).
+
+    Journals are read oldest first. What the finished ones (ending in ``run-end``) add up to
+    is kept in ``applied-routes.json`` beside them, so a later call reads only the journals
+    written since: drift costs the same with 5 journals or 5,000. A summary that does not
+    match the folder (journals removed, a hand edit) is ignored and made again.
+    """
     if not folder.is_dir():
         return set()
-    present: set[str] = set()
-    for path in sorted(folder.glob("*.jsonl")):
+    names = sorted(path.name for path in folder.glob("*.jsonl"))
+    covered, present = _summary(folder, names)
+    summarised = set(present)
+    finished = list(covered)
+    for position, name in enumerate(names[len(covered) :], start=len(covered)):
         try:
-            events = read_journal(path)
+            events = read_journal(folder / name)
         except (OSError, UnicodeDecodeError):
-            continue
+            events = []
         for event in events:
             if event.get("event") != "result" or event.get("outcome") not in (
                 "applied",
@@ -122,4 +141,46 @@ def routes_applied_in_journal(folder: Path) -> set[str]:
                 present.discard(str(event.get("route")))
             else:
                 present.add(str(event.get("route")))
+        # only an unbroken run of finished journals is summarised: a killed or running
+        # apply's journal is read again next time, and so is everything after it
+        if len(finished) == position and events and events[-1].get("event") == "run-end":
+            finished.append(name)
+            summarised = set(present)
+    if len(finished) > len(covered):
+        _write_summary(folder, finished, summarised)
     return present
+
+
+SUMMARY_FILE = "applied-routes.json"
+
+
+def _summary(folder: Path, names: list[str]) -> tuple[list[str], set[str]]:
+    """The journals the summary covers (a prefix of ``names``) and the routes they leave."""
+    try:
+        summary = json.loads(read_regular(folder / SUMMARY_FILE, limit=MAX_JOURNAL_BYTES))
+    except (OSError, ValueError, RecursionError):
+        return [], set()
+    if not isinstance(summary, dict):
+        return [], set()
+    covered, present = summary.get("journals"), summary.get("present")
+    if (
+        not isinstance(covered, list)
+        or not isinstance(present, list)
+        or names[: len(covered)] != covered
+        or not all(isinstance(route, str) for route in present)
+    ):
+        return [], set()
+    return covered, set(present)
+
+
+def _write_summary(folder: Path, journals: list[str], present: set[str]) -> None:
+    text = json.dumps({"journals": journals, "present": sorted(present)}, ensure_ascii=True)
+    temporary = folder / f".{SUMMARY_FILE}.{os.getpid()}.tmp"
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(temporary, folder / SUMMARY_FILE)
+    except OSError:  # a read-only folder: drift still works, it only reads everything again
+        with contextlib.suppress(OSError):
+            temporary.unlink()

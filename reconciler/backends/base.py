@@ -38,6 +38,7 @@ class Capabilities:
     labels: bool = True  # stores labels and annotations (else ownership comes from scope)
     conditional_writes: bool = True  # honours expected_version atomically
     batch_writes: bool = False  # implements BatchWriter.write_batch
+    batch_size: int | None = None  # routes per write_batch the backend prefers; None: a phase
 
 
 @dataclass(frozen=True)

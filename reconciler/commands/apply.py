@@ -31,6 +31,7 @@ from reconciler.errors import (
     StalePlanError,
     UsageError,
 )
+from reconciler.gcpause import gc_paused
 from reconciler.model import RouteSpec
 from reconciler.plan import ApplyResult, Plan
 from reconciler.quoting import clean, json_text, quote
@@ -45,6 +46,7 @@ Ask = Callable[[str], str]  # the answer to a prompt
 ProgressBar = Callable[[int], AbstractContextManager["Progress | None"]]  # total -> callback
 
 
+@gc_paused()  # a command run builds thousands of routes and plan entries, no cycles
 def apply(
     load_settings: Callable[[], Settings],
     paths: Sequence[str],

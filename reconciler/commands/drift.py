@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING
 from reconciler.commands.common import Echo
 from reconciler.commands.planning import plan_or_refuse
 from reconciler.errors import EXIT_CHANGES, EXIT_OK
+from reconciler.gcpause import gc_paused
 from reconciler.quoting import json_text
 
 if TYPE_CHECKING:
     from reconciler.config import Settings
 
 
+@gc_paused()  # a command run builds thousands of routes and plan entries, no cycles
 def drift(
     load_settings: Callable[[], Settings],
     paths: Sequence[str],

@@ -13,6 +13,7 @@ from reconciler.commands.common import Echo, open_backend
 from reconciler.config import Settings
 from reconciler.descriptors.spec_check import problem_summary, route_name_problem, spec_errors
 from reconciler.errors import EXIT_OK, BackendError, RoutesError, UsageError
+from reconciler.gcpause import gc_paused
 from reconciler.model import LiveRoute
 from reconciler.quoting import quote
 from reconciler.regular_files import read_regular, write_atomic
@@ -23,6 +24,7 @@ _NAME_RULE = (
 )
 
 
+@gc_paused()  # a command run builds thousands of routes and plan entries, no cycles
 def export(
     load_settings: Callable[[], Settings],
     names: Sequence[str],

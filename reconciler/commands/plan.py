@@ -9,11 +9,13 @@ from reconciler.commands.common import Echo, backend_shown, render_plan
 from reconciler.commands.planning import plan_or_refuse
 from reconciler.commands.traffic_tests import PLANNED_ORIGIN, plan_with_tests, summary
 from reconciler.errors import EXIT_CHANGES, EXIT_OK, PlanError, UsageError
+from reconciler.gcpause import gc_paused
 
 if TYPE_CHECKING:
     from reconciler.config import Settings
 
 
+@gc_paused()  # a command run builds thousands of routes and plan entries, no cycles
 def plan(
     load_settings: Callable[[], Settings],
     paths: Sequence[str],

@@ -86,7 +86,7 @@ class Collector:
                 {
                     "name": doc.name,
                     "spec": doc.spec.to_dict(),
-                    "prefixes": [rule["prefix"] for rule in doc.descriptor["routes"]],
+                    "prefixes": list(doc.prefixes),
                     "index": index,
                     "base": list(base),
                     "line": doc.line,
@@ -105,7 +105,7 @@ class Collector:
         for raw in entry.documents:
             doc = RouteDocument(
                 name=raw["name"],
-                descriptor={"routes": [{"prefix": prefix} for prefix in raw["prefixes"]]},
+                prefixes=tuple(raw["prefixes"]),
                 spec=RouteSpec.from_dict(raw["spec"]),
                 file=display,
                 line=raw["line"],
@@ -257,7 +257,7 @@ def _route(
     line, column = position(root)
     doc = RouteDocument(
         name=name,
-        descriptor=descriptor,
+        prefixes=tuple(str(rule["prefix"]) for rule in descriptor["routes"]),
         spec=RouteSpec.from_dict(descriptor),
         file=display,
         line=line,

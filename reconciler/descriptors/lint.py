@@ -8,9 +8,8 @@ hosts, shadowed prefixes. It compares canonical specs.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from reconciler.descriptors.spec_rules import host_problem, route_name_problem
 from reconciler.diagnostics import CODES, Diagnostic, diagnostic
@@ -28,10 +27,12 @@ def _nowhere(path: Path, key: bool) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class RouteDocument:
-    """One route as read: its name, raw descriptor, canonical spec and where it came from."""
+    """One route as read: its name, canonical spec, where it came from, and its rules'
+    prefixes in file order (to locate them; the raw descriptor itself is not kept, so a load
+    of 50,000 routes never holds a second copy of every descriptor)."""
 
     name: str
-    descriptor: Mapping[str, Any]
+    prefixes: tuple[str, ...]
     spec: RouteSpec
     file: str
     line: int = 1
@@ -85,8 +86,7 @@ def _check_shared_host(host: str, sharing: list[RouteDocument]) -> Iterator[Diag
         for rule in doc.spec.paths:
             owners.setdefault(rule.prefix, doc)
     for doc in sharing:
-        for index, rule in enumerate(doc.descriptor["routes"]):
-            prefix = rule["prefix"]
+        for index, prefix in enumerate(doc.prefixes):
             for cut in range(1, len(prefix) + 1):
                 owner = owners.get(prefix[:cut])
                 if owner is not None and owner.name != doc.name:

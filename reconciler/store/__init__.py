@@ -10,10 +10,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from reconciler.store.base import RouteStore, is_postgres_url
-from reconciler.store.records import Hostname, StoredRoute
+from reconciler.store.records import Hostname, RouteWrite, StoredRoute
 from reconciler.store.sqlite import SqliteStore
 
-__all__ = ["Hostname", "RouteStore", "SqliteStore", "StoredRoute", "is_postgres_url", "open_store"]
+__all__ = [
+    "Hostname",
+    "RouteStore",
+    "RouteWrite",
+    "SqliteStore",
+    "StoredRoute",
+    "is_postgres_url",
+    "open_store",
+]
 
 
 def open_store(location: str) -> RouteStore:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Literal
 
 from reconciler.model import Condition, LiveRoute, RouteSpec
 
@@ -79,6 +80,19 @@ class StoredRoute:
             annotations=self.annotations,
             conditions=self.conditions,
         )
+
+
+@dataclass(frozen=True)
+class RouteWrite:
+    """One write of ``SqliteStore.write_routes``: a create (If-None-Match: *), a replace or a
+    delete (``expected_version`` is If-Match; None means any version)."""
+
+    name: str
+    kind: Literal["create", "replace", "delete"]
+    spec: RouteSpec | None = None  # None for a delete
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    expected_version: str | None = None
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ cached by their JSON text, so a long-running server checks and parses each spec 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sqlite3
@@ -37,14 +38,14 @@ class RouteRows:
 
     def __init__(self, location: str | Path) -> None:
         self.path = location
-        self._specs: dict[str, RouteSpec] = {}
+        self._specs: dict[bytes, RouteSpec] = {}
 
     def select(
         self, conn: sqlite3.Connection, where: str, params: tuple[Any, ...]
     ) -> list[StoredRoute]:
         """The routes ``where`` selects, with conditions from the store's hostname mode."""
         rows = conn.execute(f"SELECT {COLUMNS} FROM routes {where}", params).fetchall()
-        status = _status(conn) if rows else StatusContext()
+        status = status_of(conn) if rows else StatusContext()
         return [self.stored(row, status) for row in rows]
 
     def stored(self, row: Sequence[Any], status: StatusContext) -> StoredRoute:
@@ -76,13 +77,18 @@ class RouteRows:
 
     def _spec(self, spec_json: str) -> RouteSpec:
         # Specs are immutable and canonical, so one parse serves every later read of the
-        # same text; bounded so a long-running server does not grow without end.
-        spec = self._specs.get(spec_json)
+        # same text; bounded so a long-running server does not grow without end. Keyed by
+        # a digest of the text, not the text: 50,000 cached rows would otherwise keep a
+        # copy of every spec's JSON alive.
+        if not isinstance(spec_json, str):
+            return _checked_spec(_loads("spec", spec_json))  # refused there, saying why
+        key = hashlib.blake2b(spec_json.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        spec = self._specs.get(key)
         if spec is None:
             if len(self._specs) >= SPEC_CACHE_SIZE:
                 self._specs.clear()
             descriptor = _loads("spec", spec_json)
-            spec = self._specs[spec_json] = _checked_spec(descriptor)
+            spec = self._specs[key] = _checked_spec(descriptor)
         return spec
 
 
@@ -173,7 +179,8 @@ def _json_kind(value: Any) -> str:
     return kinds.get(type(value), "a number")
 
 
-def _status(conn: sqlite3.Connection) -> StatusContext:
+def status_of(conn: sqlite3.Connection) -> StatusContext:
+    """What the conditions of the store's routes depend on, read in the caller's snapshot."""
     mode = read_meta(conn, "hostname_mode") or "any"
     hostnames: dict[str, str] = {}
     if mode == "registered":

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
 from reconciler.canonical import canonical_host
-from reconciler.errors import ConflictError, NotFoundError, UsageError
+from reconciler.errors import ConflictError, NotFoundError, RoutesError, UsageError
 from reconciler.gcpause import gc_paused
 from reconciler.model import RouteSpec
-from reconciler.store.records import HOSTNAME_MODES, Hostname, StoredRoute, utc_now
-from reconciler.store.rows import COLUMNS, RouteRows, check_precondition
+from reconciler.store.records import HOSTNAME_MODES, Hostname, RouteWrite, StoredRoute, utc_now
+from reconciler.store.rows import COLUMNS, RouteRows, check_precondition, status_of
 from reconciler.store.sql import (
     STORE_ID,
     ConnectionPool,
@@ -195,6 +195,62 @@ class SqliteStore:
         if not self.path.exists():
             check_precondition(self.path, name, None, expected_version, True, False)
         self._write(write)
+
+    def write_routes(self, writes: Sequence[RouteWrite]) -> list[StoredRoute | RoutesError | None]:
+        """Many creates, replaces and deletes in one transaction: one commit for all of them.
+
+        Each write is decided as ``create_route`` / ``replace_route`` / ``delete_route``
+        would decide it, seeing the writes before it; its entry is the new route, None for
+        a delete, or the ``ConflictError`` / ``NotFoundError`` that write alone met (the
+        others are still made). Any other failure rolls the whole transaction back.
+        """
+        if not writes:
+            return []
+
+        def write(conn: sqlite3.Connection) -> list[StoredRoute | RoutesError | None]:
+            outcomes: list[StoredRoute | RoutesError | None] = []
+            status = status_of(conn)
+            version = int(read_meta(conn, "version_seq") or 0)
+            now = utc_now()
+            for item in writes:
+                name = item.name
+                row = conn.execute(
+                    "SELECT version, created_at FROM routes WHERE name = ?", (name,)
+                ).fetchone()
+                try:
+                    check_precondition(
+                        self.path,
+                        name,
+                        row,
+                        item.expected_version,
+                        item.kind != "create",
+                        item.kind == "create",
+                    )
+                except (ConflictError, NotFoundError) as exc:
+                    outcomes.append(exc)
+                    continue
+                if item.kind == "delete" or item.spec is None:
+                    conn.execute("DELETE FROM routes WHERE name = ?", (name,))
+                    outcomes.append(None)
+                    continue
+                version += 1
+                labels, annotations = dict(item.labels), dict(item.annotations)
+                created_at = row[1] if row else now
+                # The store's JSON form of a spec is its canonical JSON (same dumps options).
+                values = (item.spec.canonical_json(), dumps(labels), dumps(annotations))
+                conn.execute(
+                    f"INSERT OR REPLACE INTO routes ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (name, *values, version, created_at, now),
+                )
+                conditions = status.conditions(item.spec.host, now)
+                stored = StoredRoute(
+                    name, item.spec, str(version), labels, annotations, created_at, now, conditions
+                )
+                outcomes.append(stored)
+            write_meta(conn, "version_seq", str(version))
+            return outcomes
+
+        return self._write(write)
 
     # -- hostnames and settings -----------------------------------------------------------
 

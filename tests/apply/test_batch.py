@@ -12,6 +12,7 @@ import pytest
 from reconciler.apply.applier import ApplyOptions, apply_plan
 from reconciler.apply.journal import read_journal
 from reconciler.backends.base import Capabilities, Write
+from reconciler.backends.local import open_local
 from reconciler.backends.memory import MemoryBackend
 from reconciler.errors import InvalidSpecError, RoutesError, TransientBackendError
 from reconciler.model import LiveRoute, RouteSpec
@@ -235,3 +236,77 @@ def test_batches_are_bounded_and_progress_follows_every_route() -> None:
     assert result.ok
     assert [len(batch) for batch in backend.batches] == [2, 2, 1]
     assert seen == [1, 2, 3, 4, 5]
+
+
+def test_without_a_batch_size_a_phase_goes_in_the_backends_batches() -> None:
+    backend = BatchBackend()
+    backend.capabilities = Capabilities(batch_writes=True, batch_size=None)  # a whole phase
+    names = [f"r-{i}" for i in range(7)]
+    result = run(
+        plan_of(create(n, spec(f"{n}.acme.org")) for n in names), backend, specs_for(names)
+    )
+    assert result.ok and [len(batch) for batch in backend.batches] == [7]
+    backend = BatchBackend()
+    backend.capabilities = Capabilities(batch_writes=True, batch_size=3)
+    result = run(
+        plan_of(create(n, spec(f"{n}.acme.org")) for n in names), backend, specs_for(names)
+    )
+    assert result.ok and [len(batch) for batch in backend.batches] == [3, 3, 1]
+
+
+# -- the local backend: many routes per SQLite transaction ----------------------------------
+
+
+class Crash(BaseException):
+    """The process dying: nothing after it runs (not even the result lines)."""
+
+
+def test_local_apply_commits_a_thousand_routes_per_transaction(tmp_path: Path) -> None:
+    backend = open_local(f"local:{tmp_path / 'state.db'}")
+    commits: list[int] = []
+    write_batch = backend.write_batch
+    backend.write_batch = lambda writes: commits.append(len(writes)) or write_batch(writes)  # type: ignore[method-assign]
+    names = [f"r-{i:04d}" for i in range(2500)]
+    plan = plan_of(create(n, spec(f"{n}.acme.org")) for n in names)
+    result = run(plan, backend, specs_for(names), journal_dir=tmp_path / "journal")
+    assert result.ok and result.count("applied") == 2500
+    assert commits == [1000, 1000, 500]
+    events = read_journal(Path(result.journal or ""))
+    assert [e["route"] for e in events if e["event"] == "result"] == names
+    assert {e["message"] for e in events if e["event"] == "result"} == {"created"}
+    assert len(backend.list_routes()) == 2500
+    again = run(plan, backend, specs_for(names))
+    assert set(outcomes(again).values()) == {"already-applied"} and commits == [1000, 1000, 500]
+
+
+def test_a_crash_after_a_commit_leaves_its_routes_in_the_journal_and_a_rerun_finishes(
+    tmp_path: Path,
+) -> None:
+    backend = open_local(f"local:{tmp_path / 'state.db'}")
+    write_batch = backend.write_batch
+
+    def commit_then_die(writes: Sequence[Write]) -> list[Any]:
+        write_batch(writes)
+        raise Crash  # committed, and no result line will ever say so
+
+    backend.write_batch = commit_then_die  # type: ignore[method-assign]
+    names = [f"r-{i:04d}" for i in range(1200)]
+    plan = plan_of(create(n, spec(f"{n}.acme.org")) for n in names)
+    with pytest.raises(Crash):
+        run(plan, backend, specs_for(names), journal_dir=tmp_path / "journal")
+    (killed,) = [read_journal(p) for p in (tmp_path / "journal").glob("*.jsonl")]
+    committed = {route.name for route in backend.list_routes()}
+    assert len(committed) == 1000
+    in_flight = {name for e in killed if e["event"] == "writing" for name in e["routes"]}
+    assert committed <= in_flight, "every committed route is named in the journal"
+    versions = {route.name: route.version for route in backend.list_routes()}
+
+    backend.write_batch = write_batch  # type: ignore[method-assign]
+    rerun = run(plan, backend, specs_for(names))
+    assert {n for n, o in outcomes(rerun).items() if o == "already-applied"} == committed
+    assert {n for n, o in outcomes(rerun).items() if o == "applied"} == set(names) - committed
+    assert all(backend.get_route(n).version == v for n, v in versions.items())  # type: ignore[union-attr]
+
+
+def specs_for(names: Iterable[str]) -> dict[str, RouteSpec]:
+    return {n: spec(f"{n}.acme.org") for n in names}

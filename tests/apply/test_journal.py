@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from reconciler.apply.journal import read_journal
+from reconciler.apply.journal import read_journal, routes_applied_in_journal
 from reconciler.errors import TransientBackendError
 from tests.apply.support import OWNER, SECRET_HASH, run
 
@@ -108,3 +108,36 @@ def test_torn_last_line_leaves_earlier_lines_readable(tmp_path: Path) -> None:
     path = tmp_path / "run.jsonl"
     path.write_text('{"event": "run-start"}\n{"event": "result", "rou', encoding="utf-8")
     assert read_journal(path) == [{"event": "run-start"}]
+
+
+def _journal(folder: Path, name: str, results: list[tuple[str, str]], *, ended: bool) -> None:
+    lines = [{"event": "run-start"}]
+    lines += [
+        {"event": "result", "route": r, "action": a, "outcome": "applied"} for r, a in results
+    ]
+    if ended:
+        lines.append({"event": "run-end"})
+    (folder / name).write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+
+def test_applied_routes_are_summarised_so_old_journals_are_read_once(tmp_path: Path) -> None:
+    _journal(tmp_path, "1.jsonl", [("a", "create"), ("b", "create")], ended=True)
+    _journal(tmp_path, "2.jsonl", [("b", "delete")], ended=True)
+    _journal(tmp_path, "3.jsonl", [("c", "create")], ended=False)  # killed, or still running
+    assert routes_applied_in_journal(tmp_path) == {"a", "c"}
+    summary = json.loads((tmp_path / "applied-routes.json").read_text())
+    assert summary == {"journals": ["1.jsonl", "2.jsonl"], "present": ["a"]}
+    (tmp_path / "1.jsonl").write_text("not read again\n")  # covered by the summary
+    _journal(tmp_path, "3.jsonl", [("c", "create"), ("d", "create")], ended=True)
+    assert routes_applied_in_journal(tmp_path) == {"a", "c", "d"}
+    assert json.loads((tmp_path / "applied-routes.json").read_text())["journals"][-1] == "3.jsonl"
+
+
+def test_a_summary_that_does_not_match_the_journals_is_ignored(tmp_path: Path) -> None:
+    _journal(tmp_path, "1.jsonl", [("a", "create")], ended=True)
+    _journal(tmp_path, "2.jsonl", [("b", "create")], ended=True)
+    assert routes_applied_in_journal(tmp_path) == {"a", "b"}
+    (tmp_path / "1.jsonl").unlink()  # journals pruned by hand
+    assert routes_applied_in_journal(tmp_path) == {"b"}
+    (tmp_path / "applied-routes.json").write_text('{"journals": 7}')
+    assert routes_applied_in_journal(tmp_path) == {"b"}

@@ -6,7 +6,8 @@ the body it returned. Caddy checks it under its config lock, so a concurrent edi
 is never lost: we get 412, read again and re-check the route's own version.
 
 ``write_batch`` does the same for many routes in one config load: a reload costs about as
-much for one route as for two hundred, so batches are what make large applies fast.
+much for one route as for thousands, so an apply loads the config once per phase. Reads and
+edits go through one index of the tree (``apps.CaddyApps``), so their cost grows linearly.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from typing import Any
 import httpx
 
 from reconciler.backends.base import BaseBackend, Capabilities, Write, WriteOutcome
-from reconciler.backends.caddy import apps as caddy_apps
 from reconciler.backends.caddy.admin import (
     fnv32a,
     foreign_config,
@@ -29,6 +29,7 @@ from reconciler.backends.caddy.admin import (
     refused,
     request,
 )
+from reconciler.backends.caddy.apps import CaddyApps, caddy_routes
 from reconciler.backends.caddy.checks import check_route
 from reconciler.backends.caddy.mapping import (
     ID_PREFIX,
@@ -46,6 +47,7 @@ from reconciler.errors import (
     RoutesError,
     TransientBackendError,
 )
+from reconciler.gcpause import gc_paused
 from reconciler.model import Condition, LiveRoute, RouteSpec, digest_of
 from reconciler.retry import retry_transient
 
@@ -83,9 +85,9 @@ class CaddyBackend(BaseBackend):
     def list_routes(self) -> list[LiveRoute]:
         """Every route on the http app's servers, sorted by name; others' routes unlabelled."""
         found: dict[str, LiveRoute] = {}
-        with foreign_config(self.admin_url):
+        with gc_paused(), foreign_config(self.admin_url):
             apps = self._read()[0]
-            for server, index, route in caddy_apps.caddy_routes(apps):
+            for server, index, route in caddy_routes(apps.tree):
                 live = self._live(apps, server, index, route)
                 if live is not None:
                     found.setdefault(live.name, live)
@@ -95,16 +97,16 @@ class CaddyBackend(BaseBackend):
         """One route, or None."""
         with foreign_config(self.admin_url):
             apps = self._read()[0]
-            found = caddy_apps.find(apps, name)
+            found = apps.find(name)
             return self._live(apps, *found) if found else None
 
     def get_routes(self, names: Iterable[str]) -> dict[str, LiveRoute]:
         """The named routes that exist, from one read of the config."""
         live: dict[str, LiveRoute] = {}
-        with foreign_config(self.admin_url):
+        with gc_paused(), foreign_config(self.admin_url):
             apps = self._read()[0]
             for name in names:
-                found = caddy_apps.find(apps, name)
+                found = apps.find(name)
                 route = self._live(apps, *found) if found else None
                 if route is not None:
                     live[name] = route
@@ -137,7 +139,8 @@ class CaddyBackend(BaseBackend):
 
     def write_batch(self, writes: Sequence[Write]) -> list[WriteOutcome]:
         """All ``writes`` in one conditional config load (see ``BatchWriter``)."""
-        with self._write_lock, foreign_config(self.admin_url):
+        # gc_paused: a config of thousands of routes is millions of objects, and no cycles
+        with self._write_lock, gc_paused(), foreign_config(self.admin_url):
             return self._load(writes)
 
     def close(self) -> None:
@@ -154,8 +157,8 @@ class CaddyBackend(BaseBackend):
             details=[{"route": write.name, "message": p} for p in problems],
         )
 
-    def _check_version(self, apps: dict[str, Any], name: str, expected: str | None) -> None:
-        found = caddy_apps.find(apps, name)
+    def _check_version(self, apps: CaddyApps, name: str, expected: str | None) -> None:
+        found = apps.find(name)
         if found is None:
             raise NotFoundError(
                 f"route {name!r} does not exist on {self.url}",
@@ -194,7 +197,7 @@ class CaddyBackend(BaseBackend):
                 self.admin_url,
                 "POST",
                 APPS,
-                content=json.dumps(apps).encode("utf-8"),
+                content=json.dumps(apps.finish(), separators=(",", ":")).encode("utf-8"),
                 headers={"Content-Type": "application/json", "If-Match": etag},
             )
             if response.status_code == 412:
@@ -219,11 +222,11 @@ class CaddyBackend(BaseBackend):
             hint="another client is editing Caddy's config: try again",
         )
 
-    def _edit(self, apps: dict[str, Any], write: Write) -> RoutesError | None:
+    def _edit(self, apps: CaddyApps, write: Write) -> RoutesError | None:
         """Apply one write to the config tree; its error leaves the tree untouched."""
         name = write.name
         try:
-            if write.kind == "create" and caddy_apps.find(apps, name) is not None:
+            if write.kind == "create" and apps.find(name) is not None:
                 raise ConflictError(
                     f"route {name!r} already exists on {self.url}",
                     hint="plan again to see the live route",
@@ -233,41 +236,41 @@ class CaddyBackend(BaseBackend):
         except RoutesError as exc:
             return exc
         if write.kind != "create":
-            caddy_apps.remove(apps, name)
+            apps.remove(name)
         if write.spec is not None and write.kind != "delete":
             labels, annotations = write.labels, write.annotations
-            route = route_to_caddy(
-                name, write.spec, labels, annotations, self.options, uuid.uuid4().hex
-            )
-            caddy_apps.add(apps, name, write.spec, route, self.options)
+            # 64 random bits: a re-created route never gets an old version back
+            revision = uuid.uuid4().hex[:16]
+            route = route_to_caddy(name, write.spec, labels, annotations, self.options, revision)
+            apps.add(name, write.spec, route)
         return None
 
-    def _written(self, apps: dict[str, Any], write: Write) -> LiveRoute | None:
+    def _written(self, apps: CaddyApps, write: Write) -> LiveRoute | None:
         if write.kind == "delete":
             return None
-        found = caddy_apps.find(apps, write.name)
+        found = apps.find(write.name)
         live = self._live(apps, *found) if found else None
         return live or LiveRoute(name=write.name, spec=RouteSpec(host="", paths=()), version="")
 
-    def _read(self, *, with_etag: bool = False) -> tuple[dict[str, Any], str]:
+    def _read(self, *, with_etag: bool = False) -> tuple[CaddyApps, str]:
         # Caddy restarts its admin server after each load, and may reset a connection made
         # while it does: a read is safe to repeat.
         response = retry_transient(lambda: request(self._client, self.admin_url, "GET", APPS))
         raise_for_admin_error(response, self.admin_url, None)
         parsed = response.json() if response.content.strip() != b"null" else None
-        apps = parsed if isinstance(parsed, dict) else {}
+        apps = CaddyApps(parsed if isinstance(parsed, dict) else {}, self.options)
         etag = f'"{APPS} {fnv32a(response.content)}"' if with_etag else ""
         return apps, etag
 
     def _live(
-        self, apps: dict[str, Any], server: str, index: int, route: dict[str, Any]
+        self, apps: CaddyApps, server: str, index: int, route: dict[str, Any]
     ) -> LiveRoute | None:
         route_id = str(route.get("@id", ""))
         host = host_of(route)
         if written_by_routes(route):
             name = route_id.removeprefix(ID_PREFIX)
             labels, annotations = labels_of(route)
-            spec = caddy_apps.spec_of(apps, name, route, self.options)
+            spec = apps.spec_of(name, route)
             return LiveRoute(
                 name, spec, _version(apps, name), labels, annotations, _serving(server)
             )
@@ -278,8 +281,8 @@ class CaddyBackend(BaseBackend):
         return LiveRoute(name, spec, digest_of(route)[7:23], {}, {}, _serving(server))
 
 
-def _version(apps: dict[str, Any], name: str) -> str:
-    return digest_of(caddy_apps.parts_of(apps, name))[7:23]
+def _version(apps: CaddyApps, name: str) -> str:
+    return digest_of(apps.parts_of(name))[7:23]
 
 
 def _serving(server: str) -> tuple[Condition, ...]:

@@ -1,11 +1,13 @@
 """RouteSpec <-> Caddy JSON (docs/caddy.md). Pure: no HTTP, no files.
 
 One descriptor becomes one Caddy route ``{"@id": "routes-NAME", "match": [{"host": [HOST]}]}``
-whose first handler is a ``vars`` marker (labels, annotations, the canonical spec) and whose
-second is a ``subroute`` holding CORS, the websocket guards and one route per path prefix,
-longest prefix first. Reading back derives the spec from the handlers that really serve, so a
-hand edit of the served config shows up as drift; the stored spec only supplies what Caddy
-cannot express (path rule names, which service of several sharing one upstream).
+whose first handler is a ``vars`` marker (labels, annotations, and only what Caddy cannot
+express: path rule names, and the service of a path whose upstream several services share)
+and whose second is a ``subroute`` holding CORS, one websocket guard for the prefixes that
+refuse upgrades, and one route per path prefix, longest prefix first. Reading back derives
+the spec from the handlers that really serve, so a hand edit of the served config shows up
+as drift. Routes written by earlier versions (a full ``routes.spec`` copy in the marker, one
+guard per prefix) read back the same.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from reconciler.model import CorsPolicy, PathRule, RouteSpec, TlsConfig
 
 ID_PREFIX = "routes-"
 MARKER = "routes.labels"
+NAMES = "routes.names"  # prefix -> path rule name
+SERVICES = "routes.services"  # prefix -> service, where the upstream does not tell
+_WS_REFUSED = "websockets are not enabled for this path\n"
 _WS_MATCH = {
     "Connection": {"pattern": "(?i)\\bupgrade\\b"},
     "Upgrade": {"pattern": "(?i)^websocket$"},
@@ -48,8 +53,30 @@ def prefix_of_pattern(pattern: str) -> str | None:
     """The literal prefix a single-prefix pattern matches, or None if it is not one."""
     if not pattern.startswith("^") or pattern.startswith("^(?:"):
         return None
+    return _literal(pattern[1:])
+
+
+def prefixes_of_pattern(pattern: str) -> list[str]:
+    """The literal prefixes a ``literal_prefix_pattern`` matches; [] for any other regex."""
+    if pattern.startswith("^(?:") and pattern.endswith(")"):
+        alternatives, current, escaped = [], [], False
+        for char in pattern[4:-1]:
+            if escaped or char != "|":
+                current.append(char)
+                escaped = not escaped and char == "\\"
+            else:
+                alternatives.append("".join(current))
+                current = []
+        alternatives.append("".join(current))
+        literals = [_literal(alternative) for alternative in alternatives]
+        return [p for p in literals if p is not None] if None not in literals else []
+    single = prefix_of_pattern(pattern)
+    return [single] if single is not None else []
+
+
+def _literal(escaped_text: str) -> str | None:
     out, escaped = [], False
-    for char in pattern[1:]:
+    for char in escaped_text:
         if escaped:
             out.append(char)
             escaped = False
@@ -59,7 +86,7 @@ def prefix_of_pattern(pattern: str) -> str | None:
             return None
         else:
             out.append(char)
-    return "".join(out)
+    return None if escaped else "".join(out)
 
 
 def route_to_caddy(
@@ -75,13 +102,18 @@ def route_to_caddy(
     ``revision`` is unique per write, so a route deleted and created again with the same
     spec gets a new version and a stale expected version cannot match it.
     """
-    marker = {
+    marker: dict[str, Any] = {
         "handler": "vars",
         "routes.revision": revision,
         MARKER: dict(labels),
         "routes.annotations": dict(annotations),
-        "routes.spec": spec.to_dict(),
     }
+    names = {rule.prefix: rule.name for rule in spec.paths if rule.name}
+    if names:
+        marker[NAMES] = names
+    services = {r.prefix: r.service for r in spec.paths if not _dial_tells(r.service, options)}
+    if services:
+        marker[SERVICES] = services
     return {
         "@id": route_id(name),
         "match": [{"host": [spec.host]}],
@@ -89,32 +121,56 @@ def route_to_caddy(
     }
 
 
+def _dial_tells(service: str, options: CaddyOptions) -> bool:
+    """Whether reading the route back finds ``service`` from its upstream's address alone."""
+    dial = options.upstream(service)
+    return [s for s, d in options.upstreams.items() if d == dial and s != "*"] == [service]
+
+
+def _guard(prefixes: list[str]) -> dict[str, Any]:
+    """Refuse websocket upgrades on ``prefixes`` (a responder: nothing after it runs)."""
+    return {
+        "match": [
+            {
+                "path_regexp": {"pattern": literal_prefix_pattern(prefixes)},
+                "header_regexp": _WS_MATCH,
+            }
+        ],
+        "handle": [{"handler": "static_response", "status_code": 403, "body": _WS_REFUSED}],
+    }
+
+
 def _subroutes(spec: RouteSpec, options: CaddyOptions) -> list[dict[str, Any]]:
     routes: list[dict[str, Any]] = []
     if spec.cors is not None:
         routes.extend(_cors_routes(spec, spec.cors))
-    for rule in serving_order(spec.paths):  # the order routes explain matches in
-        path_match = {"path_regexp": {"pattern": literal_prefix_pattern([rule.prefix])}}
-        if not rule.websockets:
-            routes.append(
-                {
-                    "match": [{**path_match, "header_regexp": _WS_MATCH}],
-                    "handle": [
-                        {
-                            "handler": "static_response",
-                            "status_code": 403,
-                            "body": "websockets are not enabled for this path\n",
-                        }
-                    ],
-                    "terminal": True,
-                }
-            )
-        upstream = {"dial": options.upstream(rule.service)}
+    ordered = serving_order(spec.paths)  # the order routes explain matches in
+    open_prefixes = [rule.prefix for rule in spec.paths if rule.websockets]
+    # One guard up front serves every refusing prefix that no upgrade-enabled prefix
+    # extends: a request it matches has a refusing longest prefix. The others (/a refuses,
+    # /a/ws allows) keep a guard of their own right before their proxy route.
+    own = {
+        rule.prefix
+        for rule in ordered
+        if not rule.websockets
+        and any(p.startswith(rule.prefix) and p != rule.prefix for p in open_prefixes)
+    }
+    shared = [r.prefix for r in ordered if not r.websockets and r.prefix not in own]
+    if shared:
+        routes.append(_guard(shared))
+    for rule in ordered:
+        if rule.prefix in own:
+            routes.append(_guard([rule.prefix]))
+        # reverse_proxy answers itself, so the routes after it never run (no "terminal")
         routes.append(
             {
-                "match": [path_match],
-                "handle": [{"handler": "reverse_proxy", "upstreams": [upstream]}],
-                "terminal": True,
+                "match": [{"path_regexp": {"pattern": literal_prefix_pattern([rule.prefix])}}],
+                "handle": [
+                    {
+                        "handler": "reverse_proxy",
+                        "upstreams": [{"dial": options.upstream(rule.service)}],
+                    }
+                ],
             }
         )
     return routes
@@ -187,7 +243,7 @@ def spec_from_caddy(
     caddy_route: Mapping[str, Any], tls: TlsConfig | None, options: CaddyOptions
 ) -> RouteSpec:
     """The spec Caddy really serves for ``caddy_route``; unknown shapes read as no paths."""
-    stored = _stored_spec(caddy_route)
+    names, services = _stored_rules(caddy_route)
     subroutes: list[Any] = []
     for handler in caddy_route.get("handle") or []:
         if isinstance(handler, dict) and handler.get("handler") == "subroute":
@@ -199,16 +255,16 @@ def spec_from_caddy(
         match = (sub.get("match") or [{}])[0] if isinstance(sub, dict) else {}
         handlers = sub.get("handle") or [] if isinstance(sub, dict) else []
         kinds = [h.get("handler") for h in handlers if isinstance(h, dict)]
-        prefix = prefix_of_pattern(str((match.get("path_regexp") or {}).get("pattern", "")))
+        pattern = str((match.get("path_regexp") or {}).get("pattern", ""))
+        prefix = prefix_of_pattern(pattern)
         if "OPTIONS" in (match.get("method") or []) and kinds == ["static_response"]:
             cors = _cors_from_preflight(match, handlers[0])
-        elif prefix is not None and "header_regexp" in match and kinds == ["static_response"]:
-            guarded.add(prefix)
+        elif "header_regexp" in match and kinds == ["static_response"]:
+            guarded.update(prefixes_of_pattern(pattern))
         elif prefix is not None and kinds == ["reverse_proxy"]:
             dials = [str(u.get("dial", "")) for u in handlers[0].get("upstreams") or []]
-            old = stored.path(prefix) if stored else None
-            service = _service_for(dials, old, options)
-            rules[prefix] = PathRule(prefix, service, old.name if old else None)
+            service = _service_for(dials, services.get(prefix), options)
+            rules[prefix] = PathRule(prefix, service, names.get(prefix))
     paths = tuple(
         sorted(
             PathRule(r.prefix, r.service, r.name, websockets=r.prefix not in guarded)
@@ -218,18 +274,28 @@ def spec_from_caddy(
     return RouteSpec(host=host_of(caddy_route) or "", paths=paths, cors=cors, tls=tls)
 
 
-def _stored_spec(caddy_route: Mapping[str, Any]) -> RouteSpec | None:
+def _stored_rules(caddy_route: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+    """The path rule names and services the marker keeps, by prefix."""
     handle = caddy_route.get("handle") or []
-    stored = handle[0].get("routes.spec") if handle and isinstance(handle[0], dict) else None
-    return RouteSpec.from_dict(stored) if isinstance(stored, dict) else None
+    marker = handle[0] if handle and isinstance(handle[0], dict) else {}
+    stored = marker.get("routes.spec")  # written by routes before the compact marker
+    if isinstance(stored, dict):
+        spec = RouteSpec.from_dict(stored)
+        names = {r.prefix: r.name for r in spec.paths if r.name}
+        return names, {r.prefix: r.service for r in spec.paths}
+    names, services = marker.get(NAMES) or {}, marker.get(SERVICES) or {}
+    return (
+        {str(k): str(v) for k, v in names.items()},
+        {str(k): str(v) for k, v in services.items()},
+    )
 
 
-def _service_for(dials: list[str], old: PathRule | None, options: CaddyOptions) -> str:
+def _service_for(dials: list[str], stored: str | None, options: CaddyOptions) -> str:
     if len(dials) != 1:
         return "<upstreams:" + ",".join(dials) + ">"
-    if old is not None and options.upstream(old.service) == dials[0]:
-        return old.service
-    services = sorted(s for s, d in options.upstreams.items() if d == dials[0])
+    if stored is not None and options.upstream(stored) == dials[0]:
+        return stored
+    services = sorted(s for s, d in options.upstreams.items() if d == dials[0] and s != "*")
     return services[0] if services else f"<dial:{dials[0]}>"
 
 

@@ -488,3 +488,99 @@ def test_a_route_caddy_cannot_load_fails_alone_in_its_batch(
         assert [r.name for r in counting.backend.list_routes()] == ["r0", "r1", "r2", "r3", "r5"]
     finally:
         counting.client.close()
+
+
+# -- the compact mapping ----------------------------------------------------------------------
+
+
+def test_a_prefix_allowing_websockets_under_one_refusing_them_gets_the_upgrade(
+    backend: CaddyBackend, options: CaddyOptions
+) -> None:
+    route = RouteSpec.from_dict(
+        {
+            "host": "chat.example.com",
+            "routes": [
+                {"prefix": "/chat", "route": {"service": "frontend"}},
+                {"prefix": "/chat/ws", "route": {"service": "carts-v2"}, "enableWebsockets": True},
+                {"prefix": "/api", "route": {"service": "shopping-cart"}},
+            ],
+        }
+    )
+    created = backend.create_route("chat", route, LABELS, ANNOTATIONS)
+    upgrade = {"Connection": "Upgrade", "Upgrade": "websocket"}
+    assert get(options, "chat.example.com", "/chat/ws/1", headers=upgrade).text == (
+        "carts-v2 /chat/ws/1\n"
+    )
+    assert get(options, "chat.example.com", "/chat/1", headers=upgrade).status_code == 403
+    assert get(options, "chat.example.com", "/api/1", headers=upgrade).status_code == 403
+    assert get(options, "chat.example.com", "/chat/1").text == "frontend /chat/1\n"
+    live = backend.get_route("chat")
+    assert live is not None and (live.spec, live.version) == (route, created.version)
+
+
+def test_routes_written_by_the_full_spec_mapping_read_back_the_same(
+    backend: CaddyBackend, caddy: CaddyProcess, options: CaddyOptions
+) -> None:
+    """A config written before the compact mapping (the whole spec in the marker, a guard
+    per prefix, terminal routes) is read as the same route, plans no change and is
+    rewritten in the compact form by the next write."""
+    wanted = RouteSpec.from_dict(
+        {
+            "host": "old.example.com",
+            "routes": [
+                {"prefix": "/", "route": {"service": "unlisted-svc"}, "name": "home"},
+                {"prefix": "/carts", "route": {"service": "shopping-cart"}},
+            ],
+        }
+    )
+    guard = {
+        "Connection": {"pattern": "(?i)\\bupgrade\\b"},
+        "Upgrade": {"pattern": "(?i)^websocket$"},
+    }
+
+    def prefix_routes(prefix: str, service: str) -> list[dict[str, Any]]:
+        match = {"path_regexp": {"pattern": "^" + prefix}}
+        refuse = {"handler": "static_response", "status_code": 403, "body": "no\n"}
+        proxy = {"handler": "reverse_proxy", "upstreams": [{"dial": options.upstream(service)}]}
+        return [
+            {"match": [{**match, "header_regexp": guard}], "handle": [refuse], "terminal": True},
+            {"match": [match], "handle": [proxy], "terminal": True},
+        ]
+
+    backend.create_route("seed", spec("seed.example.com", {"/": "frontend"}), LABELS, {})
+    old = {
+        "@id": "routes-old",
+        "match": [{"host": ["old.example.com"]}],
+        "handle": [
+            {
+                "handler": "vars",
+                "routes.revision": "0" * 32,
+                "routes.labels": dict(LABELS),
+                "routes.annotations": dict(ANNOTATIONS),
+                "routes.spec": wanted.to_dict(),
+            },
+            {
+                "handler": "subroute",
+                "routes": prefix_routes("/carts", "shopping-cart")
+                + prefix_routes("/", "unlisted-svc"),
+            },
+        ],
+    }
+    url = f"{caddy.admin_url}/config/apps/http/servers/{options.server}/routes/0"
+    assert httpx.put(url, json=old, timeout=10).status_code == 200
+    live = backend.get_route("old")
+    assert live is not None and live.spec == wanted and dict(live.labels) == LABELS
+    assert get(options, "old.example.com", "/carts/1").text == "shopping-cart /carts/1\n"
+    replaced = backend.replace_route("old", wanted, LABELS, ANNOTATIONS, live.version)
+    again = backend.get_route("old")
+    assert again is not None and (again.spec, again.version) == (wanted, replaced.version)
+    marker = backend_route(caddy, options, "routes-old")["handle"][0]
+    assert "routes.spec" not in marker
+    assert marker["routes.names"] == {"/": "home"}
+    assert marker["routes.services"] == {"/": "unlisted-svc"}  # its upstream is the "*" one
+    assert get(options, "old.example.com", "/x").text == "frontend /x\n"
+
+
+def backend_route(caddy: CaddyProcess, options: CaddyOptions, route_id: str) -> dict[str, Any]:
+    routes = caddy.config(f"/config/apps/http/servers/{options.server}/routes")
+    return next(route for route in routes if route.get("@id") == route_id)
