@@ -230,7 +230,7 @@ def _plan_source(settings: Settings, path: str, saved: Plan) -> Source:
                 f"the repository {root}; nothing was written",
                 hint="a plan names descriptors of the repository it is applied in",
             )
-    if saved.prune:
+    if saved.prune and settings.descriptors:  # without them, the file's paths are all there is
         configured = sorted(str(settings.resolve(p).resolve()) for p in settings.descriptors)
         if sorted(str(p.resolve()) for p in paths) != configured:
             raise PlanError(

@@ -43,7 +43,7 @@ from reconciler.backends.akka.target import (
     AkkaTarget,
     target_from,
 )
-from reconciler.backends.base import BaseBackend, Capabilities
+from reconciler.backends.base import BaseBackend, Capabilities, StoreIdentity
 from reconciler.backends.options import AkkaOptions
 from reconciler.errors import (
     BackendError,
@@ -69,6 +69,13 @@ class AkkaBackend(BaseBackend):
         self._json_works: dict[str, bool] = {}
         # Route name -> its region (None: global), as the last `routes get` showed it.
         self._regional: dict[str, str | None] = {}
+
+    def identity(self) -> StoreIdentity:
+        """The CLI and the project it addresses (the CLI's current project when none is set):
+        the platform gives no store id, so a saved plan names where it goes by these."""
+        project = self.target.project or "(the CLI's current project)"
+        owner = f", owner {self.target.owner}" if self.target.owner else ""
+        return StoreIdentity(f"{self.target.surface.name}: project {project}{owner}")
 
     # -- reads ---------------------------------------------------------------------------
 

@@ -15,7 +15,6 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from reconciler.apply.applier import ApplyOptions, apply_plan
-from reconciler.apply.guards import resolve_desired_specs
 from reconciler.backends.caddy.backend import CaddyBackend
 from reconciler.backends.options import CaddyOptions
 from reconciler.descriptors.expectations import parse_url
@@ -96,7 +95,7 @@ def _apply(backend: CaddyBackend, routes: dict[str, RouteSpec]) -> None:
     )
     plan_options = PlanOptions("acme/gitops", backend.url, "0", prune=True)
     plan = make_plan(desired, backend.list_routes(), plan_options)
-    result = apply_plan(plan, backend, resolve_desired_specs(plan, routes), ApplyOptions())
+    result = apply_plan(plan, backend, routes, ApplyOptions())
     assert result.ok, result.to_dict()
 
 
