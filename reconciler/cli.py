@@ -123,7 +123,9 @@ def validate(g: Globals, paths: tuple[str, ...], fmt: str) -> int:
 @click.argument("paths", nargs=-1)
 @click.option("--out", metavar="FILE", help="Save the plan (JSON) for `routes apply FILE`.")
 @_format_option("text", "markdown", "json")
-@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
+@click.option(
+    "--detailed-exitcode", is_flag=True, help="Exit 2 on changes, 1 when apply would refuse."
+)
 @click.option(
     "--prune/--no-prune", default=None, help="Plan deletes of owned routes not described."
 )
@@ -131,6 +133,8 @@ def validate(g: Globals, paths: tuple[str, ...], fmt: str) -> int:
 @click.option("--ref", metavar="GITREF", help="Read descriptors from this git ref (no checkout).")
 @click.option("--changed-since", metavar="GITREF", help="Only routes in files changed since REF.")
 @click.option("--github-comment", is_flag=True, help="Upsert the plan as a PR comment.")
+@click.option("--max-deletes", type=click.IntRange(min=0), help="Apply's delete limit (10).")
+@click.option("--allow-empty", is_flag=True, help="As apply will pass --allow-empty.")
 @click.pass_obj
 def plan(g: Globals, /, paths: tuple[str, ...], **flags: Any) -> int:
     """Show what apply would change."""

@@ -11,16 +11,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.diagnostics import Diagnostic
+from reconciler.diagnostics import CODE_KEPT_WITHOUT_PRUNE, CODE_PROTECTED, Diagnostic
 
 __all__ = [
     "FORMAT_VERSION",
+    "KEPT_CODES",
     "ApplyResult",
     "Change",
     "Operation",
     "Plan",
+    "Refusal",
     "RouteResult",
 ]
+
+# Owned live routes no descriptor names that the plan keeps: without --prune, or protected.
+KEPT_CODES = (CODE_KEPT_WITHOUT_PRUNE, CODE_PROTECTED)
 
 FORMAT_VERSION = "1"
 
@@ -128,6 +133,22 @@ class Change:
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """A guard ``routes apply`` will refuse this plan by, and what would allow it."""
+
+    guard: str  # errors | empty-desired-set | max-deletes
+    message: str
+    hint: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"guard": self.guard, "message": self.message, "hint": self.hint}
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Refusal:
+        return cls(guard=raw["guard"], message=raw["message"], hint=raw.get("hint") or "")
+
+
+@dataclass(frozen=True)
 class Plan:
     """The whole plan: the value ``routes plan`` computes and ``routes apply`` executes."""
 
@@ -144,6 +165,7 @@ class Plan:
     git: Mapping[str, Any] | None = None
     prune: bool = False
     targets: tuple[str, ...] = ()
+    refusals: tuple[Refusal, ...] = ()
 
     def count(self, action: str) -> int:
         return sum(1 for change in self.changes if change.action == action)
@@ -155,6 +177,17 @@ class Plan:
     @property
     def has_errors(self) -> bool:
         return any(d.severity == "error" for d in self.diagnostics)
+
+    @property
+    def kept(self) -> tuple[str, ...]:
+        """Owned live routes no descriptor names, kept (P010 without --prune, P011 protected)."""
+        return tuple(d.route for d in self.diagnostics if d.code in KEPT_CODES and d.route)
+
+    @property
+    def differs(self) -> bool:
+        """Whether live state differs from the descriptors: what ``plan --detailed-exitcode``
+        and ``drift`` both count (changes, and owned routes kept although not described)."""
+        return self.has_changes or bool(self.kept)
 
     def summary(self) -> dict[str, int]:
         return {
@@ -184,6 +217,8 @@ class Plan:
             "changes": [change.to_dict() for change in self.changes],
             "unmanaged": [dict(u) for u in self.unmanaged],
             "diagnostics": [d.to_dict() for d in self.diagnostics],
+            "kept": list(self.kept),
+            "refusals": [r.to_dict() for r in self.refusals],
         }
 
     @classmethod
@@ -205,6 +240,7 @@ class Plan:
             git=source.get("git"),
             prune=bool(options.get("prune", False)),
             targets=tuple(options.get("targets") or ()),
+            refusals=tuple(Refusal.from_dict(r) for r in raw.get("refusals") or ()),
         )
 
 

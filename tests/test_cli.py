@@ -181,6 +181,8 @@ def test_prune_guards(repo: Path) -> None:
     code, _, err = routes(repo, "apply", "--auto-approve", "--prune")
     assert code == 1 and "--allow-empty" in err
     code, _, _ = routes(repo, "plan", "--prune", "--detailed-exitcode")
+    assert code == 1, "apply would refuse this plan (the desired set is empty)"
+    code, _, _ = routes(repo, "plan", "--prune", "--allow-empty", "--detailed-exitcode")
     assert code == 2
     code, _, _ = routes(repo, "apply", "--auto-approve", "--prune", "--allow-empty")
     assert code == 0

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from reconciler.apply.guards import guard_refusals
 from reconciler.commands.common import Echo, render_plan
 from reconciler.commands.planning import plan_or_refuse
-from reconciler.errors import EXIT_CHANGES, EXIT_OK, UsageError
+from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, UsageError
 
 if TYPE_CHECKING:
     from reconciler.config import Settings
@@ -27,9 +29,13 @@ def plan(
     github_comment: bool,
     color: bool,
     echo: Echo,
+    max_deletes: int | None = None,
+    allow_empty: bool = False,
 ) -> int:
-    """Plan, print the plan (and save it to ``out``); with ``detailed_exitcode``, 2 when
-    there are changes. Flags are checked before the config is read or anything planned."""
+    """Plan, print the plan (and save it to ``out``); with ``detailed_exitcode``, 1 when
+    ``apply`` would refuse it (its guards, with ``max_deletes`` and ``allow_empty``), else 2
+    when live state differs from the descriptors (changes, or owned routes kept though no
+    longer described). Flags are checked before the config is read or anything planned."""
     if ref and changed_since:
         raise UsageError("--ref and --changed-since cannot be used together")
     if github_comment:
@@ -46,7 +52,9 @@ def plan(
         changed_since=changed_since,
     )
     planned.backend.close()
-    the_plan = planned.plan
+    limit = planned.settings.max_deletes if max_deletes is None else max_deletes
+    refusals = guard_refusals(planned.plan, max_deletes=limit, allow_empty=allow_empty)
+    the_plan = replace(planned.plan, refusals=refusals)
     if out:
         from reconciler.apply.saved_plan import write_plan_file
 
@@ -58,4 +66,8 @@ def plan(
         from reconciler.integrations.github.publish import publish_plan
 
         echo(publish_plan(the_plan.to_dict(), out), err=True)
-    return EXIT_CHANGES if detailed_exitcode and the_plan.has_changes else EXIT_OK
+    if not detailed_exitcode:
+        return EXIT_OK
+    if the_plan.refusals:
+        return EXIT_ERROR
+    return EXIT_CHANGES if the_plan.differs else EXIT_OK

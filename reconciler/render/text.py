@@ -11,11 +11,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.model import SENSITIVE
+from reconciler.plan import KEPT_CODES
 from reconciler.quoting import clean, quote
 
 __all__ = [
     "NO_CHANGES",
     "diagnostic_line",
+    "kept_note",
+    "refusal_section",
     "render_apply_text",
     "render_change_text",
     "render_plan_text",
@@ -47,8 +50,9 @@ _OUTCOME_WORDS = {
 
 def render_plan_text(plan: Mapping[str, Any], *, color: bool = False) -> str:
     """The whole plan as text: notes first, then one block per change, then the summary."""
-    # Notes go on top so the last block sits right above the summary (README, "Plans").
-    sections = [_diagnostics_section(plan), _unmanaged_section(plan)]
+    # Notes go on top so the last block sits right above the summary (README, "Plans");
+    # what apply will refuse goes first of all.
+    sections = [refusal_section(plan), _diagnostics_section(plan), _unmanaged_section(plan)]
     notes = risk_notes(plan)
     if notes:
         sections.append("\n".join(["Risks:", *(f"  ! {note}" for note in notes)]))
@@ -58,11 +62,36 @@ def render_plan_text(plan: Mapping[str, Any], *, color: bool = False) -> str:
 
 
 def summary_line(plan: Mapping[str, Any]) -> str:
-    """``Plan: 1 to add, 1 to change, 0 to destroy.``, or the no-changes sentence."""
+    """``Plan: 1 to add, 1 to change, 0 to destroy.``, or the no-changes sentence; either
+    says so when owned routes no longer described are kept."""
+    kept = kept_note(plan)
     if not plan["changes"]:
-        return NO_CHANGES
+        return f"No changes to apply; {kept}." if kept else NO_CHANGES
     s = plan["summary"]
-    return f"Plan: {s['add']} to add, {s['change']} to change, {s['destroy']} to destroy."
+    line = f"Plan: {s['add']} to add, {s['change']} to change, {s['destroy']} to destroy."
+    return f"{line} {kept[:1].upper()}{kept[1:]}." if kept else line
+
+
+def kept_note(plan: Mapping[str, Any]) -> str:
+    """``1 owned route is no longer described (kept)``, or "" when none is."""
+    kept = sum(1 for d in plan["diagnostics"] if d["code"] in KEPT_CODES)
+    if not kept:
+        return ""
+    verb = "route is" if kept == 1 else "routes are"
+    return f"{kept} owned {verb} no longer described (kept)"
+
+
+def refusal_section(plan: Mapping[str, Any]) -> str:
+    """What ``routes apply`` will refuse this plan by, and what would allow it; "" if nothing."""
+    refusals = plan.get("refusals") or ()
+    if not refusals:
+        return ""
+    lines = ["Apply will refuse this plan:"]
+    for refusal in refusals:
+        lines.append(f"  ! {clean(refusal['message'])}")
+        if refusal.get("hint") and refusal.get("guard") != "max-deletes":
+            lines.append(f"    ({clean(refusal['hint'])})")
+    return "\n".join(lines)
 
 
 def render_change_text(change: Mapping[str, Any], *, color: bool = False) -> str:

@@ -75,7 +75,7 @@ def test_drift_says_what_drifted_live_against_described(shop: Path) -> None:
     ]
 
     code, out, _ = routes(shop, "drift", "--format", "markdown")
-    assert "```diff\n! path \"/carts\" -> live evil-cart, described shopping-cart\n" in out
+    assert '```diff\n! path "/carts" -> live evil-cart, described shopping-cart\n' in out
 
 
 def test_the_drift_issue_body_shows_the_field_level_diff(

@@ -60,7 +60,9 @@ def test_text_has_diagnostics_unmanaged_and_risks_before_the_changes() -> None:
     assert "  taken (host taken.acme.org, owner team/b)" in lines
     assert '  ! route "legacy" will be deleted (not-in-configuration)' in lines
     assert '  ! route "edge" no longer requires client certificates (mTLS removed)' in lines
-    assert lines[-1] == "Plan: 1 to add, 3 to change, 1 to destroy."
+    assert lines[-1] == (
+        "Plan: 1 to add, 3 to change, 1 to destroy. 1 owned route is no longer described (kept)."
+    )
 
 
 def test_apply_report_says_complete_or_failed() -> None:
