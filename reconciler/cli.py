@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -88,6 +89,13 @@ def _progress_bar(total: int) -> Iterator[Progress | None]:
     if total < PROGRESS_MIN_CHANGES or not sys.stderr.isatty():
         yield None
         return
+
+    def elapsed_and_rate(_: object) -> str:
+        # click's own clock (bar.start) and count: elapsed time and routes a second.
+        elapsed = max(time.time() - bar.start, 1e-9)
+        minutes, seconds = divmod(int(elapsed), 60)
+        return f"{minutes:02d}:{seconds:02d} elapsed, {bar.pos / elapsed:.1f} routes/s"
+
     bar = click.progressbar(
         length=total,
         label="  applying",
@@ -98,7 +106,8 @@ def _progress_bar(total: int) -> Iterator[Progress | None]:
         bar_template="%(label)s [%(bar)s] %(info)s",
         show_percent=False,
         show_pos=True,
-        show_eta=False,
+        show_eta=True,
+        item_show_func=elapsed_and_rate,
     )
 
     def advance(result: RouteResult, done: int, total: int) -> None:

@@ -16,6 +16,7 @@ from reconciler.diagnostics import CODE_KEPT_WITHOUT_PRUNE, CODE_PROTECTED, Diag
 __all__ = [
     "FORMAT_VERSION",
     "KEPT_CODES",
+    "RESULTS",
     "ApplyResult",
     "Change",
     "Operation",
@@ -255,15 +256,36 @@ class RouteResult:
     attempts: int = 0
     version: str | None = None
 
+    @property
+    def result(self) -> str:
+        """What became of the route: created, updated or deleted when applied, else the
+        outcome (already-applied, conflict, failed, not-attempted)."""
+        if self.outcome == "applied":
+            return _APPLIED_AS.get(self.action, self.outcome)
+        return self.outcome
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "route": self.route,
             "action": self.action,
             "outcome": self.outcome,
+            "result": self.result,
             "message": self.message,
             "attempts": self.attempts,
             "version": self.version,
         }
+
+
+_APPLIED_AS = {"create": "created", "update": "updated", "delete": "deleted"}
+RESULTS = (
+    "created",
+    "updated",
+    "deleted",
+    "already-applied",
+    "conflict",
+    "failed",
+    "not-attempted",
+)
 
 
 @dataclass(frozen=True)
@@ -279,6 +301,8 @@ class ApplyResult:
         return all(r.outcome in ("applied", "already-applied") for r in self.results)
 
     def summary(self) -> dict[str, int]:
+        """The totals as the journal and ``--format json`` have always had them (``applied``
+        counts every write, deletes too); ``counts`` tells them apart."""
         return {
             "applied": self.count("applied"),
             "already-applied": self.count("already-applied"),
@@ -286,9 +310,15 @@ class ApplyResult:
             "not-attempted": self.count("not-attempted"),
         }
 
+    def counts(self) -> dict[str, int]:
+        """How many routes ended in each result: created, updated, deleted, already-applied,
+        conflict, failed, not-attempted."""
+        return {name: sum(1 for r in self.results if r.result == name) for name in RESULTS}
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "summary": self.summary(),
+            "counts": self.counts(),
             "results": [r.to_dict() for r in self.results],
             "journal": self.journal,
         }

@@ -381,6 +381,7 @@ def test_apply_on_a_terminal_asks_and_only_yes_applies(repo: Path) -> None:
     code, out = run_in_terminal(repo, ["apply"], "yes")
     assert code == 0, out
     assert "applying [" in out and "8/8" in out
+    assert "elapsed, " in out and " routes/s" in out, "the bar shows elapsed time and rate"
     assert "Apply complete: 8 applied" in out
 
 

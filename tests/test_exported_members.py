@@ -43,6 +43,7 @@ SURFACE = {
         "KEPT_CODES",
         "Operation",
         "Plan",
+        "RESULTS",
         "Refusal",
         "RouteResult",
     ],

@@ -41,6 +41,7 @@ _SEVERITY_WORDS = {"error": "Error", "warning": "Warning", "info": "Note"}
 _Line = tuple[str, str, int]
 
 _OUTCOME_WORDS = {
+    "applied": "applied",
     "already-applied": "already applied",
     "conflict": "conflict",
     "failed": "failed",
@@ -116,27 +117,32 @@ def risk_notes(plan: Mapping[str, Any]) -> list[str]:
 
 
 def render_apply_text(result: Mapping[str, Any]) -> str:
-    """An apply report: a line per route not applied cleanly, then the totals line."""
+    """An apply report: a line per route with what became of it, then the totals line."""
     lines = []
     for outcome in result["results"]:
-        if outcome["outcome"] == "applied":
-            continue
-        word = _OUTCOME_WORDS.get(outcome["outcome"], outcome["outcome"])
+        done = outcome.get("result") or outcome["outcome"]
+        word = _OUTCOME_WORDS.get(done, done)
         line = f"  route {quote(outcome['route'])} ({clean(outcome['action'])}): {clean(word)}"
         if outcome.get("attempts", 0) > 1:
             line += f" after {outcome['attempts']} attempts"
-        if outcome.get("message"):
+        # An applied route's message only restates the result ("created", "updated from …").
+        if outcome.get("message") and outcome["outcome"] != "applied":
             line += f" — {clean(outcome['message'])}"
         lines.append(line)
     if result.get("journal"):
         lines.append(f"Journal: {clean(result['journal'])}")
     s = result["summary"]
-    counts = (
-        f"{s['applied']} applied, {s['already-applied']} already applied, "
-        f"{s['failed']} failed, {s['not-attempted']} not attempted."
+    counts = result.get("counts") or {}
+    # Deletes are counted as deletes: "applied" is what was created or updated.
+    applied = counts.get("created", 0) + counts.get("updated", 0)
+    deleted = counts.get("deleted", 0)
+    totals = (
+        f"{applied} applied, {s['already-applied']} already applied, "
+        f"{s['failed']} failed, {s['not-attempted']} not attempted"
+        + (f", {deleted} deleted." if deleted else ".")
     )
     ok = s["failed"] == 0 and s["not-attempted"] == 0
-    lines.append(("Apply complete: " if ok else "Apply failed: ") + counts)
+    lines.append(("Apply complete: " if ok else "Apply failed: ") + totals)
     return "\n".join(lines)
 
 
