@@ -294,3 +294,16 @@ def test_a_plan_apply_would_refuse_is_published_and_fails_the_step(
     assert out["destroy"] == "2"
     summary = (shop.parent / "summary.md").read_text()
     assert "`routes apply` will refuse this plan" in summary and "--max-deletes 2" in summary
+
+
+def test_the_guard_flags_the_plan_was_judged_with_reach_the_apply(
+    step_script: str, shop: Path
+) -> None:
+    assert _run_step(step_script, shop, "apply")[0] == 0
+    for descriptor in (shop / "routes").glob("*.yaml"):
+        descriptor.unlink()
+    assert _run_step(step_script, shop, "apply", args="--prune")[0] == 1
+    rc, out = _run_step(step_script, shop, "apply", args="--prune --allow-empty")
+    assert rc == 0 and out["destroy"] == "4"
+    rc, out = _run_step(step_script, shop, "plan", args="--prune --allow-empty")
+    assert rc == 0 and out["has-changes"] == "false", "every route was deleted"
