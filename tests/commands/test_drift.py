@@ -135,3 +135,25 @@ def test_a_fresh_clone_without_a_journal_classifies_as_the_laptop_does(tmp_path:
         assert found["admin"][0] == "deleted-out-of-band", where
         assert found["new"][0] == "not-yet-applied", where
         assert "the last one applied" in found["admin"][1]
+
+
+def test_hostile_live_values_in_the_differences_stay_inert(shop: Path) -> None:
+    hostile = "x``` <img src=x> @octocat ##[error]owned"
+    db = sqlite3.connect(shop / ".routes" / "state.db")
+    with db:
+        spec = json.loads(db.execute("SELECT spec FROM routes WHERE name='shop'").fetchone()[0])
+        spec["validation"] = {
+            "httpBasic": {"realm": hostile, "passwordHashes": {"u": "sha256:" + "q" * 43 + "="}}
+        }
+        db.execute("UPDATE routes SET spec=?, version=version+1000", (json.dumps(spec),))
+    db.close()
+    for fmt in ("text", "markdown", "json"):
+        code, out, err = routes(shop, "drift", "--format", fmt)
+        assert code == 2, err
+        assert "##[error]" not in out, fmt
+        assert "q" * 43 not in out, "a password hash is never shown"
+    code, md, _ = routes(shop, "drift", "--format", "markdown")
+    section = md[md.index("#### Differences") :]
+    fence = section.split("\n")[4]
+    assert fence == "````diff", "the fence outruns every backtick run in the values"
+    assert section.count("````") == 2
