@@ -38,11 +38,15 @@ class Globals:
     backend: str | None
     color: bool
     verbose: int
+    cache: bool = True
 
     def settings(self) -> Settings:
+        from dataclasses import replace
+
         from reconciler.config import load_settings
 
-        return load_settings(self.config, backend_flag=self.backend)
+        settings = load_settings(self.config, backend_flag=self.backend)
+        return settings if self.cache else replace(settings, descriptor_cache=False)
 
 
 def _color_wanted(no_color: bool) -> bool:
@@ -58,14 +62,26 @@ def _color_wanted(no_color: bool) -> bool:
 )
 @click.option("--no-color", is_flag=True, help="No ANSI colour (NO_COLOR is honoured too).")
 @click.option("-v", "--verbose", count=True, help="More detail on errors.")
+@click.option(
+    "--no-cache", is_flag=True, help="Parse every descriptor (ROUTES_NO_CACHE=1 does the same)."
+)
 @click.version_option(__version__, "--version", prog_name="routes", message="%(prog)s %(version)s")
 @click.pass_context
 def main_group(
-    ctx: click.Context, config: str | None, backend: str | None, no_color: bool, verbose: int
+    ctx: click.Context,
+    config: str | None,
+    backend: str | None,
+    no_color: bool,
+    verbose: int,
+    no_cache: bool,
 ) -> None:
     """Reconcile ingress route descriptors in git with live routes."""
     ctx.obj = Globals(
-        config=config, backend=backend, color=_color_wanted(no_color), verbose=verbose
+        config=config,
+        backend=backend,
+        color=_color_wanted(no_color),
+        verbose=verbose,
+        cache=not no_cache,
     )
 
 

@@ -53,6 +53,7 @@ class Settings:
     journal_dir: Path | None = None
     caddy: Mapping[str, Any] = field(default_factory=dict)
     akka: Mapping[str, Any] = field(default_factory=dict)
+    descriptor_cache: bool = True  # off with --no-cache or ROUTES_NO_CACHE=1
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})

@@ -113,7 +113,9 @@ def _finding(change: Change, route: LiveRoute | None, applied: AppliedBefore) ->
         secrets = next((op.changed for op in change.operations if op.op == "set-validation"), ())
         differences = field_differences(change.before, change.after, secrets)
         written = route.annotations.get(ANNOTATION_DIGEST) if route else None
-        if route is not None and written and written != route.spec.fingerprint():
+        # Routes written before fingerprints hid secrets carry the private digest.
+        as_written = (route.spec.fingerprint(), route.spec.private_digest()) if route else ()
+        if route is not None and written and written not in as_written:
             detail = "live route edited outside routes; apply to restore it"
             return Finding(change.route, "changed-out-of-band", detail, differences)
         detail = "the descriptors changed since the last apply; apply to bring them live"

@@ -185,7 +185,14 @@ class RouteSpec:
         return None
 
     def fingerprint(self) -> str:
-        """A digest of the whole canonical spec, secrets included (they cannot be read back)."""
+        """A digest of the canonical spec with its secrets hidden: what plans, journals,
+        annotations and versions carry. It cannot test a password guess offline, so two specs
+        that differ only in a password hash share it (``private_digest`` tells them apart)."""
+        return digest_of(self.to_dict(redact=True))
+
+    def private_digest(self) -> str:
+        """A digest of the whole spec, secrets included: for comparisons in memory only. It
+        is never written anywhere (from it, a password guess could be tested offline)."""
         return digest_of(self.to_dict())
 
 

@@ -1,8 +1,10 @@
 """The plan as a value: changes, operations, and their dict / JSON form. Data only.
 
 ``Plan.to_dict()`` is the JSON of ``schemas/plan.schema.json``; every renderer reads the same
-structure. Secrets never enter the dict form: specs are redacted, and ``after_fingerprint``
-(a digest over the full spec) lets a saved plan prove which secret values it was made with.
+structure. Secrets never enter the dict form, nor anything derived from them: specs are
+redacted, and ``live_fingerprint`` / ``after_fingerprint`` are digests of the redacted specs.
+A secret that changes shows as ``changed`` on its operation; a saved plan's apply re-derives
+the plan from the descriptors, so the file needs no secret to prove anything.
 """
 
 from __future__ import annotations
@@ -87,6 +89,10 @@ class Change:
     risks: tuple[str, ...] = ()
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
+    # The private digest of the live spec the plan was made from (secrets included), kept in
+    # memory by the process that planned, so its apply sees a secret changed meanwhile. It is
+    # never written: a plan file or journal holding it would be a password oracle.
+    live_digest: str | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -167,6 +173,10 @@ class Plan:
     prune: bool = False
     targets: tuple[str, ...] = ()
     refusals: tuple[Refusal, ...] = ()
+    # The store planned against, resolved: {"location": absolute path or URL, "id": the id the
+    # store was created with, or None}. A saved plan applies only to that store.
+    store: Mapping[str, Any] | None = None
+    changed_since: str | None = None  # the merge-base commit of a `--changed-since` plan
 
     def count(self, action: str) -> int:
         return sum(1 for change in self.changes if change.action == action)
@@ -203,11 +213,13 @@ class Plan:
             "format_version": FORMAT_VERSION,
             "tool": {"name": "routes", "version": self.tool_version},
             "backend": self.backend,
+            "store": dict(self.store) if self.store is not None else None,
             "owner": self.owner,
             "source": {
                 "paths": list(self.source_paths),
                 "digest": self.source_digest,
                 "git": dict(self.git) if self.git is not None else None,
+                "changed_since": self.changed_since,
             },
             "options": {
                 "prune": self.prune,
@@ -242,6 +254,8 @@ class Plan:
             prune=bool(options.get("prune", False)),
             targets=tuple(options.get("targets") or ()),
             refusals=tuple(Refusal.from_dict(r) for r in raw.get("refusals") or ()),
+            store=raw.get("store"),
+            changed_since=source.get("changed_since"),
         )
 
 

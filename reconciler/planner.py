@@ -192,6 +192,7 @@ def _update(route: DesiredRoute, current: LiveRoute, options: PlanOptions) -> Ch
         after=route.spec.to_dict(redact=True),
         live_version=current.version,
         live_fingerprint=current.spec.fingerprint(),
+        live_digest=current.spec.private_digest(),
         operations=compute_operations(current.spec, route.spec),
         risks=risks(current.spec, route.spec),
         **_stamp(route, options),
@@ -206,6 +207,7 @@ def _delete(current: LiveRoute) -> Change:
         before=current.spec.to_dict(redact=True),
         live_version=current.version,
         live_fingerprint=current.spec.fingerprint(),
+        live_digest=current.spec.private_digest(),
         risks=risks(current.spec, None),
     )
 

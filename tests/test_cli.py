@@ -157,13 +157,16 @@ def test_saved_plan_with_password_hash_applies_without_the_hash_in_the_file(repo
     assert HASH not in journal and HASH[7:20] not in journal
 
     # A new hash is planned; then the descriptors change again before the apply: the plan
-    # cannot prove which secret it was made with, so it is refused as stale.
+    # holds nothing from which to take a secret, and the descriptors are not the planned
+    # ones, so it is refused and nothing is written.
     (repo / "routes" / "admin.yaml").write_text(ADMIN.replace("q" * 43, "r" * 43))
     code, out, _ = routes(repo, "plan", "--out", "plan2.json")
     assert "1 to change" in out and "r" * 43 not in out
     (repo / "routes" / "admin.yaml").write_text(ADMIN.replace("q" * 43, "s" * 43))
     code, _, err = routes(repo, "apply", "plan2.json")
-    assert code == 1 and "plan is stale" in err and "admin" in err
+    assert code == 1 and "the descriptors it was made from are not here" in err
+    _, out, _ = routes(repo, "plan")
+    assert "1 to change" in out, "nothing was written: the live route keeps the old hash"
 
 
 def test_prune_guards(repo: Path) -> None:
@@ -422,7 +425,10 @@ def test_a_pull_request_that_only_deletes_a_file_can_prune(repo: Path) -> None:
     assert code == 0, err
     assert "0 to add, 0 to change, 1 to destroy" in out
     code, out, err = routes(repo, "apply", "p.json")
+    assert code == 1 and "was made with --prune, but this apply does not prune" in err
+    code, out, err = routes(repo, "apply", "p.json", "--prune")
     assert code == 0, err
+    assert '  route "admin" (delete): deleted' in out and "1 deleted." in out
 
 
 def test_a_name_taken_by_an_unmanaged_route_is_an_error_not_a_takeover(repo: Path) -> None:

@@ -102,6 +102,7 @@ SURFACE = {
         "BaseBackend",
         "BatchWriter",
         "Capabilities",
+        "StoreIdentity",
         "Write",
         "WriteOutcome",
     ],

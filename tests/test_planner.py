@@ -443,6 +443,7 @@ def test_options_and_passed_through_diagnostics_reach_the_plan() -> None:
         "paths": ["routes"],
         "digest": "sha256:" + "0" * 64,
         "git": {"commit": None, "dirty": True},
+        "changed_since": None,
     }
     assert plan.changes[0].annotations["routes/source-commit"] == ""
 

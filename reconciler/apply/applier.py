@@ -83,7 +83,7 @@ def apply_plan(
     if missing:
         raise PlanError(
             f"no desired spec for route(s) {', '.join(missing)}",
-            hint="load the descriptors the plan was made from (resolve_desired_specs)",
+            hint="pass the specs of the descriptors the plan was made from",
         )
     journal = Journal(options.journal_dir)
     try:

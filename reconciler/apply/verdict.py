@@ -35,10 +35,9 @@ def verdict_of(change: Change, live: LiveRoute | None, target: str | None) -> Ve
         if change.action == "delete":
             return Verdict("already-applied", "route is gone already")
         return Verdict("conflict", f"route {name} was deleted since the plan was made")
-    fingerprint = live.spec.fingerprint()
-    if change.action != "delete" and fingerprint == target:
+    if change.action != "delete" and live.spec.private_digest() == target:
         return Verdict("already-applied", "live route matches the plan", live.version)
-    if change.action != "create" and fingerprint == change.live_fingerprint:
+    if change.action != "create" and _as_found(change, live):
         return Verdict(None, version=live.version)
     if change.action == "create":
         why = f"route {name} exists already with a spec the plan did not expect"
@@ -47,9 +46,19 @@ def verdict_of(change: Change, live: LiveRoute | None, target: str | None) -> Ve
     return Verdict("conflict", why + "; run `routes plan` again", live.version)
 
 
+def _as_found(change: Change, live: LiveRoute) -> bool:
+    """Whether the live route is still as the plan found it: secrets included when the plan
+    was made in this process (``live_digest``), else as far as its fingerprint tells."""
+    if change.live_digest is not None:
+        return live.spec.private_digest() == change.live_digest
+    return live.spec.fingerprint() == change.live_fingerprint
+
+
 def target_of(change: Change, spec: RouteSpec | None) -> str | None:
-    """The fingerprint the plan wants the route to have."""
-    return spec.fingerprint() if spec is not None else change.after_fingerprint
+    """The private digest the plan wants the route to have (None for a delete): compared in
+    memory only, secrets included."""
+    del change  # every create and update is applied with its full desired spec
+    return spec.private_digest() if spec is not None else None
 
 
 def write_of(

@@ -27,6 +27,7 @@ __all__ = [
     "BaseBackend",
     "BatchWriter",
     "Capabilities",
+    "StoreIdentity",
     "Write",
     "WriteOutcome",
 ]
@@ -37,6 +38,21 @@ class Capabilities:
     labels: bool = True  # stores labels and annotations (else ownership comes from scope)
     conditional_writes: bool = True  # honours expected_version atomically
     batch_writes: bool = False  # implements BatchWriter.write_batch
+
+
+@dataclass(frozen=True)
+class StoreIdentity:
+    """Which store a backend reads and writes: where it is (an absolute path or a URL) and
+    the random id the store was created with (None where it has none, or none yet)."""
+
+    location: str
+    id: str | None = None
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"location": self.location, "id": self.id}
+
+    def describe(self) -> str:
+        return f"{self.location} (store id {self.id or 'none'})"
 
 
 @dataclass(frozen=True)
@@ -101,6 +117,10 @@ class Backend(Protocol):
         """Hosts a route could not be Ready on (the backend requires registered hostnames)."""
         ...
 
+    def identity(self) -> StoreIdentity:
+        """The store this backend writes to, resolved (a saved plan applies only there)."""
+        ...
+
     def close(self) -> None:
         """Release connections and files."""
         ...
@@ -147,6 +167,10 @@ class BaseBackend:
     def unregistered_hosts(self, hosts: Iterable[str]) -> set[str]:
         """Hosts a route could not be Ready on (the backend requires registered hostnames)."""
         return set()
+
+    def identity(self) -> StoreIdentity:
+        """Where the backend has no store id, its URL alone names what it writes to."""
+        return StoreIdentity(self.url)
 
     def close(self) -> None:
         return None

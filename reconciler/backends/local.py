@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from reconciler.backends.base import BaseBackend, Capabilities
+from reconciler.backends.base import BaseBackend, Capabilities, StoreIdentity
 from reconciler.backends.options import LocalOptions
 from reconciler.gcpause import gc_paused
 from reconciler.model import LiveRoute, RouteSpec
@@ -71,6 +71,10 @@ class LocalBackend(BaseBackend):
     def delete_route(self, name: str, expected_version: str | None) -> None:
         """Delete a route if its version is as expected."""
         self.store.delete_route(name, expected_version)
+
+    def identity(self) -> StoreIdentity:
+        """The store file's absolute path and the id it was created with."""
+        return StoreIdentity(str(self.store.path.resolve()), self.store.store_id)
 
     def close(self) -> None:
         self.store.close()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import itertools
 import threading
+import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from reconciler.backends.base import BaseBackend, Capabilities
+from reconciler.backends.base import BaseBackend, Capabilities, StoreIdentity
 from reconciler.errors import ConflictError, NotFoundError
 from reconciler.model import Condition, LiveRoute, RouteSpec
 
@@ -31,10 +32,14 @@ class MemoryBackend(BaseBackend):
 
     def __init__(self, url: str = "memory:") -> None:
         self.url = url
+        self.store_id = str(uuid.uuid4())  # each instance is a store of its own
         self._routes: dict[str, LiveRoute] = {}
         self._lock = threading.Lock()
         self._versions = itertools.count(1)
         self.write_count = 0
+
+    def identity(self) -> StoreIdentity:
+        return StoreIdentity(self.url, self.store_id)
 
     def list_routes(self) -> list[LiveRoute]:
         """Every route, sorted by name."""

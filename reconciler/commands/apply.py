@@ -1,21 +1,40 @@
 """``routes apply``: apply descriptors (after a confirmation) or a saved plan file exactly.
 
-A saved plan is applied only once it is proven applicable to the backend as it is now
-(``prepare_saved_plan``); descriptors are planned first and the plan is shown.
+A saved plan is never executed as written: it is planned again from the descriptors it
+names, against the store it names and the live routes of now (``rederive``), and applied
+only as that fresh plan, when it equals the saved one. Descriptors are planned first and
+the plan is shown.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from reconciler.commands.common import Echo, load_source, open_backend, render_plan
-from reconciler.commands.planning import plan_or_refuse
-from reconciler.errors import EXIT_ERROR, EXIT_OK, GuardError, PlanError, UsageError
-from reconciler.model import SENSITIVE, RouteSpec
+from reconciler.commands.common import (
+    Echo,
+    Source,
+    load_source,
+    open_backend,
+    render_plan,
+    resolve_owner,
+)
+from reconciler.commands.planning import plan_against_backend, plan_or_refuse
+from reconciler.errors import (
+    EXIT_ERROR,
+    EXIT_OK,
+    GuardError,
+    PlanError,
+    RoutesError,
+    StalePlanError,
+    UsageError,
+)
+from reconciler.model import RouteSpec
 from reconciler.plan import ApplyResult, Plan
-from reconciler.quoting import json_text
+from reconciler.quoting import json_text, quote
+from reconciler.retry import retry_transient
 
 if TYPE_CHECKING:
     from reconciler.apply.applier import Progress
@@ -53,12 +72,11 @@ def apply(
 
     saved = is_plan_file(paths)
     if saved:
-        if prune is not None or targets:
-            raise UsageError(
-                "--prune and --target belong to the plan; a saved plan is applied as is"
-            )
+        if targets:
+            raise UsageError("--target belongs to the plan; a saved plan is applied as is")
         settings = load_settings()
-        the_plan, backend, specs = open_saved_plan(settings, paths[0])
+        pruning = settings.prune if prune is None else prune
+        the_plan, backend, specs = open_saved_plan(settings, paths[0], pruning=pruning)
     else:
         planned = plan_or_refuse(load_settings(), paths, echo=echo, prune=prune, targets=targets)
         settings, the_plan, backend = planned.settings, planned.plan, planned.backend
@@ -112,49 +130,120 @@ def report(result: ApplyResult, fmt: str, echo: Echo) -> int:
 # ------------------------------------------------------------------------------ saved plans
 
 
-def open_saved_plan(settings: Settings, path: str) -> tuple[Plan, Backend, dict[str, RouteSpec]]:
-    """Read a saved plan and open its backend, once the plan is proven applicable there."""
+def open_saved_plan(
+    settings: Settings, path: str, *, pruning: bool
+) -> tuple[Plan, Backend, dict[str, RouteSpec]]:
+    """Read a saved plan, open the backend and plan again; the plan to apply is the fresh
+    one, restricted to the saved plan's routes, once it equals what was reviewed.
+
+    A plan that prunes is applied only where pruning is asked for now too (``--prune`` or
+    ``prune: true``): the file alone cannot turn deletes on."""
     from reconciler.apply.saved_plan import read_plan_file
 
-    the_plan = read_plan_file(path)
+    saved = read_plan_file(path)
+    if saved.has_errors:
+        raise PlanError(f"{path} was made from descriptors with errors; it cannot be applied")
+    if saved.prune and not pruning:
+        raise GuardError(
+            f"{path} was made with --prune, but this apply does not prune; nothing was written",
+            hint="pass --prune to apply a plan that deletes (or set `prune: true`), after "
+            "reviewing its deletes with `routes show`",
+        )
     backend = open_backend(settings)
     try:
-        specs = prepare_saved_plan(settings, path, the_plan, backend)
+        the_plan, specs = rederive(settings, path, saved, backend)
     except BaseException:
         backend.close()
         raise
     return the_plan, backend, specs
 
 
-def prepare_saved_plan(
-    settings: Settings, path: str, the_plan: Plan, backend: Backend
-) -> dict[str, RouteSpec]:
-    """The full specs to write, once the plan is proven applicable to ``backend`` as it is.
+def rederive(
+    settings: Settings, path: str, saved: Plan, backend: Backend
+) -> tuple[Plan, dict[str, RouteSpec]]:
+    """The fresh plan for ``saved``'s routes and the specs to write, or an error saying
+    which route differs and how; nothing is written in any case of error.
 
-    Refuses a plan with errors, a plan made for another backend, a plan whose secrets the
-    descriptors no longer prove, and a stale plan; nothing is written in any of these cases.
-    """
-    from reconciler.apply.guards import check_fresh, resolve_desired_specs
-    from reconciler.apply.saved_plan import refuse_invalid_routes
+    Checked, all from the state of now and never from the file: the store and the owner,
+    the descriptors (their digest), and the whole plan: ownership from the labels read now,
+    ``protected``, ``prune`` as planned, and the one spec validation (the loader's)."""
+    from reconciler.apply.rederive import compare
 
-    if the_plan.has_errors:
-        raise PlanError(f"{path} was made from descriptors with errors; it cannot be applied")
-    if backend.url != the_plan.backend:
+    source = _plan_source(settings, path, saved)
+    _check_store_and_owner(settings, path, saved, backend, source)
+    fresh, live = plan_against_backend(
+        settings, source, backend, prune=saved.prune, targets=saved.targets
+    )
+    if fresh.has_errors:
+        errors = [d for d in fresh.diagnostics if d.severity == "error"]
+        shown = "; ".join(f"{d.code}: {d.message}" for d in errors[:3])
         raise PlanError(
-            f"{path} was made for backend {the_plan.backend}, but the backend is {backend.url}",
-            hint="apply it with the same --backend / ROUTES_BACKEND / config it was planned with",
+            f"{path} cannot be applied: planning again now finds {len(errors)} error(s): {shown}",
+            hint="the live routes or their owners changed since the plan was made; "
+            "run `routes plan --out PLAN.json` again and review it",
         )
-    loaded = None
-    if any(SENSITIVE in str(change.after) for change in the_plan.changes):
-        loaded = _load_plan_source(settings, the_plan)
-    specs = resolve_desired_specs(the_plan, loaded)
-    refuse_invalid_routes(path, the_plan, specs)
-    check_fresh(the_plan, backend)
-    return specs
+    desired = {name: route.spec for name, route in source.load.routes.items()}
+    differences, changes = compare(saved, fresh, {route.name: route for route in live}, desired)
+    if differences:
+        first = differences[0]
+        others = "; ".join(d.describe() for d in differences[1:4])
+        more = f" (and {len(differences) - 4} more)" if len(differences) > 4 else ""
+        also = f"also: {others}{more}; " if others else ""
+        if first.stale:
+            raise StalePlanError(
+                f"plan is stale: route {first.route} changed since the plan was made",
+                hint=f"{also}run `routes plan --out PLAN.json` again and review it",
+            )
+        raise PlanError(
+            f"{path} does not match a fresh plan; nothing was written: {first.describe()}",
+            hint=f"{also}a plan file is applied only as planning again produces it; "
+            "if it was edited or damaged, run `routes plan --out PLAN.json` again",
+        )
+    return replace(fresh, changes=changes), desired
 
 
-def _load_plan_source(settings: Settings, the_plan: Plan) -> dict[str, RouteSpec]:
-    # Secrets are not in the plan: the descriptors it was made from must supply them.
-    paths = [str(settings.resolve(p)) for p in the_plan.source_paths]
-    source = load_source(settings, paths)
-    return {name: route.spec for name, route in source.load.routes.items()}
+def _plan_source(settings: Settings, path: str, saved: Plan) -> Source:
+    """The descriptors the plan was made from: the working tree when its digest matches,
+    else the plan's git commit (when the plan recorded a clean one)."""
+    paths = [str(settings.resolve(p)) for p in saved.source_paths]
+    source = load_source(settings, paths, changed_since=saved.changed_since)
+    if source.load.digest == saved.source_digest:
+        return source
+    git = saved.git or {}
+    commit = git.get("commit")
+    if commit and not git.get("dirty") and saved.changed_since is None:
+        try:
+            at_commit = load_source(settings, paths, ref=str(commit))
+        except RoutesError:
+            at_commit = None
+        if at_commit is not None and at_commit.load.digest == saved.source_digest:
+            return at_commit
+    where = f" nor at its commit {str(commit)[:12]}" if commit and not git.get("dirty") else ""
+    raise PlanError(
+        f"{path} cannot be applied: the descriptors it was made from are not here{where}"
+        f" (planned digest {saved.source_digest}, found {source.load.digest})",
+        hint="apply it from the checkout it was planned in, or plan again and review that",
+    )
+
+
+def _check_store_and_owner(
+    settings: Settings, path: str, saved: Plan, backend: Backend, source: Source
+) -> None:
+    here = retry_transient(backend.identity)
+    planned = saved.store or {}
+    if planned.get("location") != here.location or (
+        planned.get("id") is not None and planned.get("id") != here.id
+    ):
+        shown = f"{planned.get('location')} (store id {planned.get('id') or 'none'})"
+        raise PlanError(
+            f"{path} was made for the store {quote(shown)}, but the configured backend is "
+            f"{quote(here.describe())}; nothing was written",
+            hint="apply it with the backend it was planned against, or plan again here",
+        )
+    owner = resolve_owner(settings, source.git)
+    if owner != saved.owner:
+        raise PlanError(
+            f"{path} was made for owner {quote(saved.owner)}, but the owner here is "
+            f"{quote(owner)}; nothing was written",
+            hint="apply it from the repository it was planned in, or plan again here",
+        )

@@ -17,6 +17,7 @@ from reconciler.errors import ConfigError, UsageError
 if TYPE_CHECKING:
     from reconciler.backends.base import Backend
     from reconciler.config import Settings
+    from reconciler.descriptors.cache import DescriptorCache
     from reconciler.descriptors.loader import LoadResult
     from reconciler.integrations.git import GitInfo
     from reconciler.plan import Plan
@@ -37,6 +38,7 @@ class Source:
     paths: tuple[str, ...]
     git: GitInfo | None
     targets: tuple[str, ...] | None = None  # only these routes (--changed-since); None = all
+    merge_base: str | None = None  # the commit --changed-since compared against
 
 
 def descriptor_paths(settings: Settings, paths: Sequence[str]) -> tuple[str, ...]:
@@ -65,6 +67,7 @@ def load_source(
     here = (cwd or Path.cwd()).resolve()
     given = descriptor_paths(settings, paths)
     git = _git_info(settings.root)
+    cache = descriptor_cache(settings)
     if ref is not None or changed_since is not None:
         if git is None:
             raise UsageError(
@@ -75,24 +78,34 @@ def load_source(
 
         rel = tuple(_repo_relative(git.root, here, p) for p in given)
         if ref is not None:
-            load = descriptors.load_blobs(gitops.read_blobs_at(git.root, ref, rel))
+            load = descriptors.load_blobs(gitops.read_blobs_at(git.root, ref, rel), cache=cache)
             return Source(load=load, paths=given, git=git)
         assert changed_since is not None
         changes = gitops.changed_since(git.root, changed_since, rel)
         files = [str(git.root / f) for f in changes.changed if (git.root / f).exists()]
-        load = (
-            descriptors.load_paths(files, root=git.root, display_base=here)
-            if files
-            else descriptors.load_paths([], root=git.root, display_base=here)
-        )
+        load = descriptors.load_paths(files, root=git.root, display_base=here, cache=cache)
         before = gitops.routes_defined_at(
             git.root, changes.merge_base, (*changes.changed, *changes.deleted)
         )
         return Source(
-            load=load, paths=given, git=git, targets=tuple(sorted(set(load.routes) | before))
+            load=load,
+            paths=given,
+            git=git,
+            targets=tuple(sorted(set(load.routes) | before)),
+            merge_base=changes.merge_base,
         )
-    load = descriptors.load_paths(list(given), root=settings.root, display_base=here)
+    load = descriptors.load_paths(list(given), root=settings.root, display_base=here, cache=cache)
     return Source(load=load, paths=given, git=git)
+
+
+def descriptor_cache(settings: Settings) -> DescriptorCache | None:
+    """The descriptor cache in ``.routes/cache/``, where ``.routes/`` exists already (a plan
+    on a fresh checkout writes nothing); None when turned off."""
+    from reconciler.descriptors.cache import DescriptorCache, cache_disabled
+
+    if not settings.descriptor_cache or cache_disabled() or not settings.state_dir.is_dir():
+        return None
+    return DescriptorCache.open(settings.state_dir / "cache")
 
 
 def _repo_relative(repo_root: Path, here: Path, path: str) -> str:

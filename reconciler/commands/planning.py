@@ -129,7 +129,11 @@ def plan_against_backend(
         git=git.to_plan_dict() if git is not None else None,
         diagnostics=source.load.diagnostics,
     )
-    plan = plan_routes(desired, live, options)
+    plan = replace(
+        plan_routes(desired, live, options),
+        store=retry_transient(backend.identity).to_dict(),
+        changed_since=source.merge_base,
+    )
     if source.targets is not None and not plan.desired_count and _describes_any(source.paths):
         # --changed-since loads only the changed files; the empty-set guard must still see
         # that the repository describes routes (a PR that only deletes files is not empty).

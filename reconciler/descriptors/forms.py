@@ -13,6 +13,7 @@ from typing import Any
 from yaml.nodes import Node
 
 from reconciler.descriptors import schema
+from reconciler.descriptors.cache import DescriptorCache, Entry
 from reconciler.descriptors.lint import RouteDocument, route_name_problem
 from reconciler.descriptors.spec_check import SCHEMA_CODES, check_spec
 from reconciler.descriptors.yaml_nodes import (
@@ -58,12 +59,75 @@ class Collector:
     broken: set[int] = field(default_factory=set)
     blobs: list[tuple[str, bytes]] = field(default_factory=list)
     sources: Sources = field(default_factory=Sources)
+    cache: DescriptorCache | None = None
 
     def add(self, display: str, content: bytes) -> None:
-        """Keep one file's content and load the route documents it holds."""
+        """Keep one file's content and load the route documents it holds (from the cache
+        when this very content, under this file name's stem, was loaded before)."""
         self.blobs.append((display, content))
         self.sources.contents[display] = content
+        if self.cache is None:
+            _load_file(display, content, self)
+            return
+        key = self.cache.key(content, _stem(display))
+        entry = self.cache.get(key)
+        if entry is not None:
+            self._replay(display, entry)
+            return
+        docs, diags = len(self.documents), len(self.diagnostics)
         _load_file(display, content, self)
+        self.cache.put(key, self._recorded(docs, diags))
+
+    def _recorded(self, docs: int, diags: int) -> Entry:
+        documents = []
+        for doc in self.documents[docs:]:
+            _, index, base = doc.locate.args  # type: ignore[attr-defined]
+            documents.append(
+                {
+                    "name": doc.name,
+                    "spec": doc.spec.to_dict(),
+                    "prefixes": [rule["prefix"] for rule in doc.descriptor["routes"]],
+                    "index": index,
+                    "base": list(base),
+                    "line": doc.line,
+                    "column": doc.column,
+                    "broken": id(doc) in self.broken,
+                }
+            )
+        diagnostics = [
+            {"code": d.code, "message": d.message, "line": d.line, "column": d.column}
+            | ({"route": d.route} if d.route is not None else {})
+            for d in self.diagnostics[diags:]
+        ]
+        return Entry(tuple(documents), tuple(diagnostics))
+
+    def _replay(self, display: str, entry: Entry) -> None:
+        for raw in entry.documents:
+            doc = RouteDocument(
+                name=raw["name"],
+                descriptor={"routes": [{"prefix": prefix} for prefix in raw["prefixes"]]},
+                spec=RouteSpec.from_dict(raw["spec"]),
+                file=display,
+                line=raw["line"],
+                column=raw["column"],
+                locate=functools.partial(
+                    self.sources.locate, display, raw["index"], tuple(raw["base"])
+                ),
+            )
+            self.documents.append(doc)
+            if raw["broken"]:
+                self.broken.add(id(doc))
+        self.diagnostics.extend(
+            diagnostic(
+                d["code"],
+                d["message"],
+                file=display,
+                line=d["line"],
+                column=d["column"],
+                route=d.get("route"),
+            )
+            for d in entry.diagnostics
+        )
 
 
 def _load_file(display: str, content: bytes, collector: Collector) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from reconciler.descriptors.cache import DescriptorCache
 from reconciler.descriptors.files import MAX_FILE_BYTES, SUFFIXES, read_files, too_big
 from reconciler.descriptors.forms import Collector
 from reconciler.descriptors.lint import lint_route_set
@@ -38,11 +39,16 @@ class LoadResult:
 
 
 def load_paths(
-    paths: Sequence[str | Path], *, root: Path, display_base: Path | None = None
+    paths: Sequence[str | Path],
+    *,
+    root: Path,
+    display_base: Path | None = None,
+    cache: DescriptorCache | None = None,
 ) -> LoadResult:
-    """Load descriptor files and folders (``*.yaml``, ``*.yml``, recursive, sorted)."""
+    """Load descriptor files and folders (``*.yaml``, ``*.yml``, recursive, sorted); files
+    whose bytes ``cache`` has seen are not parsed again."""
     with gc_paused():
-        collector = Collector()
+        collector = Collector(cache=cache)
         report = collector.diagnostics.append
         for display, content in read_files(
             paths, root=root, display_base=display_base, report=report
@@ -51,9 +57,11 @@ def load_paths(
         return _result(collector)
 
 
-def load_blobs(blobs: Iterable[tuple[str, bytes]]) -> LoadResult:
+def load_blobs(
+    blobs: Iterable[tuple[str, bytes]], *, cache: DescriptorCache | None = None
+) -> LoadResult:
     """Load already-read files (display path, content), e.g. from a git tree."""
-    collector = Collector()
+    collector = Collector(cache=cache)
     with gc_paused():
         for display, content in sorted(blobs):
             if len(content) > MAX_FILE_BYTES:
@@ -72,10 +80,13 @@ def _result(collector: Collector) -> LoadResult:
         for doc in collector.documents
         if id(doc) not in collector.broken and doc.name not in duplicated
     }
+    # Of the files' contents alone, so it is the same whichever folder the command runs from
+    # and whether the files come from the working tree or a git commit (saved plans check it).
     digest = hashlib.sha256()
-    for display, content in sorted(collector.blobs):
-        digest.update(b"%s\0%d\0" % (display.encode("utf-8"), len(content)))
-        digest.update(content)
+    for file_digest in sorted(hashlib.sha256(content).digest() for _, content in collector.blobs):
+        digest.update(file_digest)
+    if collector.cache is not None:
+        collector.cache.save()
     return LoadResult(
         routes=RouteSet(routes),
         diagnostics=tuple(sorted(collector.diagnostics, key=sort_key)),

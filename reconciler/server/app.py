@@ -66,6 +66,7 @@ def create_app(
     # One Route per path, so a 405 lists every method the path allows.
     routes = [
         Route("/healthz", api.healthz, methods=["GET"]),
+        Route("/v1/store", api.store_identity, methods=["GET"]),
         Route("/v1/routes", api.list_routes, methods=["GET"]),
         Route("/v1/routes/{name}", api.route, methods=["GET", "PUT", "DELETE"]),
         Route("/v1/hostnames", api.hostnames, methods=["GET", "POST"]),
@@ -102,6 +103,11 @@ class _Api:
 
     async def healthz(self, request: Request) -> Response:
         return JSONResponse({"status": "ok"})
+
+    async def store_identity(self, request: Request) -> Response:
+        """The id the store was created with: a saved plan names it, so it applies only here."""
+        found = await _run(lambda: self.store.store_id or self.store.ensure_store())
+        return JSONResponse({"id": found})
 
     async def list_routes(self, request: Request) -> Response:
         size = page_size_of(request.query_params.get("pageSize"))

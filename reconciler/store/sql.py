@@ -7,6 +7,7 @@ import json
 import os
 import sqlite3
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,11 +52,17 @@ def schema_version(conn: sqlite3.Connection, path: Path) -> int | None:
 
 
 def ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
-    """Create the tables inside the caller's write transaction when the file is new."""
+    """Create the tables inside the caller's write transaction when the file is new, and
+    give the store its id (a store written before ids existed gets one on its next write)."""
     if schema_version(conn, path) is None:
         for statement in _SCHEMA:
             conn.execute(statement)
+    if read_meta(conn, STORE_ID) is None:
+        write_meta(conn, STORE_ID, str(uuid.uuid4()))
     # Later schema versions migrate here, one step per version, in the same transaction.
+
+
+STORE_ID = "store_id"  # meta key: the random id a store is created with (plans name it)
 
 
 class ConnectionPool:

@@ -21,6 +21,7 @@ from reconciler.model import RouteSpec
 from reconciler.store.records import HOSTNAME_MODES, Hostname, StoredRoute, utc_now
 from reconciler.store.rows import COLUMNS, RouteRows, check_precondition
 from reconciler.store.sql import (
+    STORE_ID,
     ConnectionPool,
     dumps,
     ensure_schema,
@@ -45,6 +46,25 @@ class SqliteStore:
         self._write_lock = threading.Lock()
         self._wal_set = False
         self._rows = RouteRows(self.path)
+        self._store_id: str | None = None
+
+    # -- identity -----------------------------------------------------------------------
+
+    @property
+    def store_id(self) -> str | None:
+        """The random id this store was created with; None while the file does not exist
+        (or was written by a routes that gave stores no id, until its next write)."""
+        if self._store_id is None:
+            self._store_id = self._read(lambda conn: read_meta(conn, STORE_ID), None)
+        return self._store_id
+
+    def ensure_store(self) -> str:
+        """Create the store (and its id) now if it does not exist; its id."""
+        self._write(lambda conn: None)
+        self._store_id = None
+        found = self.store_id
+        assert found is not None  # ensure_schema gave it one in that write
+        return found
 
     # -- routes -------------------------------------------------------------------------
 

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from reconciler.apply.applier import ApplyOptions, apply_plan
-from reconciler.apply.guards import resolve_desired_specs
 from reconciler.backends.local import open_local
 from reconciler.errors import InvalidSpecError, PlanError
 from reconciler.model import LABEL_OWNER, DesiredRoute, RouteSet, SourceLocation
@@ -111,7 +110,7 @@ def test_end_to_end_with_the_planner_reaches_an_empty_plan() -> None:
     )
     options = PlanOptions(owner=OWNER, backend_url=backend.url, tool_version="0", prune=True)
     plan = make_plan(desired, backend.list_routes(), options)
-    specs = resolve_desired_specs(plan, {n: d.spec for n, d in desired.items()})
+    specs = {n: d.spec for n, d in desired.items()}
     result = run(plan, backend, specs)
     assert outcomes(result) == {"blog": "applied", "shop": "applied", "gone": "applied"}
     shop = backend.get_route("shop")
@@ -152,7 +151,7 @@ def test_local_backend_apply_in_parallel_then_nothing_left_to_do(tmp_path: Path)
         wanted = {f"r-{i:02d}": spec(f"r{i}.acme.org", secret=i % 2 == 0) for i in range(25)}
         options = PlanOptions(owner=OWNER, backend_url=backend.url, tool_version="0")
         plan = make_plan(_desired(wanted), backend.list_routes(), options)
-        result = apply_plan(plan, backend, resolve_desired_specs(plan, wanted), ApplyOptions())
+        result = apply_plan(plan, backend, wanted, ApplyOptions())
         assert result.count("applied") == 25
         assert not make_plan(_desired(wanted), backend.list_routes(), options).has_changes
         again = apply_plan(plan, backend, wanted, ApplyOptions())

@@ -57,7 +57,8 @@ VERDICTS = [
 def test_verdict(action: str, found: str, outcome: str | None) -> None:
     the_change = change(action)
     route = live(found)
-    verdict = verdict_of(the_change, route, target_of(the_change, None))
+    wanted = None if action == "delete" else AFTER
+    verdict = verdict_of(the_change, route, target_of(the_change, wanted))
     assert verdict.outcome == outcome
     if route is not None:  # a write is conditional on the version just read
         assert verdict.version == "v2"
@@ -65,10 +66,44 @@ def test_verdict(action: str, found: str, outcome: str | None) -> None:
         assert verdict.message.startswith("route shop ")
 
 
-def test_the_target_is_the_full_spec_when_there_is_one() -> None:
-    # A redacted plan cannot prove its secrets: the loaded spec's fingerprint decides.
-    assert target_of(change("update"), OTHER) == OTHER.fingerprint()
-    assert target_of(change("update"), None) == AFTER.fingerprint()
+def with_password(service: str, digest: str) -> RouteSpec:
+    return RouteSpec.from_dict(
+        {
+            "host": "shop.acme.org",
+            "validation": {"httpBasic": {"realm": "shop", "passwordHashes": {"ops": digest}}},
+            "routes": [{"prefix": "/", "route": {"service": service}}],
+        }
+    )
+
+
+def test_a_route_that_differs_only_in_a_password_hash_is_not_already_applied() -> None:
+    # Fingerprints hide secrets, so the comparison is of the whole specs, in memory.
+    wanted, stale = (
+        with_password("after", "sha256:" + "A" * 43 + "="),
+        with_password("after", "sha256:" + "B" * 43 + "="),
+    )
+    assert wanted.fingerprint() == stale.fingerprint()
+    the_change = change("update")
+    verdict = verdict_of(the_change, LiveRoute("shop", stale, "v2"), target_of(the_change, wanted))
+    assert verdict.outcome == "conflict"
+    assert target_of(change("delete"), None) is None
+
+
+def test_a_secret_changed_since_planning_is_a_conflict_when_the_plan_was_made_here() -> None:
+    found, edited = (
+        with_password("before", "sha256:" + "A" * 43 + "="),
+        with_password("before", "sha256:" + "C" * 43 + "="),
+    )
+    the_change = Change(
+        route="shop",
+        action="update",
+        live_version="v1",
+        live_fingerprint=found.fingerprint(),
+        live_digest=found.private_digest(),
+    )
+    target = target_of(the_change, AFTER)
+    assert verdict_of(the_change, LiveRoute("shop", found, "v2"), target).outcome is WRITE
+    assert verdict_of(the_change, LiveRoute("shop", edited, "v2"), target).outcome == "conflict"
 
 
 # what is live after a conditional write was refused -> outcome
@@ -81,7 +116,7 @@ def test_a_refused_write_is_applied_only_if_someone_wrote_the_same(
 ) -> None:
     the_change = change("update")
     refused = ConflictError("version v1 is gone")
-    verdict = after_lost_race(the_change, refused, live(found), target_of(the_change, None))
+    verdict = after_lost_race(the_change, refused, live(found), target_of(the_change, AFTER))
     assert verdict.outcome == outcome
     if outcome == "conflict":
         assert verdict.message.startswith("version v1 is gone")

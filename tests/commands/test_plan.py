@@ -75,7 +75,7 @@ def test_plan_says_up_front_that_apply_will_refuse_too_many_deletes(repo: Path) 
     assert json.loads((repo / "p.json").read_text())["refusals"][0]["guard"] == "max-deletes"
     code, out, _ = routes(repo, "show", "p.json")
     assert out.startswith("Apply will refuse this plan:")
-    code, _, err = routes(repo, "apply", "p.json", "--max-deletes", "1")
+    code, _, err = routes(repo, "apply", "p.json", "--prune", "--max-deletes", "1")
     assert code == 1 and "--max-deletes 2" in err
 
 

@@ -51,6 +51,7 @@ def test_the_document_is_valid_openapi_3_1(document: dict[str, Any]) -> None:
 
 
 GUARDED = [
+    ("get", "/v1/store"),
     ("get", "/v1/routes"),
     ("get", "/v1/routes/web"),
     ("put", "/v1/routes/web"),
@@ -69,6 +70,7 @@ def scenario() -> Iterator[tuple[str, Step]]:
         return lambda c: c.put(f"/v1/routes/{name}", json={"spec": SPEC}, headers=headers)
 
     yield "health", lambda c: c.get("/healthz")
+    yield "store id", lambda c: c.get("/v1/store")
     yield "create", route("shop", **{"If-None-Match": "*"})
     yield "create again", route("shop", **{"If-None-Match": "*"})
     yield "replace", route("shop")

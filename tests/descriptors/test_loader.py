@@ -184,12 +184,18 @@ def test_blobs_load_like_files() -> None:
     assert dict(from_blobs.routes) == dict(from_files.routes)
 
 
-def test_digest_follows_content_and_paths() -> None:
+def test_digest_follows_content_not_where_the_files_are_read_from() -> None:
+    # Saved plans compare it: the working tree seen from any folder, or a git commit's
+    # blobs, give the same digest for the same files.
     one = load_blobs([("a.yaml", b"# x\n")]).digest
     assert one.startswith("sha256:")
     assert load_blobs([("a.yaml", b"# y\n")]).digest != one
-    assert load_blobs([("b.yaml", b"# x\n")]).digest != one
-    assert load_blobs([("a.yaml", b"# x\n")]).digest == one
+    assert load_blobs([("../routes/a.yaml", b"# x\n")]).digest == one
+    assert load_blobs([("a.yaml", b"# x\n"), ("b.yaml", b"# x\n")]).digest != one
+    assert (
+        load_blobs([("a.yaml", b"# x\n# y\n")]).digest
+        != load_blobs([("a.yaml", b"# x\n"), ("b.yaml", b"# y\n")]).digest
+    )
 
 
 def test_anchors_and_merge_keys_within_limit_work() -> None:

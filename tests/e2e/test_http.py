@@ -10,9 +10,8 @@ import httpx
 import pytest
 
 from reconciler.apply.applier import ApplyOptions, apply_plan
-from reconciler.apply.guards import check_fresh
+from reconciler.apply.rederive import compare
 from reconciler.backends.http.client import HttpBackend
-from reconciler.errors import StalePlanError
 from reconciler.model import DesiredRoute, RouteSet, RouteSpec, SourceLocation
 from reconciler.plan import Plan
 from reconciler.planner import PlanOptions, make_plan
@@ -117,8 +116,10 @@ def test_a_saved_plan_made_stale_by_a_hand_edit_writes_nothing(
     api.put("/v1/routes/blog", json=live, headers={"If-Match": f'"{live["version"]}"'})
     versions = {r["name"]: r["version"] for r in api.get("/v1/routes").json()["items"]}
 
-    with pytest.raises(StalePlanError, match="route blog changed since the plan was made"):
-        check_fresh(saved, backend)
+    live_now = {route.name: route for route in backend.list_routes()}
+    differences, _ = compare(saved, plan_for(wanted, backend), live_now, specs_of(wanted))
+    assert [(d.route, d.stale) for d in differences] == [("blog", True)]
+    assert differences[0].describe() == "route blog: it changed since the plan was made"
     after = {r["name"]: r["version"] for r in api.get("/v1/routes").json()["items"]}
     assert after == versions
 
@@ -130,7 +131,9 @@ def test_a_half_applied_plan_finishes_on_the_second_run(
     plan = plan_for(routes, backend)
     one = {"spec": routes["a"].spec.to_dict(), "labels": dict(plan.changes[0].labels)}
     api.put("/v1/routes/a", json=one)  # as if the first run stopped after route a
-    check_fresh(plan, backend)  # a is already as wanted: still fresh
+    live_now = {route.name: route for route in backend.list_routes()}
+    differences, kept = compare(plan, plan_for(routes, backend), live_now, specs_of(routes))
+    assert differences == [] and [c.route for c in kept] == ["a", "b", "c"]  # a: done already
     result = apply_plan(plan, backend, specs_of(routes), ApplyOptions())
     outcomes = {r.route: r.outcome for r in result.results}
     assert outcomes == {"a": "already-applied", "b": "applied", "c": "applied"}

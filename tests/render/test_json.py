@@ -54,3 +54,39 @@ def test_schema_catches_drift_and_secrets(
     mutate(plan)
     errors = plan_schema_errors(plan)
     assert errors and any(complaint in error for error in errors), errors
+
+
+def _leaves(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    if isinstance(value, dict):
+        return [p for key, item in value.items() for p in _leaves(item, (*path, key))] + [path]
+    if isinstance(value, list):
+        return [p for i, item in enumerate(value) for p in _leaves(item, (*path, i))] + [path]
+    return [path]
+
+
+def test_the_compiled_validator_and_jsonschema_agree_on_every_mutation() -> None:
+    """The fast validator decides alone whether a plan is valid: it must refuse exactly
+    what ``jsonschema`` refuses, for every field of a real plan set to every JSON type."""
+    import copy
+
+    import jsonschema
+
+    from reconciler.apply.saved_plan import _fast_plan_validator, _plan_validator
+
+    fast, slow = _fast_plan_validator(), _plan_validator()
+    original = PLAN.to_dict()
+    checked = 0
+    # Every field outside the changes, and every field of two changes (a create and an
+    # update: every kind of spec and operation the schema knows is in them).
+    paths = [p for p in _leaves(original) if p and (p[0] != "changes" or p[1:2] in ((0,), (1,)))]
+    for path in paths:
+        for replacement in (None, 7, "x", "(sensitive value)", [], {}):
+            plan = copy.deepcopy(original)
+            target = plan
+            for step in path[:-1]:
+                target = target[step]
+            target[path[-1]] = replacement
+            assert fast.is_valid(plan) == slow.is_valid(plan), (path, replacement)
+            checked += 1
+    assert checked > 500
+    assert isinstance(slow, jsonschema.Draft202012Validator)

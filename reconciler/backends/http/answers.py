@@ -11,6 +11,7 @@ route; never a ``KeyError`` or ``TypeError``.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from reconciler.descriptors.spec_check import SpecProblem, hidden_errors, problem_summary
@@ -77,6 +78,17 @@ def page_of(raw: Any, url: str) -> tuple[list[Any], str | None]:
     if token is not None and not isinstance(token, str):
         raise not_the_api(url, "list routes", f"`nextPageToken` is {_kind(token)}")
     return items, token or None
+
+
+STORE_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+
+
+def store_id(raw: Any, url: str) -> str:
+    """The id of ``GET /v1/store``: a short token of letters, digits and ``.-_:``."""
+    found = raw.get("id") if isinstance(raw, dict) else None
+    if not isinstance(found, str) or not STORE_ID_PATTERN.fullmatch(found):
+        raise not_the_api(url, "read the store id", "`id` is not a short id string")
+    return found
 
 
 def registered_hostnames(raw: Any, url: str) -> set[str] | None:

@@ -17,7 +17,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
-from reconciler.backends.base import BaseBackend, Capabilities
+from reconciler.backends.base import BaseBackend, Capabilities, StoreIdentity
 from reconciler.backends.http import answers
 from reconciler.backends.http.errors import error_code, raise_for_api_error, transport_error
 from reconciler.backends.options import HttpOptions
@@ -122,6 +122,15 @@ class HttpBackend(BaseBackend):
         raise_for_api_error(response, self.url, "list hostnames")
         registered = answers.registered_hostnames(self._json(response), self.url)
         return set() if registered is None else wanted - registered
+
+    def identity(self) -> StoreIdentity:
+        """The server's URL and its store's id (``GET /v1/store``); a control plane that does
+        not serve one (404) is named by its URL alone."""
+        response = self._send("GET", "/v1/store", "read the store id")
+        if response.status_code in (404, 405):
+            return StoreIdentity(self.url)
+        raise_for_api_error(response, self.url, "read the store id")
+        return StoreIdentity(self.url, answers.store_id(self._json(response), self.url))
 
     def close(self) -> None:
         """Close the connection pool (unless the client was handed in)."""

@@ -12,7 +12,6 @@ import httpx
 import pytest
 
 from reconciler.apply.applier import ApplyOptions, apply_plan
-from reconciler.apply.guards import resolve_desired_specs
 from reconciler.backends.base import Backend, Write
 from reconciler.backends.caddy.backend import CaddyBackend, open_caddy
 from reconciler.backends.options import CaddyOptions
@@ -326,7 +325,7 @@ def test_plan_and_apply_reach_an_empty_plan(backend: CaddyBackend, options: Cadd
     )
     plan_options = PlanOptions(owner=OWNER, backend_url=backend.url, tool_version="0")
     plan = make_plan(desired, backend.list_routes(), plan_options)
-    specs = resolve_desired_specs(plan, {n: d.spec for n, d in desired.items()})
+    specs = {n: d.spec for n, d in desired.items()}
     result = apply_plan(plan, backend, specs, ApplyOptions())
     assert {r.route: r.outcome for r in result.results} == {"shop": "applied", "blog": "applied"}
     assert get(options, "shop.example.com", "/carts/9").text == "shopping-cart /carts/9\n"
@@ -381,7 +380,7 @@ def test_a_50_route_apply_takes_one_config_load_and_every_route_serves(
     routes["r07"] = spec("r07.example.com", {"/": "frontend", "/carts": "shopping-cart"})
     plan_options = PlanOptions(owner=OWNER, backend_url=backend.url, tool_version="0")
     plan = make_plan(desired_set(routes), backend.list_routes(), plan_options)
-    specs = resolve_desired_specs(plan, routes)
+    specs = routes
     result = apply_plan(plan, backend, specs, ApplyOptions())
     assert result.ok and result.count("applied") == 50
     assert counting.loads == 1
@@ -396,7 +395,7 @@ def test_a_50_route_apply_takes_one_config_load_and_every_route_serves(
     second = make_plan(desired_set(kept), backend.list_routes(), prune)
     assert second.summary()["change"] == 10 and second.summary()["destroy"] == 5
     counting.requests.clear()
-    result = apply_plan(second, backend, resolve_desired_specs(second, kept), ApplyOptions())
+    result = apply_plan(second, backend, kept, ApplyOptions())
     assert result.ok and counting.loads == 2
     assert get(options, "r03.example.com", "/x").text == "carts-v2 /x\n"
     assert get(options, "r47.example.com", "/x").status_code == 404
