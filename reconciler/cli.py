@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -136,6 +137,13 @@ def _progress_bar(total: int) -> Iterator[Progress | None]:
     if total < PROGRESS_MIN_CHANGES or not sys.stderr.isatty():
         yield None
         return
+
+    def elapsed_and_rate(_: object) -> str:
+        # click's own clock (bar.start) and count: elapsed time and routes a second.
+        elapsed = max(time.time() - bar.start, 1e-9)
+        minutes, seconds = divmod(int(elapsed), 60)
+        return f"{minutes:02d}:{seconds:02d} elapsed, {bar.pos / elapsed:.1f} routes/s"
+
     bar = click.progressbar(
         length=total,
         label="  applying",
@@ -146,7 +154,8 @@ def _progress_bar(total: int) -> Iterator[Progress | None]:
         bar_template="%(label)s [%(bar)s] %(info)s",
         show_percent=False,
         show_pos=True,
-        show_eta=False,
+        show_eta=True,
+        item_show_func=elapsed_and_rate,
     )
 
     def advance(result: RouteResult, done: int, total: int) -> None:
@@ -172,7 +181,9 @@ def validate(g: Globals, paths: tuple[str, ...], fmt: str) -> int:
 @click.argument("paths", nargs=-1)
 @click.option("--out", metavar="FILE", help="Save the plan (JSON) for `routes apply FILE`.")
 @_format_option("text", "markdown", "json")
-@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
+@click.option(
+    "--detailed-exitcode", is_flag=True, help="Exit 2 on changes, 1 when apply would refuse."
+)
 @click.option(
     "--prune/--no-prune", default=None, help="Plan deletes of owned routes not described."
 )
@@ -181,6 +192,8 @@ def validate(g: Globals, paths: tuple[str, ...], fmt: str) -> int:
 @click.option("--changed-since", metavar="GITREF", help="Only routes in files changed since REF.")
 @click.option("--github-comment", is_flag=True, help="Upsert the plan as a PR comment.")
 @click.option("--adopt", multiple=True, metavar="GLOB", help="Take over these unmanaged routes.")
+@click.option("--max-deletes", type=click.IntRange(min=0), help="Apply's delete limit (10).")
+@click.option("--allow-empty", is_flag=True, help="As apply will pass --allow-empty.")
 @_global_options
 @click.pass_obj
 def plan(g: Globals, /, paths: tuple[str, ...], **flags: Any) -> int:

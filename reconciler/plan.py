@@ -13,16 +13,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.diagnostics import Diagnostic
+from reconciler.diagnostics import CODE_KEPT_WITHOUT_PRUNE, CODE_PROTECTED, Diagnostic
 
 __all__ = [
     "FORMAT_VERSION",
+    "KEPT_CODES",
+    "RESULTS",
     "ApplyResult",
     "Change",
     "Operation",
     "Plan",
+    "Refusal",
     "RouteResult",
 ]
+
+# Owned live routes no descriptor names that the plan keeps: without --prune, or protected.
+KEPT_CODES = (CODE_KEPT_WITHOUT_PRUNE, CODE_PROTECTED)
 
 FORMAT_VERSION = "1"
 _IN_PLACE = ("update", "adopt")  # actions on a live route that stays: before and after
@@ -135,6 +141,22 @@ class Change:
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """A guard ``routes apply`` will refuse this plan by, and what would allow it."""
+
+    guard: str  # errors | empty-desired-set | max-deletes
+    message: str
+    hint: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"guard": self.guard, "message": self.message, "hint": self.hint}
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Refusal:
+        return cls(guard=raw["guard"], message=raw["message"], hint=raw.get("hint") or "")
+
+
+@dataclass(frozen=True)
 class Plan:
     """The whole plan: the value ``routes plan`` computes and ``routes apply`` executes."""
 
@@ -151,6 +173,7 @@ class Plan:
     git: Mapping[str, Any] | None = None
     prune: bool = False
     targets: tuple[str, ...] = ()
+    refusals: tuple[Refusal, ...] = ()
     # The store planned against, resolved: {"location": absolute path or URL, "id": the id the
     # store was created with, or None}. A saved plan applies only to that store.
     store: Mapping[str, Any] | None = None
@@ -168,6 +191,17 @@ class Plan:
     @property
     def has_errors(self) -> bool:
         return any(d.severity == "error" for d in self.diagnostics)
+
+    @property
+    def kept(self) -> tuple[str, ...]:
+        """Owned live routes no descriptor names, kept (P010 without --prune, P011 protected)."""
+        return tuple(d.route for d in self.diagnostics if d.code in KEPT_CODES and d.route)
+
+    @property
+    def differs(self) -> bool:
+        """Whether live state differs from the descriptors: what ``plan --detailed-exitcode``
+        and ``drift`` both count (changes, and owned routes kept although not described)."""
+        return self.has_changes or bool(self.kept)
 
     def summary(self) -> dict[str, int]:
         counts = {
@@ -203,6 +237,8 @@ class Plan:
             "unmanaged": [dict(u) for u in self.unmanaged],
             "diagnostics": [d.to_dict() for d in self.diagnostics],
             "traffic": [dict(host) for host in self.traffic],
+            "kept": list(self.kept),
+            "refusals": [r.to_dict() for r in self.refusals],
         }
 
     @classmethod
@@ -224,6 +260,7 @@ class Plan:
             git=source.get("git"),
             prune=bool(options.get("prune", False)),
             targets=tuple(options.get("targets") or ()),
+            refusals=tuple(Refusal.from_dict(r) for r in raw.get("refusals") or ()),
             store=raw.get("store"),
             changed_since=source.get("changed_since"),
             traffic=tuple(dict(host) for host in raw.get("traffic") or ()),
@@ -241,15 +278,36 @@ class RouteResult:
     attempts: int = 0
     version: str | None = None
 
+    @property
+    def result(self) -> str:
+        """What became of the route: created, updated or deleted when applied, else the
+        outcome (already-applied, conflict, failed, not-attempted)."""
+        if self.outcome == "applied":
+            return _APPLIED_AS.get(self.action, self.outcome)
+        return self.outcome
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "route": self.route,
             "action": self.action,
             "outcome": self.outcome,
+            "result": self.result,
             "message": self.message,
             "attempts": self.attempts,
             "version": self.version,
         }
+
+
+_APPLIED_AS = {"create": "created", "update": "updated", "delete": "deleted"}
+RESULTS = (
+    "created",
+    "updated",
+    "deleted",
+    "already-applied",
+    "conflict",
+    "failed",
+    "not-attempted",
+)
 
 
 @dataclass(frozen=True)
@@ -265,6 +323,8 @@ class ApplyResult:
         return all(r.outcome in ("applied", "already-applied") for r in self.results)
 
     def summary(self) -> dict[str, int]:
+        """The totals as the journal and ``--format json`` have always had them (``applied``
+        counts every write, deletes too); ``counts`` tells them apart."""
         return {
             "applied": self.count("applied"),
             "already-applied": self.count("already-applied"),
@@ -272,9 +332,15 @@ class ApplyResult:
             "not-attempted": self.count("not-attempted"),
         }
 
+    def counts(self) -> dict[str, int]:
+        """How many routes ended in each result: created, updated, deleted, already-applied,
+        conflict, failed, not-attempted."""
+        return {name: sum(1 for r in self.results if r.result == name) for name in RESULTS}
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "summary": self.summary(),
+            "counts": self.counts(),
             "results": [r.to_dict() for r in self.results],
             "journal": self.journal,
         }

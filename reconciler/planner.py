@@ -165,7 +165,8 @@ def _undescribed(current: LiveRoute, options: PlanOptions) -> Change | Diagnosti
         return diagnostic(
             code=CODE_PROTECTED,
             message=f'route "{current.name}" is no longer in the descriptors but matches '
-            f'protected pattern "{protecting}"; it is kept',
+            f'protected pattern "{protecting}"; it is kept (to delete it, take the pattern out'
+            " of `protected` in .routes.yaml)",
             route=current.name,
         )
     return _delete(current)

@@ -5,7 +5,12 @@ Pure: a plan's changes are described from these, and secrets stay redacted in th
 
 from __future__ import annotations
 
-from reconciler.model import RouteSpec, Validation
+import json
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.model import SENSITIVE, RouteSpec, Validation
 from reconciler.plan import Operation
 
 # Risk tags in the order they are listed on a change.
@@ -20,7 +25,9 @@ RISK_ORDER = (
 
 __all__ = [
     "RISK_ORDER",
+    "FieldDifference",
     "compute_operations",
+    "field_differences",
     "risks",
 ]
 
@@ -121,3 +128,92 @@ def _has_ca(spec: RouteSpec) -> bool:
 
 def _has_basic(spec: RouteSpec) -> bool:
     return spec.validation is not None and spec.validation.http_basic is not None
+
+
+@dataclass(frozen=True)
+class FieldDifference:
+    """One field where a live route and its descriptor disagree (None: absent on that side).
+    ``key`` is the path prefix of a path field; an element of a list field (a CORS origin, a
+    method, a subject matcher) is its own difference, present on one side only."""
+
+    field: str
+    live: Any
+    described: Any
+    key: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "field": self.field,
+            "key": self.key,
+            "live": self.live,
+            "described": self.described,
+        }
+
+
+def field_differences(
+    live: Mapping[str, Any] | None,
+    described: Mapping[str, Any] | None,
+    secrets_changed: Collection[str] = (),
+) -> tuple[FieldDifference, ...]:
+    """How the live spec differs from the described one, field by field. Both are redacted
+    canonical dicts (None: no such route); ``secrets_changed`` names the redacted leaves
+    (``validation.httpBasic.passwordHashes.USER``) whose hidden values differ."""
+    old, new = live or {}, described or {}
+    found: list[FieldDifference] = []
+    if old.get("host") != new.get("host"):
+        found.append(FieldDifference("host", old.get("host"), new.get("host")))
+    found += _path_differences(old.get("routes") or (), new.get("routes") or ())
+    for root in ("corsPolicy", "tls", "validation"):
+        found += _leaf_differences(_leaves(old.get(root), root), _leaves(new.get(root), root))
+    found += [
+        FieldDifference(f"validation.{name}", SENSITIVE, SENSITIVE)
+        for name in sorted(secrets_changed)
+    ]
+    return tuple(found)
+
+
+def _path_differences(
+    live: Collection[Mapping[str, Any]], described: Collection[Mapping[str, Any]]
+) -> list[FieldDifference]:
+    old = {rule["prefix"]: rule for rule in live}
+    new = {rule["prefix"]: rule for rule in described}
+    found: list[FieldDifference] = []
+    for prefix in sorted(old.keys() | new.keys()):
+        was, wanted = old.get(prefix), new.get(prefix)
+        services = [rule["route"]["service"] if rule else None for rule in (was, wanted)]
+        if services[0] != services[1]:
+            found.append(FieldDifference("path", services[0], services[1], key=prefix))
+        if was is None or wanted is None:
+            continue
+        for option in sorted((was.keys() | wanted.keys()) - {"prefix", "route"}):
+            if was.get(option) != wanted.get(option):
+                found.append(
+                    FieldDifference(f"path.{option}", was.get(option), wanted.get(option), prefix)
+                )
+    return found
+
+
+def _leaves(value: Any, root: str) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        return {} if value is None else {root: value}
+    out: dict[str, Any] = {}
+    for key, inner in value.items():
+        out.update(_leaves(inner, f"{root}.{key}"))
+    return out
+
+
+def _leaf_differences(
+    live: Mapping[str, Any], described: Mapping[str, Any]
+) -> list[FieldDifference]:
+    found: list[FieldDifference] = []
+    for leaf in sorted(live.keys() | described.keys()):
+        was, wanted = live.get(leaf), described.get(leaf)
+        if isinstance(was, list) or isinstance(wanted, list):
+            # Sets in canonical form: say which elements one side has and the other lacks.
+            old = {json.dumps(item, sort_keys=True): item for item in was or ()}
+            new = {json.dumps(item, sort_keys=True): item for item in wanted or ()}
+            found += [FieldDifference(leaf, old[k], None) for k in sorted(old.keys() - new.keys())]
+            found += [FieldDifference(leaf, None, new[k]) for k in sorted(new.keys() - old.keys())]
+        elif was != wanted:
+            found.append(FieldDifference(leaf, was, wanted))
+    return found

@@ -309,3 +309,29 @@ def test_paths_and_args_reach_routes(step_script: str, shop: Path) -> None:
     assert _run_step(step_script, shop, "plan", paths=two)[1]["add"] == "2"
     rc, out = _run_step(step_script, shop, "plan", paths=two, args="--target shop")
     assert rc == 0 and out["add"] == "1"
+
+
+def test_a_plan_apply_would_refuse_is_published_and_fails_the_step(
+    step_script: str, shop: Path
+) -> None:
+    assert _run_step(step_script, shop, "apply")[0] == 0
+    for descriptor in sorted((shop / "routes").glob("*.yaml"))[:2]:
+        descriptor.unlink()
+    rc, out = _run_step(step_script, shop, "plan", args="--prune --max-deletes 1")
+    assert rc == 1, "the pull request must not look green"
+    assert out["destroy"] == "2"
+    summary = (shop.parent / "summary.md").read_text()
+    assert "`routes apply` will refuse this plan" in summary and "--max-deletes 2" in summary
+
+
+def test_the_guard_flags_the_plan_was_judged_with_reach_the_apply(
+    step_script: str, shop: Path
+) -> None:
+    assert _run_step(step_script, shop, "apply")[0] == 0
+    for descriptor in (shop / "routes").glob("*.yaml"):
+        descriptor.unlink()
+    assert _run_step(step_script, shop, "apply", args="--prune")[0] == 1
+    rc, out = _run_step(step_script, shop, "apply", args="--prune --allow-empty")
+    assert rc == 0 and out["destroy"] == "4"
+    rc, out = _run_step(step_script, shop, "plan", args="--prune --allow-empty")
+    assert rc == 0 and out["has-changes"] == "false", "every route was deleted"

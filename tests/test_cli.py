@@ -202,6 +202,8 @@ def test_prune_guards(repo: Path) -> None:
     code, _, err = routes(repo, "apply", "--auto-approve", "--prune")
     assert code == 1 and "--allow-empty" in err
     code, _, _ = routes(repo, "plan", "--prune", "--detailed-exitcode")
+    assert code == 1, "apply would refuse this plan (the desired set is empty)"
+    code, _, _ = routes(repo, "plan", "--prune", "--allow-empty", "--detailed-exitcode")
     assert code == 2
     code, _, _ = routes(repo, "apply", "--auto-approve", "--prune", "--allow-empty")
     assert code == 0
@@ -400,6 +402,7 @@ def test_apply_on_a_terminal_asks_and_only_yes_applies(repo: Path) -> None:
     code, out = run_in_terminal(repo, ["apply"], "yes")
     assert code == 0, out
     assert "applying [" in out and "8/8" in out
+    assert "elapsed, " in out and " routes/s" in out, "the bar shows elapsed time and rate"
     assert "Apply complete: 8 applied" in out
 
 
@@ -443,7 +446,7 @@ def test_a_pull_request_that_only_deletes_a_file_can_prune(repo: Path) -> None:
     assert code == 1 and "was made with --prune, but this apply does not prune" in err
     code, out, err = routes(repo, "apply", "p.json", "--prune")
     assert code == 0, err
-    assert "1 applied" in out
+    assert '  route "admin" (delete): deleted' in out and "1 deleted." in out
 
 
 def test_a_name_taken_by_an_unmanaged_route_is_an_error_not_a_takeover(repo: Path) -> None:

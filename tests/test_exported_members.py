@@ -40,8 +40,11 @@ SURFACE = {
         "ApplyResult",
         "Change",
         "FORMAT_VERSION",
+        "KEPT_CODES",
         "Operation",
         "Plan",
+        "RESULTS",
+        "Refusal",
         "RouteResult",
     ],
     "reconciler.diagnostics": [
@@ -71,7 +74,13 @@ SURFACE = {
         "is_owned",
         "make_plan",
     ],
-    "reconciler.spec_diff": ["RISK_ORDER", "compute_operations", "risks"],
+    "reconciler.spec_diff": [
+        "FieldDifference",
+        "RISK_ORDER",
+        "compute_operations",
+        "field_differences",
+        "risks",
+    ],
     "reconciler.descriptors.loader": [
         "MAX_FILE_BYTES",
         "SUFFIXES",
@@ -142,6 +151,8 @@ SURFACE = {
     "reconciler.render.text": [
         "NO_CHANGES",
         "diagnostic_line",
+        "kept_note",
+        "refusal_section",
         "render_apply_text",
         "render_change_text",
         "render_plan_header",
@@ -150,7 +161,7 @@ SURFACE = {
         "summary_line",
     ],
     "reconciler.render.markdown": ["COMMENT_LIMIT", "code", "render_plan_markdown", "text"],
-    "reconciler.render.drift": ["render_drift_markdown", "render_drift_text"],
+    "reconciler.render.drift": ["difference_line", "render_drift_markdown", "render_drift_text"],
     "reconciler.render.json": ["render_plan_json"],
     "reconciler.matching": ["Match", "RoutingTable", "clean_path", "serving_order"],
     "reconciler.traffic": [

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from reconciler.model import RouteSpec
-from reconciler.spec_diff import compute_operations, risks
+from reconciler.spec_diff import FieldDifference, compute_operations, field_differences, risks
 
 HASH_A = "sha256:" + "A" * 43 + "="
 HASH_B = "sha256:" + "B" * 43 + "="
@@ -163,3 +163,105 @@ def test_a_changed_password_hash_is_named_but_never_shown() -> None:
     assert op.op == "set-validation"
     assert op.changed == ("httpBasic.passwordHashes.admin",)
     assert HASH_A not in str(op.to_dict()) and HASH_B not in str(op.to_dict())
+
+
+# live, described -> the differences, said as live against described
+EVIL_CORS = {"allowOrigins": ["https://a.org", "https://evil.org"], "allowMethods": ["GET"]}
+DIFFERENCES: list[tuple[str, RouteSpec, RouteSpec, list[FieldDifference]]] = [
+    ("same", BASE, BASE, []),
+    (
+        "retargeted",
+        spec(("/", "web"), ("/carts", "evil")),
+        BASE,
+        [FieldDifference("path", "evil", "cart", key="/carts")],
+    ),
+    (
+        "added live",
+        spec(("/", "web"), ("/carts", "cart"), ("/debug", "dbg")),
+        BASE,
+        [FieldDifference("path", "dbg", None, key="/debug")],
+    ),
+    (
+        "removed live",
+        spec(("/", "web")),
+        BASE,
+        [FieldDifference("path", None, "cart", key="/carts")],
+    ),
+    (
+        "host",
+        spec(("/", "web"), ("/carts", "cart"), host="b.acme.org"),
+        BASE,
+        [FieldDifference("host", "b.acme.org", "shop.acme.org")],
+    ),
+    (
+        "origin added live",
+        spec(("/", "web"), ("/carts", "cart"), corsPolicy=EVIL_CORS),
+        spec(("/", "web"), ("/carts", "cart"), corsPolicy=CORS),
+        [FieldDifference("corsPolicy.allowOrigins", "https://evil.org", None)],
+    ),
+    (
+        "method added live",
+        spec(
+            ("/", "web"),
+            corsPolicy={"allowOrigins": ["https://a.org"], "allowMethods": ["GET", "PUT"]},
+        ),
+        spec(("/", "web"), corsPolicy=CORS),
+        [FieldDifference("corsPolicy.allowMethods", "PUT", None)],
+    ),
+    (
+        "mTLS removed live",
+        BASE,
+        spec(("/", "web"), ("/carts", "cart"), tls=CA, validation=MTLS),
+        [
+            FieldDifference("tls.clientValidationCa.name", None, "root-ca"),
+            FieldDifference(
+                "validation.clientCertificate.subjectMatches", None, {"exact": "c.acme.org"}
+            ),
+        ],
+    ),
+    (
+        "websockets on live",
+        RouteSpec.from_dict(
+            {
+                "host": "shop.acme.org",
+                "routes": [
+                    {"prefix": "/", "route": {"service": "web"}},
+                    {"prefix": "/carts", "route": {"service": "cart"}, "enableWebsockets": True},
+                ],
+            }
+        ),
+        BASE,
+        [FieldDifference("path.enableWebsockets", True, None, key="/carts")],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("live", "described", "expected"),
+    [row[1:] for row in DIFFERENCES],
+    ids=[row[0] for row in DIFFERENCES],
+)
+def test_field_differences(
+    live: RouteSpec, described: RouteSpec, expected: list[FieldDifference]
+) -> None:
+    found = field_differences(live.to_dict(redact=True), described.to_dict(redact=True))
+    assert list(found) == expected
+
+
+def test_a_changed_password_hash_is_a_difference_without_its_value() -> None:
+    live = spec(("/", "web"), validation=BASIC_A).to_dict(redact=True)
+    described = spec(("/", "web"), validation=BASIC_B).to_dict(redact=True)
+    (found,) = field_differences(live, described, ["httpBasic.passwordHashes.admin"])
+    assert found == FieldDifference(
+        "validation.httpBasic.passwordHashes.admin", "(sensitive value)", "(sensitive value)"
+    )
+    assert HASH_A not in str(found) and HASH_B not in str(found)
+
+
+def test_a_route_missing_live_differs_in_every_described_field() -> None:
+    found = field_differences(None, BASE.to_dict(redact=True))
+    assert [(d.field, d.key, d.live) for d in found] == [
+        ("host", None, None),
+        ("path", "/", None),
+        ("path", "/carts", None),
+    ]

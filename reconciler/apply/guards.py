@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from reconciler.errors import GuardError
-from reconciler.plan import Plan
+from reconciler.plan import Plan, Refusal
 
 if TYPE_CHECKING:
     from reconciler.apply.applier import ApplyOptions
@@ -14,26 +14,45 @@ if TYPE_CHECKING:
 
 def check_guards(plan: Plan, options: ApplyOptions) -> None:
     """Refuse plans with errors, prunes of an empty desired set, and too many deletes."""
+    for refusal in guard_refusals(
+        plan, max_deletes=options.max_deletes, allow_empty=options.allow_empty
+    ):
+        raise GuardError(refusal.message, hint=refusal.hint)
+
+
+def guard_refusals(plan: Plan, *, max_deletes: int, allow_empty: bool) -> tuple[Refusal, ...]:
+    """Every guard ``apply`` would refuse ``plan`` by, with these flags; () when none would."""
+    found: list[Refusal] = []
     errors = [d for d in plan.diagnostics if d.severity == "error"]
     if errors:
         named = "; ".join(_where(d.file, d.line) + d.message for d in errors[:3])
         more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
-        raise GuardError(
-            f"refusing to apply a plan with {len(errors)} error(s): {named}{more}",
-            hint="fix the descriptors (`routes validate`), then plan again",
+        found.append(
+            Refusal(
+                "errors",
+                f"refusing to apply a plan with {len(errors)} error(s): {named}{more}",
+                "fix the descriptors (`routes validate`), then plan again",
+            )
         )
     deletes = [c.route for c in plan.changes if c.action == "delete"]
-    if deletes and plan.desired_count == 0 and not options.allow_empty:
-        raise GuardError(
-            f"refusing to delete {len(deletes)} route(s): the desired set is empty",
-            hint="check the descriptor paths; pass --allow-empty if every route should go",
+    if deletes and plan.desired_count == 0 and not allow_empty:
+        found.append(
+            Refusal(
+                "empty-desired-set",
+                f"refusing to delete {len(deletes)} route(s): the desired set is empty",
+                "check the descriptor paths; pass --allow-empty if every route should go",
+            )
         )
-    if len(deletes) > options.max_deletes:
-        raise GuardError(
-            f"refusing to delete {len(deletes)} routes (more than --max-deletes "
-            f"{options.max_deletes}); pass --max-deletes {len(deletes)} if intended",
-            hint="routes to delete: " + ", ".join(deletes),
+    if len(deletes) > max_deletes:
+        found.append(
+            Refusal(
+                "max-deletes",
+                f"refusing to delete {len(deletes)} routes (more than --max-deletes "
+                f"{max_deletes}); pass --max-deletes {len(deletes)} if intended",
+                "routes to delete: " + ", ".join(deletes),
+            )
         )
+    return tuple(found)
 
 
 def _where(file: str | None, line: int | None) -> str:

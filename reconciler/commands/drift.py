@@ -1,14 +1,24 @@
-"""``routes drift``: compare live routes with the descriptors; 2 when they drifted."""
+"""``routes drift``: compare live routes with the descriptors; 2 when they drifted.
+
+Whether a missing route was applied before is read from what the backend and git hold, so
+a fresh CI runner classifies as a laptop does: the newest ``routes/source-commit`` this
+owner's live routes carry is the last commit ``routes`` applied, and a route described at
+that commit was written by that apply. Only descriptors outside git fall back to the local
+apply journal.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler.commands.common import Echo
-from reconciler.commands.planning import plan_or_refuse
+from reconciler.commands.planning import Planned, plan_or_refuse
+from reconciler.drift import AppliedBefore
 from reconciler.errors import EXIT_CHANGES, EXIT_OK
 from reconciler.gcpause import gc_paused
+from reconciler.model import ANNOTATION_COMMIT
 from reconciler.quoting import json_text
 
 if TYPE_CHECKING:
@@ -25,10 +35,8 @@ def drift(
     echo: Echo,
 ) -> int:
     """Print the drift report (``text``, ``markdown`` or ``json``); with ``github_issue``,
-    open, update or close the drift issue too. Routes the journal says routes applied
-    tell a hand edit from a change still to be applied."""
+    open, update or close the drift issue too."""
     from reconciler import drift as drifting
-    from reconciler.apply.journal import routes_applied_in_journal
     from reconciler.render import drift as render_drift
 
     if github_issue:
@@ -37,9 +45,7 @@ def drift(
         check_context(pull_request=False)
     planned = plan_or_refuse(load_settings(), paths, echo=echo, prune=True)
     planned.backend.close()
-    settings = planned.settings
-    applied = routes_applied_in_journal(settings.journal_dir or settings.state_dir / "journal")
-    report = drifting.classify_drift(planned.plan, planned.live, applied)
+    report = drifting.classify_drift(planned.plan, planned.live, applied_before(planned))
     if fmt == "json":
         echo(json_text(report.to_dict()))
     elif fmt == "markdown":
@@ -54,3 +60,37 @@ def drift(
         if url:
             echo(url, err=True)
     return EXIT_CHANGES if report.drifted else EXIT_OK
+
+
+def applied_before(planned: Planned) -> AppliedBefore:
+    """The routes an earlier apply wrote, from the backend's provenance and git history."""
+    if not any(change.action == "create" for change in planned.plan.changes):
+        return AppliedBefore()  # nothing is missing live: nothing to tell apart
+    git = planned.source.git
+    if git is None:
+        from reconciler.apply.journal import routes_applied_in_journal
+
+        settings = planned.settings
+        folder = settings.journal_dir or settings.state_dir / "journal"
+        return AppliedBefore(frozenset(routes_applied_in_journal(folder)))
+    from reconciler.integrations import git as gitops
+
+    unmanaged = {entry["route"] for entry in planned.plan.unmanaged}
+    stamped = [
+        route.annotations.get(ANNOTATION_COMMIT, "")
+        for name, route in planned.live.items()
+        if name not in unmanaged
+    ]
+    newest = gitops.newest_commit(git.root, stamped)
+    if newest is None:
+        return AppliedBefore()
+    paths = [_repo_relative(git.root, path) for path in planned.source.paths]
+    described = gitops.routes_described_at(git.root, newest, [p for p in paths if p])
+    return AppliedBefore(frozenset(described), newest)
+
+
+def _repo_relative(root: Path, path: str) -> str | None:
+    try:
+        return Path(path).resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return None  # a descriptor path outside the repository has no history there

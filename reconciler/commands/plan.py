@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from reconciler.apply.guards import guard_refusals
 from reconciler.commands.common import Echo, backend_shown, render_plan
 from reconciler.commands.planning import plan_or_refuse
 from reconciler.commands.traffic_tests import PLANNED_ORIGIN, plan_with_tests, summary
-from reconciler.errors import EXIT_CHANGES, EXIT_OK, PlanError, UsageError
+from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, PlanError, UsageError
 from reconciler.gcpause import gc_paused
 
 if TYPE_CHECKING:
@@ -31,9 +33,13 @@ def plan(
     color: bool,
     echo: Echo,
     adopt: Sequence[str] = (),
+    max_deletes: int | None = None,
+    allow_empty: bool = False,
 ) -> int:
-    """Plan, print the plan (and save it to ``out``); with ``detailed_exitcode``, 2 when
-    there are changes. Flags are checked before the config is read or anything planned."""
+    """Plan, print the plan (and save it to ``out``); with ``detailed_exitcode``, 1 when
+    ``apply`` would refuse it (its guards, with ``max_deletes`` and ``allow_empty``), else 2
+    when live state differs from the descriptors (changes, or owned routes kept though no
+    longer described). Flags are checked before the config is read or anything planned."""
     if ref and changed_since:
         raise UsageError("--ref and --changed-since cannot be used together")
     if github_comment:
@@ -52,6 +58,9 @@ def plan(
     )
     planned.backend.close()
     the_plan, tests = plan_with_tests(planned)
+    limit = planned.settings.max_deletes if max_deletes is None else max_deletes
+    refusals = guard_refusals(the_plan, max_deletes=limit, allow_empty=allow_empty)
+    the_plan = replace(the_plan, refusals=refusals)
     failed = tests.failed if tests is not None else 0
     saved = None if failed else out
     if saved:
@@ -73,4 +82,8 @@ def plan(
             f"the plan fails {failed} traffic test(s), listed above{unsaved}",
             hint="fix the descriptors, or the expectation if the move is intended",
         )
-    return EXIT_CHANGES if detailed_exitcode and the_plan.has_changes else EXIT_OK
+    if not detailed_exitcode:
+        return EXIT_OK
+    if the_plan.refusals:
+        return EXIT_ERROR
+    return EXIT_CHANGES if the_plan.differs else EXIT_OK

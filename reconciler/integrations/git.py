@@ -199,6 +199,35 @@ def routes_defined_at(root: Path, commit: str, files: Iterable[str]) -> set[str]
     return set(load_blobs(blobs).routes)
 
 
+def newest_commit(root: Path, commits: Iterable[str]) -> str | None:
+    """The newest of ``commits`` (one no other of them descends from) that this clone has;
+    None when it has none of them (a shallow clone, or commits never pushed)."""
+    shas = sorted({c for c in commits if re.fullmatch(r"[0-9a-f]{7,40}", c)})
+    if not shas:
+        return None
+    with _open_repo(root) as repo:
+        try:
+            # --ignore-missing skips commits the clone lacks; --topo-order lists every child
+            # before its parents, so the first commit listed descends from no other given one.
+            out = repo.git.rev_list("--ignore-missing", "--topo-order", "-n", "1", *shas)
+        except git.GitCommandError as exc:
+            raise _command_error(exc, root) from exc
+    newest = out.split()
+    return newest[0] if newest else None
+
+
+def routes_described_at(root: Path, commit: str, paths: Sequence[str]) -> set[str]:
+    """Names of the routes the descriptor ``paths`` (repo-relative) held at ``commit``; a path
+    that did not exist there holds none."""
+    blobs: list[tuple[str, bytes]] = []
+    for path in paths:
+        try:
+            blobs += read_blobs_at(root, commit, [path])
+        except GitError:
+            continue
+    return set(load_blobs(blobs).routes)
+
+
 def _open_repo(root: Path) -> git.Repo:
     try:
         return git.Repo(root, search_parent_directories=True)

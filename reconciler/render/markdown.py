@@ -13,7 +13,13 @@ from typing import Any
 
 from reconciler.quoting import clean
 from reconciler.render.mermaid import plan_flowchart
-from reconciler.render.text import NO_CHANGES, diagnostic_line, render_change_text, risk_notes
+from reconciler.render.text import (
+    NO_CHANGES,
+    diagnostic_line,
+    kept_note,
+    render_change_text,
+    risk_notes,
+)
 from reconciler.render.traffic import traffic_markdown_lines, traffic_risk_notes
 
 __all__ = [
@@ -98,13 +104,29 @@ def render_plan_markdown(plan: Mapping[str, Any], *, limit: int = COMMENT_LIMIT)
 
 def _summary(plan: Mapping[str, Any]) -> str:
     where = f"backend {code(plan['backend'])}, owner {code(plan['owner'])}"
+    kept = kept_note(plan)
     if not plan["changes"]:
-        return f"**{NO_CHANGES}** ({where})"
-    s = plan["summary"]
-    counts = f"{s['add']} to add, {s['change']} to change, {s['destroy']} to destroy"
-    if s.get("adopt"):
-        counts = f"{s['adopt']} to adopt, {counts}"
-    return f"**Plan:** {counts}, {s['unchanged']} unchanged ({where})"
+        line = (
+            f"**No changes to apply**; {kept} ({where})" if kept else f"**{NO_CHANGES}** ({where})"
+        )
+    else:
+        s = plan["summary"]
+        counts = f"{s['add']} to add, {s['change']} to change, {s['destroy']} to destroy"
+        if s.get("adopt"):
+            counts = f"{s['adopt']} to adopt, {counts}"
+        counts += f", {s['unchanged']} unchanged" + (f"; {kept}" if kept else "")
+        line = f"**Plan:** {counts} ({where})"
+    return "\n\n".join([line, *_refusals(plan)])
+
+
+def _refusals(plan: Mapping[str, Any]) -> list[str]:
+    # Right under the summary, so a green PR plan cannot hide an apply that will fail.
+    refusals = plan.get("refusals") or ()
+    if not refusals:
+        return []
+    lines = ["> [!CAUTION]", "> **`routes apply` will refuse this plan:**"]
+    lines += [f"> - {text(r['message'])}" for r in refusals]
+    return ["\n".join(lines)]
 
 
 def _mermaid(plan: Mapping[str, Any], budget: int) -> str:

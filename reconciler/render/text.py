@@ -11,12 +11,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.model import LABEL_MANAGED_BY, LABEL_OWNER, SENSITIVE
+from reconciler.plan import KEPT_CODES
 from reconciler.quoting import clean, quote
 from reconciler.render.traffic import traffic_risk_notes, traffic_text
 
 __all__ = [
     "NO_CHANGES",
     "diagnostic_line",
+    "kept_note",
+    "refusal_section",
     "render_apply_text",
     "render_change_text",
     "render_plan_header",
@@ -41,6 +44,7 @@ _SEVERITY_WORDS = {"error": "Error", "warning": "Warning", "info": "Note"}
 _Line = tuple[str, str, int]
 
 _OUTCOME_WORDS = {
+    "applied": "applied",
     "already-applied": "already applied",
     "conflict": "conflict",
     "failed": "failed",
@@ -50,8 +54,9 @@ _OUTCOME_WORDS = {
 
 def render_plan_text(plan: Mapping[str, Any], *, color: bool = False) -> str:
     """The whole plan as text: notes first, then one block per change, then the summary."""
-    # Notes go on top so the last block sits right above the summary (README, "Plans").
-    sections = [_diagnostics_section(plan), _unmanaged_section(plan)]
+    # Notes go on top so the last block sits right above the summary (README, "Plans");
+    # what apply will refuse goes first of all.
+    sections = [refusal_section(plan), _diagnostics_section(plan), _unmanaged_section(plan)]
     notes = risk_notes(plan) + traffic_risk_notes(plan)
     if notes:
         sections.append("\n".join(["Risks:", *(f"  ! {note}" for note in notes)]))
@@ -73,12 +78,37 @@ def render_plan_header(plan: Mapping[str, Any], backend: str | None = None) -> s
 
 
 def summary_line(plan: Mapping[str, Any]) -> str:
-    """``Plan: 1 to add, 1 to change, 0 to destroy.``, or the no-changes sentence."""
+    """``Plan: 1 to add, 1 to change, 0 to destroy.``, or the no-changes sentence; either
+    says so when owned routes no longer described are kept."""
+    kept = kept_note(plan)
     if not plan["changes"]:
-        return NO_CHANGES
+        return f"No changes to apply; {kept}." if kept else NO_CHANGES
     s = plan["summary"]
     adopt = f"{s['adopt']} to adopt, " if s.get("adopt") else ""  # Terraform's "to import"
-    return f"Plan: {adopt}{s['add']} to add, {s['change']} to change, {s['destroy']} to destroy."
+    line = f"Plan: {adopt}{s['add']} to add, {s['change']} to change, {s['destroy']} to destroy."
+    return f"{line} {kept[:1].upper()}{kept[1:]}." if kept else line
+
+
+def kept_note(plan: Mapping[str, Any]) -> str:
+    """``1 owned route is no longer described (kept)``, or "" when none is."""
+    kept = sum(1 for d in plan["diagnostics"] if d["code"] in KEPT_CODES)
+    if not kept:
+        return ""
+    verb = "route is" if kept == 1 else "routes are"
+    return f"{kept} owned {verb} no longer described (kept)"
+
+
+def refusal_section(plan: Mapping[str, Any]) -> str:
+    """What ``routes apply`` will refuse this plan by, and what would allow it; "" if nothing."""
+    refusals = plan.get("refusals") or ()
+    if not refusals:
+        return ""
+    lines = ["Apply will refuse this plan:"]
+    for refusal in refusals:
+        lines.append(f"  ! {clean(refusal['message'])}")
+        if refusal.get("hint") and refusal.get("guard") != "max-deletes":
+            lines.append(f"    ({clean(refusal['hint'])})")
+    return "\n".join(lines)
 
 
 def render_change_text(change: Mapping[str, Any], *, color: bool = False) -> str:
@@ -124,27 +154,32 @@ def risk_notes(plan: Mapping[str, Any]) -> list[str]:
 
 
 def render_apply_text(result: Mapping[str, Any]) -> str:
-    """An apply report: a line per route not applied cleanly, then the totals line."""
+    """An apply report: a line per route with what became of it, then the totals line."""
     lines = []
     for outcome in result["results"]:
-        if outcome["outcome"] == "applied":
-            continue
-        word = _OUTCOME_WORDS.get(outcome["outcome"], outcome["outcome"])
+        done = outcome.get("result") or outcome["outcome"]
+        word = _OUTCOME_WORDS.get(done, done)
         line = f"  route {quote(outcome['route'])} ({clean(outcome['action'])}): {clean(word)}"
         if outcome.get("attempts", 0) > 1:
             line += f" after {outcome['attempts']} attempts"
-        if outcome.get("message"):
+        # An applied route's message only restates the result ("created", "updated from …").
+        if outcome.get("message") and outcome["outcome"] != "applied":
             line += f" — {clean(outcome['message'])}"
         lines.append(line)
     if result.get("journal"):
         lines.append(f"Journal: {clean(result['journal'])}")
     s = result["summary"]
-    counts = (
-        f"{s['applied']} applied, {s['already-applied']} already applied, "
-        f"{s['failed']} failed, {s['not-attempted']} not attempted."
+    counts = result.get("counts") or {}
+    # Deletes are counted as deletes: "applied" is what was created or updated.
+    applied = counts.get("created", 0) + counts.get("updated", 0)
+    deleted = counts.get("deleted", 0)
+    totals = (
+        f"{applied} applied, {s['already-applied']} already applied, "
+        f"{s['failed']} failed, {s['not-attempted']} not attempted"
+        + (f", {deleted} deleted." if deleted else ".")
     )
     ok = s["failed"] == 0 and s["not-attempted"] == 0
-    lines.append(("Apply complete: " if ok else "Apply failed: ") + counts)
+    lines.append(("Apply complete: " if ok else "Apply failed: ") + totals)
     return "\n".join(lines)
 
 

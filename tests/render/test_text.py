@@ -60,7 +60,9 @@ def test_text_has_diagnostics_unmanaged_and_risks_before_the_changes() -> None:
     assert "  taken (host taken.acme.org, owner team/b)" in lines
     assert '  ! route "legacy" will be deleted (not-in-configuration)' in lines
     assert '  ! route "edge" no longer requires client certificates (mTLS removed)' in lines
-    assert lines[-1] == "Plan: 1 to add, 3 to change, 1 to destroy."
+    assert lines[-1] == (
+        "Plan: 1 to add, 3 to change, 1 to destroy. 1 owned route is no longer described (kept)."
+    )
 
 
 def test_apply_report_says_complete_or_failed() -> None:
@@ -68,6 +70,7 @@ def test_apply_report_says_complete_or_failed() -> None:
         (RouteResult("a", "create", "applied"), RouteResult("b", "update", "already-applied"))
     )
     assert render_apply_text(ok.to_dict()) == (
+        '  route "a" (create): created\n'
         '  route "b" (update): already applied\n'
         "Apply complete: 1 applied, 1 already applied, 0 failed, 0 not attempted."
     )
@@ -85,3 +88,38 @@ def test_hand_edited_saved_plan_still_renders() -> None:
     text = render_plan_text(plan)
     assert '      + path "/new" -> svc' in text
     assert 'route "edge": host-changed' in text
+
+
+def test_apply_report_lists_every_route_and_counts_deletes_as_deletes() -> None:
+    result = ApplyResult(
+        (
+            RouteResult("a", "create", "applied"),
+            RouteResult("b", "update", "applied"),
+            RouteResult("c", "delete", "applied"),
+            RouteResult("d", "update", "conflict", "changed since the plan"),
+        )
+    )
+    lines = render_apply_text(result.to_dict()).splitlines()
+    assert lines == [
+        '  route "a" (create): created',
+        '  route "b" (update): updated',
+        '  route "c" (delete): deleted',
+        '  route "d" (update): conflict — changed since the plan',
+        "Apply failed: 2 applied, 0 already applied, 1 failed, 0 not attempted, 1 deleted.",
+    ]
+    as_json = result.to_dict()
+    assert [r["result"] for r in as_json["results"]] == [
+        "created",
+        "updated",
+        "deleted",
+        "conflict",
+    ]
+    assert as_json["counts"] == {
+        "created": 1,
+        "updated": 1,
+        "deleted": 1,
+        "already-applied": 0,
+        "conflict": 1,
+        "failed": 0,
+        "not-attempted": 0,
+    }
