@@ -298,10 +298,16 @@ class RouteResult:
         }
 
 
-_APPLIED_AS = {"create": "created", "update": "updated", "delete": "deleted"}
+_APPLIED_AS = {
+    "create": "created",
+    "update": "updated",
+    "adopt": "adopted",
+    "delete": "deleted",
+}
 RESULTS = (
     "created",
     "updated",
+    "adopted",
     "deleted",
     "already-applied",
     "conflict",

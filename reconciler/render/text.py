@@ -170,8 +170,8 @@ def render_apply_text(result: Mapping[str, Any]) -> str:
         lines.append(f"Journal: {clean(result['journal'])}")
     s = result["summary"]
     counts = result.get("counts") or {}
-    # Deletes are counted as deletes: "applied" is what was created or updated.
-    applied = counts.get("created", 0) + counts.get("updated", 0)
+    # Deletes are counted as deletes: "applied" is what was created, updated or adopted.
+    applied = counts.get("created", 0) + counts.get("updated", 0) + counts.get("adopted", 0)
     deleted = counts.get("deleted", 0)
     totals = (
         f"{applied} applied, {s['already-applied']} already applied, "
