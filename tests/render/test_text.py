@@ -117,6 +117,7 @@ def test_apply_report_lists_every_route_and_counts_deletes_as_deletes() -> None:
     assert as_json["counts"] == {
         "created": 1,
         "updated": 1,
+        "adopted": 0,
         "deleted": 1,
         "already-applied": 0,
         "conflict": 1,
