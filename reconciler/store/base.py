@@ -121,3 +121,44 @@ class RouteStore(Protocol):
     def close(self) -> None:
         """Release the store's connections."""
         ...
+
+
+class RouteWrites:
+    """``create_route`` and ``replace_route``, as the two stores define them: ``put_route``
+    with If-None-Match: * or If-Match (the store's one conditional write)."""
+
+    def put_route(
+        self,
+        name: str,
+        spec: RouteSpec,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, str],
+        *,
+        expected_version: str | None = None,
+        must_exist: bool = False,
+        must_not_exist: bool = False,
+    ) -> tuple[StoredRoute, bool]:  # pragma: no cover - each store defines it
+        raise NotImplementedError
+
+    def create_route(
+        self,
+        name: str,
+        spec: RouteSpec,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, str],
+    ) -> StoredRoute:
+        """Create a route; ``ConflictError`` when one with that name exists."""
+        return self.put_route(name, spec, labels, annotations, must_not_exist=True)[0]
+
+    def replace_route(
+        self,
+        name: str,
+        spec: RouteSpec,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, str],
+        expected_version: str | None,
+    ) -> StoredRoute:
+        """Replace an existing route (``NotFoundError`` if none), if at ``expected_version``."""
+        return self.put_route(
+            name, spec, labels, annotations, expected_version=expected_version, must_exist=True
+        )[0]

@@ -22,6 +22,7 @@ from reconciler.canonical import canonical_host
 from reconciler.errors import ConflictError, NotFoundError, UsageError
 from reconciler.gcpause import gc_paused
 from reconciler.model import RouteSpec
+from reconciler.store.base import RouteWrites
 from reconciler.store.pg_sql import connect_kwargs, location_of, migrate, translated
 from reconciler.store.records import (
     HOSTNAME_MODES,
@@ -63,7 +64,7 @@ _STATUS = (
 _WIDTH = len(COLUMNS.split(","))
 
 
-class PostgresStore:
+class PostgresStore(RouteWrites):
     """Routes and hostnames in a PostgreSQL database. Safe to share between threads."""
 
     def __init__(self, url: str, *, pool_size: int = 10, pool_timeout: float = 10.0) -> None:
@@ -137,16 +138,6 @@ class PostgresStore:
             return {}
         found = self._read(lambda conn: self._select(conn, "WHERE name = ANY(%s)", (wanted,)))
         return {route.name: route for route in found}
-
-    def create_route(
-        self,
-        name: str,
-        spec: RouteSpec,
-        labels: Mapping[str, str],
-        annotations: Mapping[str, str],
-    ) -> StoredRoute:
-        """Create a route; ``ConflictError`` when one with that name exists."""
-        return self.put_route(name, spec, labels, annotations, must_not_exist=True)[0]
 
     def replace_route(
         self,

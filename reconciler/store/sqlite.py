@@ -18,6 +18,7 @@ from reconciler.canonical import canonical_host
 from reconciler.errors import ConflictError, NotFoundError, RoutesError, UsageError
 from reconciler.gcpause import gc_paused
 from reconciler.model import RouteSpec
+from reconciler.store.base import RouteWrites
 from reconciler.store.records import HOSTNAME_MODES, Hostname, RouteWrite, StoredRoute, utc_now
 from reconciler.store.rows import COLUMNS, RouteRows, check_precondition, status_of
 from reconciler.store.sql import (
@@ -36,7 +37,7 @@ T = TypeVar("T")
 CHUNK = 500  # names per ``IN (...)``: well under SQLite's bound-parameter limit
 
 
-class SqliteStore:
+class SqliteStore(RouteWrites):
     """Routes and hostnames in a SQLite file (WAL mode). Safe to share between threads."""
 
     def __init__(self, path: str | Path, *, busy_timeout: float = 10.0) -> None:
@@ -117,16 +118,6 @@ class SqliteStore:
             return found
 
         return self._read(fetch, {}) if wanted else {}
-
-    def create_route(
-        self,
-        name: str,
-        spec: RouteSpec,
-        labels: Mapping[str, str],
-        annotations: Mapping[str, str],
-    ) -> StoredRoute:
-        """Create a route; ``ConflictError`` when one with that name exists."""
-        return self.put_route(name, spec, labels, annotations, must_not_exist=True)[0]
 
     def replace_route(
         self,
