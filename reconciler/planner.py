@@ -7,7 +7,7 @@ same compare equal, so labels, annotations, versions and field order never make 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -240,21 +240,8 @@ def _adopt(route: DesiredRoute, current: LiveRoute, options: PlanOptions) -> Cha
     """Put this owner's labels on an unmanaged live route, and its spec if it differs.
     Its other labels stay; its annotations become routes' own (a foreign annotation may
     hold anything, and a plan file holds no secret)."""
-    stamp = _stamp(route, options)
-    stamp["labels"] = {**current.labels, **stamp["labels"]}
-    return Change(
-        route=route.name,
-        action="adopt",
-        file=route.source.file,
-        line=route.source.line,
-        before=current.spec.to_dict(redact=True),
-        after=route.spec.to_dict(redact=True),
-        live_version=current.version,
-        live_fingerprint=current.spec.fingerprint(),
-        operations=compute_operations(current.spec, route.spec),
-        risks=risks(current.spec, route.spec),
-        **stamp,
-    )
+    update = _update(route, current, options)
+    return replace(update, action="adopt", labels={**current.labels, **update.labels})
 
 
 def _adopt_unmatched(options: PlanOptions, adopted: set[str]) -> list[Diagnostic]:
