@@ -207,6 +207,8 @@ class RouteSpec:
         """A digest of the canonical spec with its secrets hidden: what plans, journals,
         annotations and versions carry. It cannot test a password guess offline, so two specs
         that differ only in a password hash share it (``private_digest`` tells them apart)."""
+        if self.validation is None or self.validation.http_basic is None:
+            return self.private_digest()  # nothing to hide: the same digest, JSON cached
         return digest_of(self.to_dict(redact=True))
 
     def private_digest(self) -> str:
