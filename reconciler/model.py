@@ -14,6 +14,8 @@ from sys import intern
 from typing import Any
 
 from reconciler.canonical import canonical_host, canonical_origin
+from reconciler.errors import PlanError
+from reconciler.quoting import quote
 
 __all__ = [
     "ANNOTATION_COMMIT",
@@ -141,9 +143,16 @@ class Validation:
         return out
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class RouteSpec:
-    """A route descriptor in canonical form. Build with ``RouteSpec.from_dict``."""
+    """A route descriptor in canonical form. Build with ``RouteSpec.from_dict``, or with
+    ``RouteSpec.from_canonical_json`` from the canonical text a cache or a store holds.
+
+    Two specs are equal exactly when their canonical JSON texts are: when both texts are
+    already made, comparing them is all it takes, so a spec read back from its text is
+    only parsed when a field beside its host is read (10,000 unchanged routes compare as
+    10,000 strings).
+    """
 
     host: str
     paths: tuple[PathRule, ...]  # sorted by prefix, unique prefixes
@@ -177,6 +186,55 @@ class RouteSpec:
             validation=_validation_from(descriptor.get("validation")),
         )
 
+    @classmethod
+    def from_canonical_json(cls, text: str, host: str) -> RouteSpec:
+        """The spec whose canonical JSON text is ``text`` and whose host is ``host``, parsed
+        on first use of another field. The first use checks that ``text`` is canonical and
+        names ``host``, and raises ``PlanError`` when it is not: a text that is not the
+        canonical form of what it says never stands for a spec (every create and update
+        of a plan reads its fields, so none is ever written unchecked)."""
+        spec = object.__new__(cls)
+        object.__setattr__(spec, "_json", text)
+        object.__setattr__(spec, "host", host)
+        return spec
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for a field not set yet: a spec made by ``from_canonical_json``.
+        if name not in _PARSED_LATER:
+            raise AttributeError(name)
+        text = self._json
+        if text is None:
+            raise AttributeError(name)
+        full = RouteSpec.from_dict(json.loads(text))
+        if full.host != self.host or full.canonical_json() != text:
+            raise PlanError(
+                f"the route spec for host {quote(self.host[:200])} read back from its "
+                "canonical text is not what that text says (a cache edited by hand?)",
+                hint="delete .routes/cache/ (the next plan writes it anew) or run with --no-cache",
+            )
+        for field_name in _PARSED_LATER:
+            object.__setattr__(self, field_name, getattr(full, field_name))
+        return getattr(full, name)
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if not isinstance(other, RouteSpec):
+            return NotImplemented
+        mine, theirs = self._json, other._json
+        if mine is not None and theirs is not None:
+            return mine == theirs
+        return (self.host, self.paths, self.cors, self.tls, self.validation) == (
+            other.host,
+            other.paths,
+            other.cors,
+            other.tls,
+            other.validation,
+        )
+
+    def __hash__(self) -> int:
+        return hash(self.canonical_json())
+
     def to_dict(self, *, redact: bool = False) -> dict[str, Any]:
         """The canonical descriptor, with the platform's field names; ``redact`` hides secrets."""
         out: dict[str, Any] = {"host": self.host}
@@ -207,6 +265,9 @@ class RouteSpec:
         """A digest of the canonical spec with its secrets hidden: what plans, journals,
         annotations and versions carry. It cannot test a password guess offline, so two specs
         that differ only in a password hash share it (``private_digest`` tells them apart)."""
+        text = self._json
+        if text is not None and '"httpBasic"' not in text:
+            return self.private_digest()  # nothing to hide, and no field parsed to see it
         if self.validation is None or self.validation.http_basic is None:
             return self.private_digest()  # nothing to hide: the same digest, JSON cached
         return digest_of(self.to_dict(redact=True))
@@ -215,6 +276,10 @@ class RouteSpec:
         """A digest of the whole spec, secrets included: for comparisons in memory only. It
         is never written anywhere (from it, a password guess could be tested offline)."""
         return "sha256:" + hashlib.sha256(self.canonical_json().encode("utf-8")).hexdigest()
+
+
+# The fields a spec made from its canonical text parses on first use (its host it has).
+_PARSED_LATER = frozenset({"paths", "cors", "tls", "validation"})
 
 
 def digest_of(value: Any) -> str:

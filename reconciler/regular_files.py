@@ -32,7 +32,7 @@ class NotRegularFileError(OSError):
         super().__init__(0, f"{self.kind}, not a file")
 
 
-def open_regular(path: str | Path) -> BinaryIO:
+def open_regular(path: str | Path, *, buffered: bool = True) -> BinaryIO:
     """``path`` open for reading if it is a regular file, else ``NotRegularFileError``.
 
     The open cannot block (a FIFO without a writer would hang it, a terminal would become
@@ -46,7 +46,7 @@ def open_regular(path: str | Path) -> BinaryIO:
         if not stat.S_ISREG(mode):
             raise NotRegularFileError(mode)
         os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
+        return os.fdopen(fd, "rb", buffering=-1 if buffered else 0)
     except BaseException:
         os.close(fd)
         raise

@@ -110,6 +110,34 @@ def test_plan_apply_plan_again_is_empty(repo: Path) -> None:
     assert (code, plan_body(out)) == (0, "No changes. Live routes match the descriptors.")
 
 
+def set_live_text(repo: Path, name: str, text: str) -> None:
+    with sqlite3.connect(repo / ".routes" / "state.db") as db:
+        db.execute("UPDATE routes SET spec=? WHERE name=?", (text, name))
+
+
+@pytest.mark.parametrize("warm", [True, False], ids=["cache-warm", "no-cache"])
+def test_a_live_row_is_read_as_the_descriptor_only_when_it_is_that_very_text(
+    repo: Path, warm: bool
+) -> None:
+    # A row byte-for-byte the canonical text of a loaded spec is that spec; one byte more
+    # and it is parsed and validated like any other answer.
+    assert routes(repo, "apply", "--auto-approve")[0] == 0
+    flags = () if warm else ("--no-cache",)
+    with sqlite3.connect(repo / ".routes" / "state.db") as db:
+        text = db.execute("SELECT spec FROM routes WHERE name='shop'").fetchone()[0]
+    spec = json.loads(text)
+    set_live_text(repo, "shop", json.dumps(spec, indent=1))  # another text, the same spec
+    code, out, _ = routes(repo, *flags, "plan", "--detailed-exitcode")
+    assert (code, plan_body(out)) == (0, "No changes. Live routes match the descriptors.")
+    set_live_text(repo, "shop", json.dumps(spec | {"extra": True}, sort_keys=True))
+    code, out, err = routes(repo, *flags, "plan")
+    assert code == 1 and "shop" in err and "unreadable" in err and "Traceback" not in err
+    spec["host"] = "{http.request.host}"
+    set_live_text(repo, "shop", json.dumps(spec, sort_keys=True, separators=(",", ":")))
+    code, out, err = routes(repo, *flags, "plan")
+    assert code == 1 and "shop" in err and "Traceback" not in err
+
+
 def test_update_renders_terraform_style(repo: Path) -> None:
     routes(repo, "apply", "--auto-approve")
     (repo / "routes" / "shop.yaml").write_text(

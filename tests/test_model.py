@@ -6,9 +6,11 @@ import copy
 from typing import Any
 
 import idna
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reconciler.errors import PlanError
 from reconciler.model import RouteSpec, digest_of
 
 LABEL = st.text("abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=10)
@@ -156,3 +158,58 @@ def test_the_fingerprint_is_the_digest_of_the_redacted_spec(descriptor: dict[str
     # Specs without secrets take a cached shortcut; it must give the very same digest.
     spec = RouteSpec.from_dict(descriptor)
     assert spec.fingerprint() == digest_of(spec.to_dict(redact=True))
+
+
+@settings(max_examples=200)
+@given(descriptors(), descriptors())
+def test_specs_are_equal_exactly_when_their_canonical_texts_are(
+    one: dict[str, Any], other: dict[str, Any]
+) -> None:
+    a, b = RouteSpec.from_dict(one), RouteSpec.from_dict(other)
+    fields = (a.host, a.paths, a.cors, a.tls, a.validation)
+    same = fields == (b.host, b.paths, b.cors, b.tls, b.validation)
+    assert (a == b) is same
+    assert (a.canonical_json() == b.canonical_json()) is same  # texts made: compared as text
+    assert (a == b) is same and (hash(a) == hash(b) or not same)
+
+
+@given(descriptors())
+def test_a_spec_read_back_from_its_canonical_text_is_the_same_spec(
+    descriptor: dict[str, Any],
+) -> None:
+    spec = RouteSpec.from_dict(descriptor)
+    back = RouteSpec.from_canonical_json(spec.canonical_json(), spec.host)
+    assert back == spec and hash(back) == hash(spec)
+    assert back.fingerprint() == spec.fingerprint()
+    assert (back.paths, back.cors, back.tls, back.validation) == (
+        spec.paths,
+        spec.cors,
+        spec.tls,
+        spec.validation,
+    )
+    assert back.to_dict() == spec.to_dict() and repr(back) == repr(spec)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda text, host: (text.replace('"routes"', ' "routes"', 1), host),  # not canonical
+        lambda text, host: (text, "other.acme.org"),  # another host than the text's
+        lambda text, host: (text.replace("/carts", "/", 1), host),  # two rules for "/"
+    ],
+)
+def test_a_text_that_is_not_what_it_says_never_stands_for_a_spec(edit: Any) -> None:
+    spec = RouteSpec.from_dict(
+        {
+            "host": "shop.acme.org",
+            "routes": [
+                {"prefix": "/", "route": {"service": "front"}},
+                {"prefix": "/carts", "route": {"service": "cart"}},
+            ],
+        }
+    )
+    text, host = edit(spec.canonical_json(), spec.host)
+    back = RouteSpec.from_canonical_json(text, host)
+    with pytest.raises(PlanError, match="not what that text says") as caught:
+        _ = back.paths
+    assert "--no-cache" in (caught.value.hint or "")

@@ -33,7 +33,7 @@ from reconciler.regular_files import read_regular, write_atomic
 __all__ = ["CACHE_FILE", "DescriptorCache", "Entry", "cache_disabled", "rules_digest"]
 
 CACHE_FILE = "descriptors.json"
-FORMAT = "routes-descriptor-cache/1"
+FORMAT = "routes-descriptor-cache/2"
 MAX_CACHE_BYTES = 512 << 20  # far above 50,000 routes; a bigger file is not ours
 
 # The code and data whose change can change what loading a file gives.
@@ -74,7 +74,8 @@ def rules_digest() -> str:
 class Entry:
     """What loading one file gave, with no file name in it (it is added back on replay)."""
 
-    documents: tuple[dict[str, Any], ...]  # name, spec, prefixes, index, base, line, column, broken
+    # name, spec (canonical JSON text), host, prefixes, index, base, line, column, broken
+    documents: tuple[dict[str, Any], ...]
     diagnostics: tuple[dict[str, Any], ...]  # code, message, line, column, route
 
 
@@ -175,7 +176,8 @@ def _is_document(value: Any) -> bool:
     return (
         isinstance(value, dict)
         and isinstance(value.get("name"), str)
-        and isinstance(value.get("spec"), dict)
+        and isinstance(value.get("spec"), str)
+        and isinstance(value.get("host"), str)
         and isinstance(value.get("prefixes"), list)
         and all(isinstance(p, str) for p in value["prefixes"])
         and _is_int(value.get("index"))

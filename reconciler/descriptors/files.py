@@ -46,9 +46,7 @@ def read_files(
             found.setdefault(show(path), path)
     for display, file in sorted(found.items()):
         try:
-            with open_regular(file) as stream:  # one open, fstat and read per file
-                content = stream.read(MAX_FILE_BYTES + 1)
-                size = os.fstat(stream.fileno()).st_size if len(content) > MAX_FILE_BYTES else 0
+            content, size = _read(file)
         except OSError as exc:
             report(_unreadable(display, exc))
             continue
@@ -56,6 +54,26 @@ def read_files(
             report(too_big(display, size))
             continue
         yield display, content
+
+
+def _read(file: str | Path) -> tuple[bytes, int]:
+    """The content of a regular file, or its size when it is over the limit: one open, one
+    fstat and a read of the size the fstat gave, then on to the end (it may have grown)."""
+    with open_regular(file, buffered=False) as stream:
+        size = os.fstat(stream.fileno()).st_size
+        if size > MAX_FILE_BYTES:
+            return b"", size
+        parts = [stream.read(size + 1)]
+        total = len(parts[0])
+        while total <= MAX_FILE_BYTES:
+            part = stream.read(min(1 << 16, MAX_FILE_BYTES + 1 - total))
+            if not part:
+                break
+            parts.append(part)
+            total += len(part)
+        if total > MAX_FILE_BYTES:
+            return b"", total
+        return b"".join(parts) if len(parts) > 1 else parts[0], 0
 
 
 def too_big(display: str, size: int) -> Diagnostic:

@@ -85,7 +85,8 @@ class Collector:
             documents.append(
                 {
                     "name": doc.name,
-                    "spec": doc.spec.to_dict(),
+                    "spec": doc.spec.canonical_json(),
+                    "host": doc.spec.host,
                     "prefixes": list(doc.prefixes),
                     "index": index,
                     "base": list(base),
@@ -106,7 +107,7 @@ class Collector:
             doc = RouteDocument(
                 name=raw["name"],
                 prefixes=tuple(raw["prefixes"]),
-                spec=RouteSpec.from_dict(raw["spec"]),
+                spec=RouteSpec.from_canonical_json(raw["spec"], raw["host"]),
                 file=display,
                 line=raw["line"],
                 column=raw["column"],

@@ -17,6 +17,7 @@ from reconciler.descriptors.cache import DescriptorCache
 from reconciler.descriptors.files import MAX_FILE_BYTES, SUFFIXES, read_files, too_big
 from reconciler.descriptors.forms import Collector
 from reconciler.descriptors.lint import lint_route_set
+from reconciler.descriptors.spec_check import remember
 from reconciler.diagnostics import Diagnostic, sort_key
 from reconciler.gcpause import gc_paused
 from reconciler.model import DesiredRoute, RouteSet, SourceLocation
@@ -87,6 +88,7 @@ def _result(collector: Collector) -> LoadResult:
     for name in sorted(routes):
         digest.update(name.encode("utf-8") + b"\0")
         digest.update(routes[name].spec.fingerprint().encode("ascii"))
+    remember(route.spec for route in routes.values())
     if collector.cache is not None:
         collector.cache.save()
     return LoadResult(

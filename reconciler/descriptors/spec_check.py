@@ -5,12 +5,21 @@ plan would write and every route read back from a backend all call ``check_spec`
 spec that one door refuses, every door refuses, with the same code. First the JSON Schema
 (shape and types), then what the schema cannot say but the platform refuses. Messages
 quote values escaped (``reconciler.quoting``): a refused value is often hostile.
+
+The specs the loader gave are remembered by canonical JSON text (``remember``): every one
+has passed this validation (or was replayed from the descriptor cache, which holds only
+what it gave). A route a backend answers whose spec text is, byte for byte, the canonical
+text of one of them is that very spec (``known_spec``, ``is_known``): it needs no second
+parse and no second validation, and the plan compares it by identity. Any other text is
+parsed and validated. The table holds its specs weakly, so it forgets a spec as soon as
+nothing else holds it and a long-running process never grows with it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
+from weakref import WeakValueDictionary
 
 from reconciler.descriptors import schema
 from reconciler.descriptors.schema import SchemaProblem as SpecProblem
@@ -32,7 +41,10 @@ __all__ = [
     "check_spec",
     "hidden_errors",
     "host_problem",
+    "is_known",
+    "known_spec",
     "problem_summary",
+    "remember",
     "route_name_problem",
     "route_problems",
     "spec_errors",
@@ -102,3 +114,22 @@ def route_problems(name: str, descriptor: Any = None) -> list[SpecProblem]:
     problem = route_name_problem(name)
     named = [SpecProblem("R009", problem, ())] if problem else []
     return named + (spec_errors(descriptor) if descriptor is not None else [])
+
+
+_BY_TEXT: WeakValueDictionary[str, RouteSpec] = WeakValueDictionary()
+
+
+def remember(specs: Iterable[RouteSpec]) -> None:
+    """Record loaded (validated) specs under their canonical text."""
+    for spec in specs:
+        _BY_TEXT[spec.canonical_json()] = spec
+
+
+def known_spec(text: str) -> RouteSpec | None:
+    """The loaded spec whose canonical text is exactly ``text``; None when there is none."""
+    return _BY_TEXT.get(text)
+
+
+def is_known(spec: RouteSpec) -> bool:
+    """Whether ``spec`` is itself one of the loaded specs (not merely equal to one)."""
+    return _BY_TEXT.get(spec.canonical_json()) is spec

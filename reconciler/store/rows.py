@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.descriptors.schema import conforms
-from reconciler.descriptors.spec_check import hidden_errors, problem_summary
+from reconciler.descriptors.spec_check import hidden_errors, known_spec, problem_summary
 from reconciler.errors import BackendError, ConflictError, NotFoundError
 from reconciler.model import RouteSpec
 from reconciler.store.records import StatusContext, StoredRoute
 from reconciler.store.sql import read_meta
 
 SPEC_CACHE_SIZE = 50_000
+LABEL_CACHE_SIZE = 1_000
 COLUMNS = "name, spec, labels, annotations, version, created_at, updated_at"
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
@@ -39,6 +40,7 @@ class RouteRows:
     def __init__(self, location: str | Path) -> None:
         self.path = location
         self._specs: dict[bytes, RouteSpec] = {}
+        self._label_maps: dict[str, dict[str, str]] = {}
 
     def select(
         self, conn: sqlite3.Connection, where: str, params: tuple[Any, ...]
@@ -57,7 +59,7 @@ class RouteRows:
                 if not isinstance(value, str):
                     raise ValueError(f"{column} is not text")
             spec = self._spec(spec_json)
-            labels = _string_map("labels", labels_json)
+            labels = self._labels(labels_json)
             annotations = _string_map("annotations", annotations_json)
         except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
             raise BackendError(
@@ -75,6 +77,15 @@ class RouteRows:
             conditions=status.conditions(spec.host, updated_at),
         )
 
+    def _labels(self, labels_json: Any) -> dict[str, str]:
+        # The routes of one owner share one labels text: decoded once, copied per route.
+        labels = self._label_maps.get(labels_json) if isinstance(labels_json, str) else None
+        if labels is None:
+            labels = _string_map("labels", labels_json)
+            if len(self._label_maps) < LABEL_CACHE_SIZE:
+                self._label_maps[labels_json] = labels
+        return dict(labels)
+
     def _spec(self, spec_json: str) -> RouteSpec:
         # Specs are immutable and canonical, so one parse serves every later read of the
         # same text; bounded so a long-running server does not grow without end. Keyed by
@@ -82,6 +93,9 @@ class RouteRows:
         # copy of every spec's JSON alive.
         if not isinstance(spec_json, str):
             return _checked_spec(_loads("spec", spec_json))  # refused there, saying why
+        known = known_spec(spec_json)
+        if known is not None:  # the canonical text of a spec just loaded: that very spec
+            return known
         key = hashlib.blake2b(spec_json.encode("utf-8", "surrogatepass"), digest_size=16).digest()
         spec = self._specs.get(key)
         if spec is None:

@@ -4,6 +4,7 @@ cache that is corrupt, truncated, foreign or hand-edited is ignored and written 
 from __future__ import annotations
 
 import json
+import shutil
 import stat
 from pathlib import Path
 from typing import Any
@@ -197,6 +198,36 @@ def test_no_cache_and_the_environment_switch_leave_the_cache_alone(
     monkeypatch.setenv("ROUTES_NO_CACHE", "0")
     assert run_routes(repo, "plan")[0] == 0
     assert (repo / ".routes" / "cache").exists()
+
+
+def _edit_cached_specs(repo: Path, edit: Any) -> None:
+    """Rewrite every cached spec text with ``edit`` and sign the cache again, as only a
+    hand (not damage) could."""
+    import hashlib
+
+    path = repo / ".routes" / "cache" / CACHE_FILE
+    document = json.loads(path.read_bytes().partition(b"\n")[2])
+    for entry in document["entries"].values():
+        for doc in entry[0]:
+            doc["spec"] = edit(doc["spec"])
+    body = json.dumps(document, separators=(",", ":"))
+    path.write_text(hashlib.sha256(body.encode()).hexdigest() + "\n" + body)
+
+
+def test_a_cached_spec_that_is_not_canonical_stops_the_plan_and_says_how_to_go_on(
+    repo: Path,
+) -> None:
+    (repo / ".routes").mkdir()
+    assert run_routes(repo, "plan")[0] == 0  # writes the cache
+    _edit_cached_specs(repo, lambda text: text.replace('"routes":', '"routes" :', 1))
+    code, out = run_routes(repo, "plan")
+    assert code == 1 and "Traceback" not in out
+    assert "not what that text says" in out and "--no-cache" in out
+    code, out = run_routes(repo, "--no-cache", "plan")
+    assert code == 0 and "to add" in out
+    assert run_routes(repo, "plan")[0] == 1  # --no-cache leaves the cache as it is
+    shutil.rmtree(repo / ".routes" / "cache")
+    assert run_routes(repo, "plan") == (0, out)
 
 
 # -- property: for random trees and random edits, cached equals uncached ---------------------
