@@ -33,7 +33,7 @@ from reconciler.regular_files import read_regular, write_atomic
 __all__ = ["CACHE_FILE", "DescriptorCache", "Entry", "cache_disabled", "rules_digest"]
 
 CACHE_FILE = "descriptors.json"
-FORMAT = "routes-descriptor-cache/2"
+FORMAT = "routes-descriptor-cache/3"
 MAX_CACHE_BYTES = 512 << 20  # far above 50,000 routes; a bigger file is not ours
 
 # The code and data whose change can change what loading a file gives.
@@ -50,6 +50,10 @@ _RULES = (
     "canonical.py",
     "schemas/route-descriptor.schema.json",
 )
+
+
+# What a cached route document holds, in this order: the spec is its canonical JSON text.
+DOCUMENT_FIELDS = ("name", "spec", "host", "prefixes", "index", "base", "line", "column", "broken")
 
 
 def cache_disabled() -> bool:
@@ -74,8 +78,7 @@ def rules_digest() -> str:
 class Entry:
     """What loading one file gave, with no file name in it (it is added back on replay)."""
 
-    # name, spec (canonical JSON text), host, prefixes, index, base, line, column, broken
-    documents: tuple[dict[str, Any], ...]
+    documents: tuple[list[Any], ...]  # each a list of DOCUMENT_FIELDS, in that order
     diagnostics: tuple[dict[str, Any], ...]  # code, message, line, column, route
 
 
@@ -173,19 +176,21 @@ def _entry(value: Any) -> Entry | None:
 
 
 def _is_document(value: Any) -> bool:
+    if type(value) is not list or len(value) != len(DOCUMENT_FIELDS):
+        return False
+    name, spec, host, prefixes, index, base, line, column, broken = value
     return (
-        isinstance(value, dict)
-        and isinstance(value.get("name"), str)
-        and isinstance(value.get("spec"), str)
-        and isinstance(value.get("host"), str)
-        and isinstance(value.get("prefixes"), list)
-        and all(isinstance(p, str) for p in value["prefixes"])
-        and _is_int(value.get("index"))
-        and isinstance(value.get("base"), list)
-        and all(isinstance(step, str | int) for step in value["base"])
-        and _is_int(value.get("line"))
-        and _is_int(value.get("column"))
-        and isinstance(value.get("broken"), bool)
+        type(name) is str
+        and type(spec) is str
+        and type(host) is str
+        and type(prefixes) is list
+        and all(type(p) is str for p in prefixes)
+        and type(index) is int
+        and type(base) is list
+        and all(type(step) is str or type(step) is int for step in base)
+        and type(line) is int
+        and type(column) is int
+        and type(broken) is bool
     )
 
 
@@ -194,11 +199,7 @@ def _is_diagnostic(value: Any) -> bool:
         isinstance(value, dict)
         and value.get("code") in CODES
         and isinstance(value.get("message"), str)
-        and _is_int(value.get("line"))
-        and _is_int(value.get("column"))
+        and type(value.get("line")) is int
+        and type(value.get("column")) is int
         and (value.get("route") is None or isinstance(value.get("route"), str))
     )
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)

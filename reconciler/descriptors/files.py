@@ -28,7 +28,7 @@ def read_files(
     root_abs = Path(os.path.abspath(root))
     base = Path(os.path.abspath(display_base or root))
     show = functools.partial(_display, base=base)
-    found: dict[str, Path] = {}
+    found: dict[str, str | Path] = {}
     for raw in paths:
         path = Path(os.path.abspath(raw))
         if not path.exists():
@@ -87,14 +87,14 @@ def too_big(display: str, size: int) -> Diagnostic:
     )
 
 
-def _display(path: Path, *, base: Path) -> str:
+def _display(path: str | Path, *, base: Path) -> str:
     text, prefix = str(path), f"{base}{os.sep}"
     if os.sep == "/" and text.startswith(prefix):  # the common case, without pathlib
         return text[len(prefix) :]
     try:
-        return path.relative_to(base).as_posix()
+        return Path(path).relative_to(base).as_posix()
     except ValueError:
-        return path.as_posix()
+        return Path(path).as_posix()
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -131,7 +131,7 @@ def _unreadable(display: str, exc: OSError | RuntimeError) -> Diagnostic:
 
 def _walk(
     folder: Path, root_abs: Path, report: Report, show: functools.partial[str]
-) -> Iterator[Path]:
+) -> Iterator[str | Path]:
     """Descriptor files under ``folder``; hidden entries skipped, symlink loops cut."""
     seen: set[Path] = set()
     pending = [folder]
@@ -149,14 +149,17 @@ def _walk(
         for entry in entries:
             if entry.name.startswith("."):
                 continue
-            path = Path(entry.path)
             try:
                 is_dir = entry.is_dir()
                 if not is_dir and not entry.name.endswith(SUFFIXES):
                     continue
+                if not is_dir and not entry.is_symlink() and entry.is_file():
+                    yield entry.path  # the common case: a plain file, no pathlib
+                    continue
+                path = Path(entry.path)
                 escapes = entry.is_symlink() and _escapes(path, root_abs)
             except (OSError, RuntimeError) as exc:  # e.g. a symlink loop
-                report(_unreadable(show(path), exc))
+                report(_unreadable(show(Path(entry.path)), exc))
                 continue
             if escapes:
                 report(_escape_diagnostic(show(path)))

@@ -82,18 +82,20 @@ class Collector:
         documents = []
         for doc in self.documents[docs:]:
             _, index, base = doc.locate.args  # type: ignore[attr-defined]
+            spec = doc.spec
             documents.append(
-                {
-                    "name": doc.name,
-                    "spec": doc.spec.canonical_json(),
-                    "host": doc.spec.host,
-                    "prefixes": list(doc.prefixes),
-                    "index": index,
-                    "base": list(base),
-                    "line": doc.line,
-                    "column": doc.column,
-                    "broken": id(doc) in self.broken,
-                }
+                # The order of cache.DOCUMENT_FIELDS.
+                [
+                    doc.name,
+                    spec.canonical_json(),
+                    spec.host,
+                    list(doc.prefixes),
+                    index,
+                    list(base),
+                    doc.line,
+                    doc.column,
+                    id(doc) in self.broken,
+                ]
             )
         diagnostics = [
             {"code": d.code, "message": d.message, "line": d.line, "column": d.column}
@@ -103,20 +105,19 @@ class Collector:
         return Entry(tuple(documents), tuple(diagnostics))
 
     def _replay(self, display: str, entry: Entry) -> None:
-        for raw in entry.documents:
+        locate = self.sources.locate
+        for name, spec, host, prefixes, index, base, line, column, broken in entry.documents:
             doc = RouteDocument(
-                name=raw["name"],
-                prefixes=tuple(raw["prefixes"]),
-                spec=RouteSpec.from_canonical_json(raw["spec"], raw["host"]),
+                name=name,
+                prefixes=tuple(prefixes),
+                spec=RouteSpec.from_canonical_json(spec, host),
                 file=display,
-                line=raw["line"],
-                column=raw["column"],
-                locate=functools.partial(
-                    self.sources.locate, display, raw["index"], tuple(raw["base"])
-                ),
+                line=line,
+                column=column,
+                locate=functools.partial(locate, display, index, tuple(base)),
             )
             self.documents.append(doc)
-            if raw["broken"]:
+            if broken:
                 self.broken.add(id(doc))
         self.diagnostics.extend(
             diagnostic(

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from reconciler.descriptors.cache import DOCUMENT_FIELDS
 from tests.in_process import plain_environment, run_routes
 
 
@@ -453,10 +454,12 @@ def test_a_poisoned_descriptor_cache_cannot_change_what_a_saved_plan_writes(repo
     document = json.loads(path.read_bytes().partition(b"\n")[2])
     for entry in document["entries"].values():
         for doc in entry[0]:
-            if doc["name"] == "admin":
-                spec = json.loads(doc["spec"])
+            if doc[DOCUMENT_FIELDS.index("name")] == "admin":
+                spec = json.loads(doc[DOCUMENT_FIELDS.index("spec")])
                 spec["validation"]["httpBasic"]["passwordHashes"]["ops"] = password_hash("attacker")
-                doc["spec"] = json.dumps(spec, sort_keys=True, separators=(",", ":"))
+                doc[DOCUMENT_FIELDS.index("spec")] = json.dumps(
+                    spec, sort_keys=True, separators=(",", ":")
+                )
     body = json.dumps(document, separators=(",", ":"))
     path.write_text(hashlib.sha256(body.encode()).hexdigest() + "\n" + body)
     code, out = run_routes(repo, "apply", "plan.json")

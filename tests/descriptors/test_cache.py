@@ -14,7 +14,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.descriptors.cache import CACHE_FILE, DescriptorCache
+from reconciler.descriptors.cache import CACHE_FILE, DOCUMENT_FIELDS, DescriptorCache
 from reconciler.descriptors.loader import LoadResult, load_blobs, load_paths
 from tests.in_process import plain_environment, run_routes
 from tests.strategies import descriptors
@@ -82,6 +82,8 @@ def load(folder: Path, cache_dir: Path | None) -> LoadResult:
     return load_paths([folder], root=folder.parent, cache=cache)
 
 
+# Where a cached route document holds its spec, line and broken flag.
+AT_SPEC, AT_LINE, AT_BROKEN = (DOCUMENT_FIELDS.index(f) for f in ("spec", "line", "broken"))
 FILES = {"shop.yaml": SHOP, "shadow.yaml": SHADOW, "broken.yaml": BROKEN, "project.yaml": PROJECT}
 
 
@@ -141,7 +143,11 @@ def _rewrite(path: Path, edit: Any) -> None:
     [
         lambda d: d.update(rules="0" * 64),  # made by another version or rule set
         lambda d: d.update(format="something-else/9"),
-        lambda d: [e[0][0].update(line="1") for e in d["entries"].values() if e[0]],
+        lambda d: [e[0][0].__setitem__(AT_LINE, "1") for e in d["entries"].values() if e[0]],
+        lambda d: [e[0][0].__setitem__(AT_LINE, True) for e in d["entries"].values() if e[0]],
+        lambda d: [e[0][0].__setitem__(AT_BROKEN, 0) for e in d["entries"].values() if e[0]],
+        lambda d: [e[0][0].__setitem__(AT_SPEC, {}) for e in d["entries"].values() if e[0]],
+        lambda d: [e[0][0].pop() for e in d["entries"].values() if e[0]],
         lambda d: [e[1].append({"code": "X999"}) for e in d["entries"].values()],
         lambda d: d.update(entries=[]),
     ],
@@ -209,7 +215,7 @@ def _edit_cached_specs(repo: Path, edit: Any) -> None:
     document = json.loads(path.read_bytes().partition(b"\n")[2])
     for entry in document["entries"].values():
         for doc in entry[0]:
-            doc["spec"] = edit(doc["spec"])
+            doc[AT_SPEC] = edit(doc[AT_SPEC])
     body = json.dumps(document, separators=(",", ":"))
     path.write_text(hashlib.sha256(body.encode()).hexdigest() + "\n" + body)
 
