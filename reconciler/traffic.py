@@ -153,6 +153,15 @@ def _host_traffic(
     host: str, old: dict[str, Destination], new: dict[str, Destination]
 ) -> HostTraffic:
     prefixes = sorted(old.keys() | new.keys())
+    if not old:  # a new host: every prefix is new and served by its own rule
+        return HostTraffic(
+            host,
+            tuple(
+                TrafficMove("added", prefix, None, new[prefix], _longer(prefix, prefixes))
+                for prefix in prefixes
+            ),
+            tuple((prefix, None, new[prefix]) for prefix in prefixes),
+        )
     moves = []
     rules = []
     for prefix in prefixes:
