@@ -213,6 +213,18 @@ def scale_rows(folder: Path, quick: bool, runs: int) -> list[Row]:
     return rows
 
 
+def cache_rows(folder: Path, quick: bool, runs: int) -> list[Row]:
+    """The descriptor cache scenarios (bench/cache.py): warm, cold, 1 % changed."""
+    from bench import cache
+
+    rows: list[Row] = []
+    own = folder / "cache"  # its own repositories: the other scenarios leave state behind
+    own.mkdir(exist_ok=True)
+    for n in (1000,) if quick else (10_000, 50_000):
+        rows += cache.rows_for(own, n, runs)
+    return rows
+
+
 def machine() -> str:
     """nproc, CPU model and Python version, for the record."""
     model = "unknown CPU"
@@ -234,8 +246,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="runs per scenario (median)")
     parser.add_argument(
         "--only",
-        choices=("base", "scale"),
-        help="only the base scenarios, or only the scale ones (local 10k/50k, Caddy, http, git)",
+        choices=("base", "scale", "cache"),
+        help="only the base scenarios, the scale ones (local 10k/50k, Caddy, http, git) or "
+        "the descriptor cache ones (warm, cold, 1 %% changed at 10k/50k)",
     )
     args = parser.parse_args()
     if args.quick:
@@ -245,14 +258,16 @@ def main() -> None:
     print(f"Machine: {machine()}", flush=True)
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="routes-bench-") as tmp:
-        if args.only != "scale":
+        if args.only in (None, "base"):
             rows += cli_rows(Path(tmp), n, sizes, args.runs)
             rows.append(http_row(http_count, rounds=3))
-        if args.only != "base":
+        if args.only in (None, "scale"):
             rows += scale_rows(Path(tmp), args.quick, args.runs)
             two_replicas = replicas_row(http_count, rounds=3)
             if two_replicas is not None:
                 rows.append(two_replicas)
+        if args.only in (None, "cache"):
+            rows += cache_rows(Path(tmp), args.quick, args.runs)
     print(table(rows))
     if args.quick:
         print("\n--quick: a smoke run; the goals are set for the full N (startup weighs more here)")

@@ -30,6 +30,7 @@ def _alternate(
     floor = [sys.executable, "-c", FLOOR_CODE, str(repo / "routes")]
     mine, base = [], []
     for _ in range(runs):
+        prepare()  # the floor reads the very files the run will (the changed copy exists)
         base.append(run_child(floor, repo))
         prepare()
         mine.append(run_child(ours, repo))
