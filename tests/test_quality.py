@@ -52,3 +52,14 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
     assert install_and_plan.startswith("pip install ") and " plan" in install_and_plan
     ci = (REPO / ".ci" / "run").read_text().splitlines()
     assert test_command in ci, f".ci/run must run {test_command!r}"
+
+
+BENCH_MODULES = sorted(p.stem for p in (REPO / "bench").glob("*.py") if p.stem != "__init__")
+
+
+@pytest.mark.parametrize("module", BENCH_MODULES)
+def test_every_benchmark_still_imports(module: str) -> None:
+    # The benchmarks are not run by the tests, but they call into the package: one whose
+    # imports went stale would only fail when someone needs its figures.
+    proc = run(sys.executable, "-c", f"import bench.{module}")
+    assert proc.returncode == 0, proc.stderr
