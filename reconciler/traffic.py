@@ -9,6 +9,7 @@ move. The dict form is the ``traffic`` list of ``schemas/plan.schema.json``.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -193,6 +194,14 @@ def _service(destination: Destination | None) -> str | None:
 
 
 def _longer(prefix: str, prefixes: list[str]) -> tuple[str, ...]:
-    """The next longer prefixes under ``prefix``: their requests have their own entry."""
-    under = [p for p in prefixes if p != prefix and p.startswith(prefix)]
-    return tuple(p for p in under if not any(q != p and p.startswith(q) for q in under))
+    """The next longer prefixes under ``prefix``: their requests have their own entry.
+
+    ``prefixes`` is sorted and unique, so those that start with ``prefix`` follow it in one
+    run, and one that starts with an earlier one of that run starts with the last kept."""
+    found: list[str] = []
+    for other in prefixes[bisect_right(prefixes, prefix) :]:
+        if not other.startswith(prefix):
+            break
+        if not (found and other.startswith(found[-1])):
+            found.append(other)
+    return tuple(found)

@@ -8,13 +8,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from reconciler.apply.saved_plan import plan_schema_errors
 from reconciler.model import DesiredRoute, LiveRoute, RouteSet, RouteSpec, SourceLocation
 from reconciler.planner import PlanOptions, make_plan
 from reconciler.render.markdown import render_plan_markdown
 from reconciler.render.text import render_plan_text
-from reconciler.traffic import traffic_impact
+from reconciler.traffic import _longer, traffic_impact
 
 HOST = "ecommerce.acme.org"
 OURS = {"managed-by": "routes", "routes/owner": "acme/shop"}
@@ -162,3 +164,13 @@ def test_an_unchanged_plan_has_no_traffic() -> None:
     plan = _plan({"shop": spec(STORE)}, {"shop": spec(STORE)}).to_dict()
     assert plan["traffic"] == []
     assert "Traffic" not in render_plan_text(plan)
+
+
+@given(st.sets(st.text(alphabet="/ab", min_size=1, max_size=5), max_size=12))
+def test_the_longer_prefixes_of_a_move_are_the_nearest_ones_under_it(found: set[str]) -> None:
+    # Each move lists, as its exceptions, the prefixes under it with nothing between.
+    prefixes = sorted(found)
+    for prefix in prefixes:
+        under = [p for p in prefixes if p != prefix and p.startswith(prefix)]
+        nearest = tuple(p for p in under if not any(q != p and p.startswith(q) for q in under))
+        assert _longer(prefix, prefixes) == nearest
