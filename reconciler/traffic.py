@@ -100,11 +100,12 @@ def traffic_impact(
 ) -> tuple[HostTraffic, ...]:
     """The traffic moves on every host of the ``changed`` routes (by name, either side)."""
     hosts = {specs[name].host for name in changed for specs in (before, after) if name in specs}
-    old = _table(before, hosts)
-    new = _table(after, hosts)
+    old, new = _on_hosts(before, hosts), _on_hosts(after, hosts)
     found = []
     for host in sorted(hosts):
-        entry = _host_traffic(host, _winners(old, host), _winners(new, host))
+        entry = _host_traffic(
+            host, _winners(old.get(host, []), host), _winners(new.get(host, []), host)
+        )
         if entry.rules:
             found.append(entry)
     return tuple(found)
@@ -139,13 +140,22 @@ def applied(
     return after
 
 
-def _table(specs: Mapping[str, RouteSpec], hosts: set[str]) -> RoutingTable:
-    return RoutingTable((name, spec) for name, spec in specs.items() if spec.host in hosts)
+def _on_hosts(specs: Mapping[str, RouteSpec], hosts: set[str]) -> dict[str, list[Any]]:
+    """The (name, spec) of the routes on each of ``hosts``."""
+    found: dict[str, list[Any]] = {}
+    for name, spec in specs.items():
+        if spec.host in hosts:
+            found.setdefault(spec.host, []).append((name, spec))
+    return found
 
 
-def _winners(table: RoutingTable, host: str) -> dict[str, Destination]:
+def _winners(routes: list[tuple[str, RouteSpec]], host: str) -> dict[str, Destination]:
+    """The destination of each prefix on ``host``, served by ``routes`` (all on it)."""
+    if len(routes) == 1:  # one route: each of its prefixes is its own, nothing to rank
+        name, spec = routes[0]
+        return {rule.prefix: Destination(name, rule.prefix, rule.service) for rule in spec.paths}
     found: dict[str, Destination] = {}
-    for route, rule in table.rules(host):  # serving order: a tie's winner comes first
+    for route, rule in RoutingTable(routes).rules(host):  # serving order: a tie's winner first
         found.setdefault(rule.prefix, Destination(route, rule.prefix, rule.service))
     return found
 
