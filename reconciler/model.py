@@ -37,6 +37,7 @@ __all__ = [
     "SubjectMatcher",
     "TlsConfig",
     "Validation",
+    "canonical_json_of",
     "digest_of",
 ]
 
@@ -280,6 +281,12 @@ class RouteSpec:
 
 # The fields a spec made from its canonical text parses on first use (its host it has).
 _PARSED_LATER = frozenset({"paths", "cors", "tls", "validation"})
+
+
+def canonical_json_of(value: Any) -> str:
+    """``value`` as canonical JSON text: compact, keys sorted, UTF-8 as it is. For a
+    canonical descriptor it is its spec's ``canonical_json()``."""
+    return _canonical_json(value)
 
 
 def digest_of(value: Any) -> str:

@@ -14,9 +14,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from reconciler.descriptors.spec_check import SpecProblem, hidden_errors, problem_summary
+from reconciler.descriptors.spec_check import (
+    SpecProblem,
+    hidden_errors,
+    known_spec,
+    problem_summary,
+)
 from reconciler.errors import BackendError
-from reconciler.model import Condition, LiveRoute, RouteSpec
+from reconciler.model import Condition, LiveRoute, RouteSpec, canonical_json_of
 from reconciler.quoting import quote
 
 API_HINT = "check that --backend points at `routes serve` or a compatible control plane"
@@ -44,20 +49,32 @@ def live_route(raw: Any, url: str) -> LiveRoute:
     spec = raw.get("spec")
     if not isinstance(spec, dict):
         raise _unreadable(url, f"route {quote(name[:100])} has a `spec` that is {_kind(spec)}")
-    problems = hidden_errors(spec)
-    if problems:
-        raise refused_route(url, name, problems)
     version = raw.get("version")
     if not isinstance(version, str | int) or isinstance(version, bool):
         raise _unreadable(url, f"route {quote(name[:100])}'s `version` is {_kind(version)}")
     return LiveRoute(
         name=name,
-        spec=RouteSpec.from_dict(spec),
+        spec=_spec(spec, name, url),
         version=str(version),
         labels=_strings(raw.get("labels"), "labels", name, url),
         annotations=_strings(raw.get("annotations"), "annotations", name, url),
         conditions=_conditions(raw.get("status"), name, url),
     )
+
+
+def _spec(spec: dict[str, Any], name: str, url: str) -> RouteSpec:
+    # A spec that is, as canonical text, one just loaded from the descriptors is that spec
+    # (it passed this validation then); any other is validated as it came.
+    try:
+        known = known_spec(canonical_json_of(spec))
+    except (TypeError, ValueError, RecursionError):  # not JSON-able as text: judged below
+        known = None
+    if known is not None:
+        return known
+    problems = hidden_errors(spec)
+    if problems:
+        raise refused_route(url, name, problems)
+    return RouteSpec.from_dict(spec)
 
 
 def refused_route(url: str, name: str, problems: list[SpecProblem]) -> BackendError:

@@ -22,7 +22,9 @@ from reconciler.backends import open_backend
 from reconciler.backends.base import Backend
 from reconciler.backends.http import client
 from reconciler.backends.http.client import HttpBackend
+from reconciler.descriptors.spec_check import remember
 from reconciler.errors import BackendError
+from reconciler.model import RouteSpec
 from reconciler.quoting import quote
 
 # (path, query, how many requests came before) -> the JSON answer (bytes: sent as they are)
@@ -334,3 +336,23 @@ def test_a_route_answer_of_the_wrong_shape_is_a_clear_error(answer: Any) -> None
             backend.get_route("shop")
         backend.close()
     assert server.url in caught.value.message
+
+
+@pytest.mark.parametrize("labels", [OWNED, {}], ids=["owned", "foreign"])
+def test_a_spec_just_loaded_is_read_as_itself_and_one_field_more_is_judged(
+    labels: dict[str, str],
+) -> None:
+    loaded = RouteSpec.from_dict(GOOD)
+    remember([loaded])  # as the loader does for every descriptor it loads
+    canonical = loaded.to_dict()
+    with hostile_server(serving(route(spec=canonical, labels=labels))) as server:
+        backend = open_backend(server.url)
+        [live] = backend.list_routes()
+        backend.close()
+    assert live.spec is loaded
+    tampered = route(spec={**canonical, "rewrite": "/evil"}, labels=labels)
+    with hostile_server(serving(tampered)) as server:
+        backend = open_backend(server.url)
+        with pytest.raises(BackendError, match="R013"):
+            backend.list_routes()
+        backend.close()
