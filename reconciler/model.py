@@ -149,10 +149,9 @@ class RouteSpec:
     """A route descriptor in canonical form. Build with ``RouteSpec.from_dict``, or with
     ``RouteSpec.from_canonical_json`` from the canonical text a cache or a store holds.
 
-    Two specs are equal exactly when their canonical JSON texts are: when both texts are
-    already made, comparing them is all it takes, so a spec read back from its text is
-    only parsed when a field beside its host is read (10,000 unchanged routes compare as
-    10,000 strings).
+    Two specs are equal exactly when their hosts and canonical JSON texts are, so a spec
+    read back from its text is only parsed when a field beside its host is read (10,000
+    unchanged routes compare as 10,000 strings).
     """
 
     host: str
@@ -206,8 +205,11 @@ class RouteSpec:
         text = self._json
         if text is None:
             raise AttributeError(name)
-        full = RouteSpec.from_dict(json.loads(text))
-        if full.host != self.host or full.canonical_json() != text:
+        try:
+            full = RouteSpec.from_dict(json.loads(text))
+        except (AttributeError, KeyError, TypeError, ValueError, RecursionError):
+            full = None  # not even a descriptor: as wrong as a text that is not canonical
+        if full is None or full.host != self.host or full.canonical_json() != text:
             raise PlanError(
                 f"the route spec for host {quote(self.host[:200])} read back from its "
                 "canonical text is not what that text says (a cache edited by hand?)",
@@ -218,20 +220,13 @@ class RouteSpec:
         return getattr(full, name)
 
     def __eq__(self, other: object) -> bool:
+        # The canonical text decides, made once per spec; the host too, which a spec read
+        # back from its text holds beside it (checked against the text on first parse).
         if self is other:
             return True
         if not isinstance(other, RouteSpec):
             return NotImplemented
-        mine, theirs = self._json, other._json
-        if mine is not None and theirs is not None:
-            return mine == theirs
-        return (self.host, self.paths, self.cors, self.tls, self.validation) == (
-            other.host,
-            other.paths,
-            other.cors,
-            other.tls,
-            other.validation,
-        )
+        return self.host == other.host and self.canonical_json() == other.canonical_json()
 
     def __hash__(self) -> int:
         return hash(self.canonical_json())

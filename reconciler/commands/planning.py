@@ -24,11 +24,13 @@ from reconciler.diagnostics import (
 from reconciler.errors import PlanError, UsageError
 from reconciler.model import LiveRoute, RouteSet
 from reconciler.plan import Plan
+from reconciler.quoting import quote
 from reconciler.retry import retry_transient
 
 if TYPE_CHECKING:
     from reconciler.backends.base import Backend
     from reconciler.config import Settings
+    from reconciler.descriptors.loader import LoadResult
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,7 @@ def plan_against_backend(
         store=retry_transient(backend.identity).to_dict(),
         changed_since=source.merge_base,
     )
+    _check_cached_writes(plan, source.load)
     if source.targets is not None and not plan.desired_count and _describes_any(source.paths):
         # --changed-since loads only the changed files; the empty-set guard must still see
         # that the repository describes routes (a PR that only deletes files is not empty).
@@ -159,6 +162,23 @@ def plan_against_backend(
     if problems:
         plan = replace(plan, diagnostics=(*plan.diagnostics, *problems))
     return plan, live
+
+
+def _check_cached_writes(plan: Plan, load: LoadResult) -> None:
+    """Every spec the plan would write that the descriptor cache gave passes the one spec
+    validation again: it passed when it was cached, but the cache is a file."""
+    from reconciler.descriptors.spec_check import problem_summary, route_problems
+
+    for change in plan.changes:
+        if change.action == "delete" or change.route not in load.replayed:
+            continue
+        problems = route_problems(change.route, load.routes[change.route].spec.to_dict())
+        if problems:
+            raise PlanError(
+                f"route {quote(change.route)}: the descriptor cache holds a spec routes "
+                f"refuses ({problem_summary(problems)})",
+                hint="delete .routes/cache/ (the next plan writes it anew) or run with --no-cache",
+            )
 
 
 def _describes_any(paths: Sequence[str]) -> bool:

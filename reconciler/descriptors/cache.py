@@ -8,18 +8,22 @@ over the whole set every time, from these documents. The whole cache is keyed by
 tool's version and the digest of the code and schema that load descriptors, so a new
 release or rule never reuses an old result.
 
-The file is not trusted: it is read only when its checksum, format and key match, and
-each entry only when every field has its type; anything else is ignored and the cache is
-written anew. (Whoever can write it can write the descriptors beside it: the checksum is
-there for corruption, not as a signature.) It is one compact JSON file, written
-atomically, ``0600``; never pickle, which would run what the file says.
+The file is not trusted. It is signed with HMAC-SHA256 under a key of this user's, kept
+outside the repository (``$XDG_CACHE_HOME/routes/descriptor-cache.key``, else
+``~/.cache/routes/``; made on first use, ``0600``): a cache committed to a repository,
+copied from another machine or edited by hand does not verify and is ignored, as is one
+whose format, key or any entry's field types are wrong; the cache is then written anew.
+Where no key can be kept (a read-only home), there is no cache. It is one compact JSON
+file, written atomically, ``0600``; never pickle, which would run what the file says.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -30,7 +34,17 @@ from typing import Any
 from reconciler.diagnostics import CODES
 from reconciler.regular_files import read_regular, write_atomic
 
-__all__ = ["CACHE_FILE", "DescriptorCache", "Entry", "cache_disabled", "rules_digest"]
+__all__ = [
+    "CACHE_FILE",
+    "DOCUMENT_FIELDS",
+    "DescriptorCache",
+    "Entry",
+    "cache_disabled",
+    "key_folder",
+    "rules_digest",
+    "sign",
+    "user_secret",
+]
 
 CACHE_FILE = "descriptors.json"
 FORMAT = "routes-descriptor-cache/3"
@@ -61,6 +75,56 @@ def cache_disabled() -> bool:
     return os.environ.get("ROUTES_NO_CACHE", "") not in ("", "0")
 
 
+KEY_FILE = "descriptor-cache.key"
+
+
+def key_folder() -> Path:
+    """Where this user's cache key lives: outside every repository."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "routes"
+
+
+def user_secret() -> bytes | None:
+    """This user's key for signing descriptor caches, made on first use; None when it can
+    be neither read nor made (then nothing is cached)."""
+    folder = key_folder()
+    path = folder / KEY_FILE
+    try:
+        return _read_key(path)
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return None
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = folder / f".{KEY_FILE}.{secrets.token_hex(8)}"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(tmp, flags, 0o600)
+        try:
+            os.write(fd, secrets.token_hex(32).encode("ascii"))
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, path)  # whole or not at all; a key another process made first wins
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+        return _read_key(path)
+    except OSError:
+        return None
+
+
+def _read_key(path: Path) -> bytes | None:
+    key = read_regular(path, 1024).strip()
+    return key if len(key) >= 32 else None
+
+
+def sign(secret: bytes, body: bytes) -> str:
+    """The signature line of a cache body."""
+    return hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
 @lru_cache(maxsize=1)
 def rules_digest() -> str:
     """The tool version and a digest of every file that decides what a load gives."""
@@ -87,15 +151,18 @@ class DescriptorCache:
     """The entries of ``folder/descriptors.json``: read on open, written by ``save``."""
 
     folder: Path
+    secret: bytes | None = None
     entries: dict[str, Entry] = field(default_factory=dict)
     used: set[str] = field(default_factory=set)
     dirty: bool = False
 
     @classmethod
-    def open(cls, folder: Path) -> DescriptorCache:
-        """The cache in ``folder``; empty when it is missing or cannot be trusted."""
-        cache = cls(folder)
-        cache.entries = dict(_read(folder / CACHE_FILE))
+    def open(cls, folder: Path, secret: bytes | None = None) -> DescriptorCache:
+        """The cache in ``folder``, signed with ``secret`` (this user's key by default);
+        empty when it is missing or cannot be trusted."""
+        cache = cls(folder, secret if secret is not None else user_secret())
+        if cache.secret is not None:
+            cache.entries = dict(_read(folder / CACHE_FILE, cache.secret))
         return cache
 
     @staticmethod
@@ -116,7 +183,7 @@ class DescriptorCache:
     def save(self) -> None:
         """Write the entries this load used (others are dropped), if anything changed.
         A cache that cannot be written is no error: the next load parses again."""
-        if not self.dirty and self.used == self.entries.keys():
+        if self.secret is None or (not self.dirty and self.used == self.entries.keys()):
             return
         kept = {key: self.entries[key] for key in sorted(self.used)}
         body = json.dumps(
@@ -129,9 +196,9 @@ class DescriptorCache:
                 },
             },
             separators=(",", ":"),
-            ensure_ascii=False,
+            ensure_ascii=True,  # a file name need not be Unicode: escaped, it still is JSON
         )
-        text = hashlib.sha256(body.encode("utf-8")).hexdigest() + "\n" + body
+        text = sign(self.secret, body.encode("ascii")) + "\n" + body
         try:
             self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
             write_atomic(self.folder / CACHE_FILE, text, mode=0o600)
@@ -139,13 +206,13 @@ class DescriptorCache:
             return
 
 
-def _read(path: Path) -> Iterator[tuple[str, Entry]]:
+def _read(path: Path, secret: bytes) -> Iterator[tuple[str, Entry]]:
     try:
         raw = read_regular(path, MAX_CACHE_BYTES)
     except (OSError, ValueError):
         return
-    checksum, _, body = raw.partition(b"\n")
-    if hashlib.sha256(body).hexdigest().encode() != checksum:
+    signature, _, body = raw.partition(b"\n")
+    if not hmac.compare_digest(sign(secret, body).encode("ascii"), signature):
         return
     try:
         document = json.loads(body)

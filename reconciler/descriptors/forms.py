@@ -60,6 +60,7 @@ class Collector:
     blobs: list[tuple[str, bytes]] = field(default_factory=list)
     sources: Sources = field(default_factory=Sources)
     cache: DescriptorCache | None = None
+    replayed: set[str] = field(default_factory=set)  # names of routes the cache gave
 
     def add(self, display: str, content: bytes) -> None:
         """Keep one file's content and load the route documents it holds (from the cache
@@ -117,6 +118,7 @@ class Collector:
                 locate=functools.partial(locate, display, index, tuple(base)),
             )
             self.documents.append(doc)
+            self.replayed.add(name)
             if broken:
                 self.broken.add(id(doc))
         self.diagnostics.extend(

@@ -33,6 +33,8 @@ class LoadResult:
     diagnostics: tuple[Diagnostic, ...]
     files: tuple[str, ...]
     digest: str
+    # Routes whose spec the descriptor cache gave: a plan checks again those it would write.
+    replayed: frozenset[str] = frozenset()
 
     @property
     def has_errors(self) -> bool:
@@ -96,4 +98,5 @@ def _result(collector: Collector) -> LoadResult:
         diagnostics=tuple(sorted(collector.diagnostics, key=sort_key)),
         files=tuple(sorted(display for display, _ in collector.blobs)),
         digest="sha256:" + digest.hexdigest(),
+        replayed=frozenset(collector.replayed & routes.keys()),
     )

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.descriptors.cache import DOCUMENT_FIELDS
+from reconciler.descriptors.cache import DOCUMENT_FIELDS, sign, user_secret
 from tests.in_process import plain_environment, run_routes
 
 
@@ -446,8 +446,6 @@ def test_a_tampered_change_of_a_route_already_in_place_is_refused_not_reported_d
 
 
 def test_a_poisoned_descriptor_cache_cannot_change_what_a_saved_plan_writes(repo: Path) -> None:
-    import hashlib
-
     (repo / "routes" / "admin.yaml").write_text(ADMIN)
     plan_file(repo)  # fills .routes/cache/ with the admin entry
     path = repo / ".routes" / "cache" / "descriptors.json"
@@ -461,7 +459,9 @@ def test_a_poisoned_descriptor_cache_cannot_change_what_a_saved_plan_writes(repo
                     spec, sort_keys=True, separators=(",", ":")
                 )
     body = json.dumps(document, separators=(",", ":"))
-    path.write_text(hashlib.sha256(body.encode()).hexdigest() + "\n" + body)
+    key = user_secret()  # signed as only this user could: the worst a cache can be
+    assert key is not None
+    path.write_text(sign(key, body.encode()) + "\n" + body)
     code, out = run_routes(repo, "apply", "plan.json")
     assert code == 0, out
     with sqlite3.connect(store(repo)) as db:

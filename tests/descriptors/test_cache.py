@@ -3,8 +3,11 @@ cache that is corrupt, truncated, foreign or hand-edited is ignored and written 
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shutil
+import sqlite3
 import stat
 from pathlib import Path
 from typing import Any
@@ -14,7 +17,13 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.descriptors.cache import CACHE_FILE, DOCUMENT_FIELDS, DescriptorCache
+from reconciler.descriptors.cache import (
+    CACHE_FILE,
+    DOCUMENT_FIELDS,
+    DescriptorCache,
+    sign,
+    user_secret,
+)
 from reconciler.descriptors.loader import LoadResult, load_blobs, load_paths
 from tests.in_process import plain_environment, run_routes
 from tests.strategies import descriptors
@@ -83,7 +92,9 @@ def load(folder: Path, cache_dir: Path | None) -> LoadResult:
 
 
 # Where a cached route document holds its spec, line and broken flag.
-AT_SPEC, AT_LINE, AT_BROKEN = (DOCUMENT_FIELDS.index(f) for f in ("spec", "line", "broken"))
+AT_SPEC, AT_HOST, AT_LINE, AT_BROKEN = (
+    DOCUMENT_FIELDS.index(f) for f in ("spec", "host", "line", "broken")
+)
 FILES = {"shop.yaml": SHOP, "shadow.yaml": SHADOW, "broken.yaml": BROKEN, "project.yaml": PROJECT}
 
 
@@ -128,14 +139,15 @@ def test_a_damaged_cache_is_ignored_and_written_anew(tmp_path: Path, damage: Any
     assert DescriptorCache.open(tmp_path / "cache").entries, "the cache was written anew"
 
 
-def _rewrite(path: Path, edit: Any) -> None:
-    """A hand edit that keeps the checksum right, as a careful forger would."""
-    import hashlib
-
+def _rewrite(path: Path, edit: Any, secret: bytes | None = None) -> None:
+    """A hand edit signed again with this user's key (or ``secret``): what only someone
+    holding the key could write."""
     document = json.loads(path.read_bytes().partition(b"\n")[2])
     edit(document)
     body = json.dumps(document, separators=(",", ":"))
-    path.write_text(hashlib.sha256(body.encode()).hexdigest() + "\n" + body)
+    key = secret if secret is not None else user_secret()
+    assert key is not None
+    path.write_text(sign(key, body.encode()) + "\n" + body)
 
 
 @pytest.mark.parametrize(
@@ -157,6 +169,48 @@ def test_a_foreign_or_ill_typed_cache_is_not_used(tmp_path: Path, edit: Any) -> 
     load(folder, tmp_path / "cache")
     _rewrite(tmp_path / "cache" / CACHE_FILE, edit)
     assert facts(load(folder, tmp_path / "cache")) == facts(load(folder, None))
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        lambda path: _rewrite(path, lambda d: None, secret=b"another user's key " * 3),
+        # a plain checksum, as a cache committed to a repository could carry
+        lambda path: path.write_bytes(
+            hashlib.sha256(path.read_bytes().partition(b"\n")[2]).hexdigest().encode()
+            + b"\n"
+            + path.read_bytes().partition(b"\n")[2]
+        ),
+    ],
+    ids=["another-key", "checksum-only"],
+)
+def test_a_cache_not_signed_with_this_users_key_is_not_used(tmp_path: Path, forge: Any) -> None:
+    folder = write_tree(tmp_path, {"shop.yaml": SHOP, "project.yaml": PROJECT})
+    load(folder, tmp_path / "cache")
+    forge(tmp_path / "cache" / CACHE_FILE)
+    assert DescriptorCache.open(tmp_path / "cache").entries == {}
+    assert facts(load(folder, tmp_path / "cache")) == facts(load(folder, None))
+    assert DescriptorCache.open(tmp_path / "cache").entries, "the cache was written anew"
+
+
+def test_without_a_key_nothing_is_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "not-a-folder").write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "not-a-folder"))
+    assert user_secret() is None
+    folder = write_tree(tmp_path, {"shop.yaml": SHOP})
+    assert facts(load(folder, tmp_path / "cache")) == facts(load(folder, None))
+    assert not (tmp_path / "cache").exists()
+
+
+def test_the_key_is_made_once_private_and_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    first = user_secret()
+    key_file = tmp_path / "xdg" / "routes" / "descriptor-cache.key"
+    assert first is not None and user_secret() == first
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert [p.name for p in key_file.parent.iterdir()] == [key_file.name]
 
 
 def test_blobs_from_git_use_the_cache_too(tmp_path: Path) -> None:
@@ -206,18 +260,16 @@ def test_no_cache_and_the_environment_switch_leave_the_cache_alone(
     assert (repo / ".routes" / "cache").exists()
 
 
-def _edit_cached_specs(repo: Path, edit: Any) -> None:
-    """Rewrite every cached spec text with ``edit`` and sign the cache again, as only a
-    hand (not damage) could."""
-    import hashlib
+def _edit_cached_documents(repo: Path, edit: Any) -> None:
+    """Rewrite every cached route document with ``edit`` and sign the cache again with
+    this user's key: what only the key's holder could write."""
 
-    path = repo / ".routes" / "cache" / CACHE_FILE
-    document = json.loads(path.read_bytes().partition(b"\n")[2])
-    for entry in document["entries"].values():
-        for doc in entry[0]:
-            doc[AT_SPEC] = edit(doc[AT_SPEC])
-    body = json.dumps(document, separators=(",", ":"))
-    path.write_text(hashlib.sha256(body.encode()).hexdigest() + "\n" + body)
+    def every_document(document: dict[str, Any]) -> None:
+        for entry in document["entries"].values():
+            for doc in entry[0]:
+                edit(doc)
+
+    _rewrite(repo / ".routes" / "cache" / CACHE_FILE, every_document)
 
 
 def test_a_cached_spec_that_is_not_canonical_stops_the_plan_and_says_how_to_go_on(
@@ -225,7 +277,9 @@ def test_a_cached_spec_that_is_not_canonical_stops_the_plan_and_says_how_to_go_o
 ) -> None:
     (repo / ".routes").mkdir()
     assert run_routes(repo, "plan")[0] == 0  # writes the cache
-    _edit_cached_specs(repo, lambda text: text.replace('"routes":', '"routes" :', 1))
+    _edit_cached_documents(
+        repo, lambda doc: doc.__setitem__(AT_SPEC, doc[AT_SPEC].replace('"routes":', '"routes" :'))
+    )
     code, out = run_routes(repo, "plan")
     assert code == 1 and "Traceback" not in out
     assert "not what that text says" in out and "--no-cache" in out
@@ -234,6 +288,45 @@ def test_a_cached_spec_that_is_not_canonical_stops_the_plan_and_says_how_to_go_o
     assert run_routes(repo, "plan")[0] == 1  # --no-cache leaves the cache as it is
     shutil.rmtree(repo / ".routes" / "cache")
     assert run_routes(repo, "plan") == (0, out)
+
+
+def _canonical(text: str, **changes: Any) -> str:
+    spec = json.loads(text) | changes
+    return json.dumps(spec, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def test_a_cached_spec_routes_refuses_is_never_written(repo: Path) -> None:
+    # Even signed with this user's key, a cached spec a plan would write is checked again.
+    (repo / ".routes").mkdir()
+    assert run_routes(repo, "plan")[0] == 0  # writes the cache
+
+    def refused(doc: list[Any]) -> None:
+        doc[AT_SPEC] = _canonical(doc[AT_SPEC], host="{http.request.host}")
+        doc[AT_HOST] = "{http.request.host}"
+
+    _edit_cached_documents(repo, refused)
+    for command in (("plan",), ("apply", "--auto-approve")):
+        code, out = run_routes(repo, *command)
+        assert code == 1 and "refuses" in out and "R026" in out and "Traceback" not in out
+    if (repo / ".routes" / "state.db").exists():
+        with sqlite3.connect(repo / ".routes" / "state.db") as db:
+            assert db.execute("SELECT count(*) FROM routes").fetchone() == (0,), "written"
+
+
+def test_a_cached_host_that_is_not_the_texts_stops_the_plan(repo: Path) -> None:
+    assert run_routes(repo, "apply", "--auto-approve")[0] == 0
+    assert run_routes(repo, "plan")[0] == 0  # writes the cache
+    _edit_cached_documents(repo, lambda doc: doc.__setitem__(AT_HOST, "zzz.example.org"))
+    code, out = run_routes(repo, "plan")
+    assert code == 1 and "not what that text says" in out
+
+
+def test_a_file_name_that_is_not_unicode_is_reported_with_the_cache_on(repo: Path) -> None:
+    (repo / ".routes").mkdir()
+    (repo / "routes" / os.fsdecode(b"caf\xe9.yaml")).write_text(SHOP.replace("shop.", "cafe."))
+    code, warm = run_routes(repo, "plan")
+    assert "internal error" not in warm and "R009" in warm
+    assert (code, warm) == run_routes(repo, "--no-cache", "plan")
 
 
 # -- property: for random trees and random edits, cached equals uncached ---------------------
