@@ -131,7 +131,8 @@ def in_git_repository(root: Path) -> bool:
 
 def default_owner(settings: Settings) -> str:
     """The owner for a command that reads no descriptors (export), resolved as plan does."""
-    return resolve_owner(settings, _git_info(settings.root))
+    # The config's owner wins, so git (an import and a repository walk) is asked only without.
+    return resolve_owner(settings, None if settings.owner else _git_info(settings.root))
 
 
 def resolve_owner(settings: Settings, git: GitInfo | None) -> str:
