@@ -215,6 +215,11 @@ class Plan:
         return counts
 
     def to_dict(self) -> dict[str, Any]:
+        return self.to_dict_with([change.to_dict() for change in self.changes])
+
+    def to_dict_with(self, changes: object) -> dict[str, Any]:
+        """``to_dict`` with ``changes`` in place of the changes' list (a renderer that writes
+        them one by one passes a stand-in)."""
         return {
             "format_version": FORMAT_VERSION,
             "tool": {"name": "routes", "version": self.tool_version},
@@ -233,7 +238,7 @@ class Plan:
                 "desired_count": self.desired_count,
             },
             "summary": self.summary(),
-            "changes": [change.to_dict() for change in self.changes],
+            "changes": changes,
             "unmanaged": [dict(u) for u in self.unmanaged],
             "diagnostics": [d.to_dict() for d in self.diagnostics],
             "traffic": [dict(host) for host in self.traffic],
