@@ -115,10 +115,13 @@ def _hostile_plan() -> Plan:
 def test_the_streamed_json_is_the_whole_json_in_pieces(plan: Plan) -> None:
     chunks = list(plan_json_chunks(plan))
     assert "".join(chunks) == json_text(plan.to_dict()) + "\n" == render_plan_json(plan)
-    # One change a piece: a plan of 50,000 changes is never one string.
-    assert len(chunks) == len(plan.changes) + 3
-    for chunk, change in zip(chunks[1:-2], plan.changes, strict=True):
+    # One change (one host of traffic) a piece: a plan of 50,000 is never one string.
+    changes = len(plan.changes)
+    assert len(chunks) == changes + len(plan.traffic) + 5
+    for chunk, change in zip(chunks[1 : 1 + changes], plan.changes, strict=True):
         assert json.loads(chunk[1:]) == change.to_dict()
+    for chunk, host in zip(chunks[3 + changes : -2], plan.traffic, strict=True):
+        assert json.loads(chunk[1:]) == dict(host)
 
 
 def test_a_big_plan_streams_change_by_change() -> None:
