@@ -98,7 +98,8 @@ def nothing() -> None:
 
 def local_rows(folder: Path, routes: str, sizes: Sequence[int], runs: int) -> list[Row]:
     """Apply of N creates vs parse + one insert transaction; a 1 %-changed apply vs its plan;
-    peak RSS of the unchanged plan vs the parse-and-keep process; export vs libyaml."""
+    peak RSS of the unchanged plan vs the parse-and-keep process; export vs libyaml; peak
+    RSS of the JSON plan of N creates vs its text plan."""
     rows: list[Row] = []
     for n in sizes:
         repo = folder / f"scale-{n}"
@@ -113,6 +114,7 @@ def local_rows(folder: Path, routes: str, sizes: Sequence[int], runs: int) -> li
                 path.unlink()
 
         n_runs = runs if n <= 10_000 else max(1, runs // 2)
+        rows.append(_json_plan_row(repo, routes, n, n_runs))  # before any apply: all creates
         mine, base = alternate(
             (fresh_store, [routes, "apply", "--auto-approve"]),
             (fresh_floor, [sys.executable, "-c", INSERT_FLOOR, "routes", str(floor_db)]),
@@ -140,6 +142,24 @@ def local_rows(folder: Path, routes: str, sizes: Sequence[int], runs: int) -> li
         rows.append(_changed_apply_row(repo, routes, n, n_runs))
         shutil.rmtree(repo)
     return rows
+
+
+def _json_plan_row(repo: Path, routes: str, n: int, runs: int) -> Row:
+    """Peak RSS of ``routes plan --format json`` (streamed) vs the text plan of the same."""
+    json_runs, text_runs = alternate(
+        (nothing, [routes, "plan", "--format", "json"]), (nothing, [routes, "plan"]), repo, runs
+    )
+    ratio = peak(json_runs) / peak(text_runs)
+    return Row(
+        "peak RSS of `routes plan --format json`, all creates, local",
+        n,
+        f"{peak(json_runs):.0f} MiB, {median_seconds(json_runs):.1f} s",
+        f"{peak(text_runs):.0f} MiB, {median_seconds(text_runs):.1f} s (the text plan)",
+        f"{ratio:.2f}",
+        "≤ 1.2",
+        ratio <= 1.2,
+        peak(json_runs),
+    )
 
 
 def _export_row(folder: Path, repo: Path, routes: str, n: int, runs: int) -> Row:

@@ -11,7 +11,7 @@ import io
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -127,6 +127,23 @@ def _echo(text: str, *, err: bool = False) -> None:
     click.echo(text.rstrip("\n"), err=err)
 
 
+def _write(chunks: Iterable[str]) -> None:
+    # Gathered into blocks of about 64 KiB: one write per change would cost more than it
+    # saves, one write for the whole plan would hold it all.
+    block: list[str] = []
+    size = 0
+    for chunk in chunks:
+        block.append(chunk)
+        size += len(chunk)
+        if size >= _WRITE_BLOCK:
+            click.echo("".join(block), nl=False)
+            block, size = [], 0
+    click.echo("".join(block), nl=False)
+
+
+_WRITE_BLOCK = 1 << 16
+
+
 def _ask(prompt: str) -> str:
     return str(click.prompt(prompt, default="", show_default=False))
 
@@ -200,7 +217,7 @@ def plan(g: Globals, /, paths: tuple[str, ...], **flags: Any) -> int:
     """Show what apply would change."""
     from reconciler.commands.plan import plan
 
-    return plan(g.settings, paths, color=g.color, echo=_echo, **flags)
+    return plan(g.settings, paths, color=g.color, echo=_echo, write=_write, **flags)
 
 
 @main_group.command()
@@ -236,7 +253,7 @@ def show(g: Globals, planfile: str, fmt: str) -> int:
     """Render a saved plan file."""
     from reconciler.commands.show import show
 
-    return show(planfile, fmt, color=g.color, echo=_echo)
+    return show(planfile, fmt, color=g.color, echo=_echo, write=_write)
 
 
 @main_group.command()
@@ -249,7 +266,7 @@ def drift(g: Globals, paths: tuple[str, ...], fmt: str, github_issue: bool) -> i
     """Compare live routes with the descriptors; exit 2 when they drifted."""
     from reconciler.commands.drift import drift
 
-    return drift(g.settings, paths, fmt, github_issue=github_issue, echo=_echo)
+    return drift(g.settings, paths, fmt, github_issue=github_issue, echo=_echo, write=_write)
 
 
 @main_group.command()

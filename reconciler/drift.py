@@ -66,11 +66,18 @@ class DriftReport:
         return {kind: sum(1 for f in self.findings if f.kind == kind) for kind in KINDS}
 
     def to_dict(self) -> dict[str, Any]:
+        plan = self.plan
+        changes = [change.to_dict() for change in plan.changes]
+        return self.to_dict_with(changes, [dict(host) for host in plan.traffic])
+
+    def to_dict_with(self, plan_changes: object, plan_traffic: object) -> dict[str, Any]:
+        """``to_dict`` with stand-ins for the plan's changes and traffic (as
+        ``Plan.to_dict_with``)."""
         return {
             "drifted": self.drifted,
             "counts": self.counts(),
             "findings": [f.to_dict() for f in self.findings],
-            "plan": self.plan.to_dict(),
+            "plan": self.plan.to_dict_with(plan_changes, plan_traffic),
         }
 
 

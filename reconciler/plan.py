@@ -215,6 +215,12 @@ class Plan:
         return counts
 
     def to_dict(self) -> dict[str, Any]:
+        changes = [change.to_dict() for change in self.changes]
+        return self.to_dict_with(changes, [dict(host) for host in self.traffic])
+
+    def to_dict_with(self, changes: object, traffic: object) -> dict[str, Any]:
+        """``to_dict`` with ``changes`` and ``traffic`` in place of those two lists, the long
+        ones (a renderer that writes them item by item passes stand-ins)."""
         return {
             "format_version": FORMAT_VERSION,
             "tool": {"name": "routes", "version": self.tool_version},
@@ -233,10 +239,10 @@ class Plan:
                 "desired_count": self.desired_count,
             },
             "summary": self.summary(),
-            "changes": [change.to_dict() for change in self.changes],
+            "changes": changes,
             "unmanaged": [dict(u) for u in self.unmanaged],
             "diagnostics": [d.to_dict() for d in self.diagnostics],
-            "traffic": [dict(host) for host in self.traffic],
+            "traffic": traffic,
             "kept": list(self.kept),
             "refusals": [r.to_dict() for r in self.refusals],
         }

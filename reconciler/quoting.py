@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import unicodedata
+from collections.abc import Callable
 
 __all__ = [
     "clean",
@@ -63,10 +64,17 @@ def _clean(shown: str) -> str:
     return escape(shown)
 
 
-def json_text(value: object, *, indent: int | None = 2) -> str:
+def json_text(
+    value: object,
+    *,
+    indent: int | None = 2,
+    default: Callable[[object], object] | None = None,
+) -> str:
     """``value`` as JSON a terminal or CI log can show: ASCII (every control, separator and
-    bidi character escaped) and no ``##[`` (a JSON escape keeps the value exact)."""
-    return json.dumps(value, indent=indent, ensure_ascii=True).replace("##[", "##\\u005b")
+    bidi character escaped) and no ``##[`` (a JSON escape keeps the value exact).
+    ``default`` stands in for what JSON cannot hold, as for ``json.dumps``."""
+    text = json.dumps(value, indent=indent, ensure_ascii=True, default=default)
+    return text.replace("##[", "##\\u005b")
 
 
 def _no_runner_commands(text: str) -> str:

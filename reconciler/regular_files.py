@@ -12,6 +12,7 @@ import contextlib
 import os
 import secrets
 import stat
+from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -69,8 +70,9 @@ class FileTooLargeError(OSError):
         super().__init__(0, f"larger than {limit:,} bytes")
 
 
-def write_atomic(target: Path, text: str, mode: int = 0o666) -> None:
-    """Write ``text`` to ``target`` atomically: a reader sees the old file or the new one.
+def write_atomic(target: Path, text: str | Iterable[str], mode: int = 0o666) -> None:
+    """Write ``text`` (or its pieces, one by one) to ``target`` atomically: a reader sees
+    the old file or the new one.
 
     ``mode`` goes through the umask as for a plain ``open`` (plan files pass 0600).
     """
@@ -79,7 +81,10 @@ def write_atomic(target: Path, text: str, mode: int = 0o666) -> None:
     fd = os.open(tmp, flags, mode)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            stream.write(text)
+            if isinstance(text, str):
+                stream.write(text)
+            else:
+                stream.writelines(text)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):

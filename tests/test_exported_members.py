@@ -37,6 +37,7 @@ SURFACE = {
         "digest_of",
     ],
     "reconciler.canonical": ["canonical_host", "canonical_origin"],
+    "reconciler.descriptor_yaml": ["descriptor_yaml", "libyaml_text"],
     "reconciler.plan": [
         "ApplyResult",
         "Change",
@@ -166,7 +167,7 @@ SURFACE = {
     ],
     "reconciler.render.markdown": ["COMMENT_LIMIT", "code", "render_plan_markdown", "text"],
     "reconciler.render.drift": ["difference_line", "render_drift_markdown", "render_drift_text"],
-    "reconciler.render.json": ["render_plan_json"],
+    "reconciler.render.json": ["drift_json_chunks", "plan_json_chunks", "render_plan_json"],
     "reconciler.matching": ["Match", "RoutingTable", "clean_path", "serving_order"],
     "reconciler.traffic": [
         "KINDS",

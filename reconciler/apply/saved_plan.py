@@ -32,7 +32,7 @@ _WRITTEN_BY_PLAN = "pass the file written by `routes plan --out FILE`"
 
 def write_plan_file(plan: Plan, out: str) -> None:
     """Write the plan JSON atomically: a reader never sees half a plan."""
-    from reconciler.render.json import render_plan_json
+    from reconciler.render.json import plan_json_chunks
 
     target = Path(out)
     if not target.parent.is_dir():  # a typo in the folder must not leave a plan astray
@@ -41,7 +41,7 @@ def write_plan_file(plan: Plan, out: str) -> None:
             hint="create the folder first, or pass another --out",
         )
     try:
-        write_atomic(target, render_plan_json(plan), mode=0o600)  # CI uploads plans
+        write_atomic(target, plan_json_chunks(plan), mode=0o600)  # CI uploads plans
     except OSError as exc:
         raise PlanError(f"cannot write plan file {out}: {exc.strerror}") from exc
 

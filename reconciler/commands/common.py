@@ -7,7 +7,7 @@ returns values.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -28,6 +28,17 @@ class Echo(Protocol):
     """Print one block of text (to stderr with ``err``); ``cli.py`` passes one on ``click.echo``."""
 
     def __call__(self, text: str, *, err: bool = False) -> None: ...
+
+
+class Write(Protocol):
+    """Print ``chunks`` to stdout as they come, adding nothing (a long JSON document)."""
+
+    def __call__(self, chunks: Iterable[str]) -> None: ...
+
+
+def echo_chunks(echo: Echo) -> Write:
+    """A ``Write`` on ``echo``: the chunks joined, as one block (for callers without one)."""
+    return lambda chunks: echo("".join(chunks))
 
 
 @dataclass(frozen=True)
@@ -131,7 +142,8 @@ def in_git_repository(root: Path) -> bool:
 
 def default_owner(settings: Settings) -> str:
     """The owner for a command that reads no descriptors (export), resolved as plan does."""
-    return resolve_owner(settings, _git_info(settings.root))
+    # The config's owner wins, so git (an import and a repository walk) is asked only without.
+    return resolve_owner(settings, None if settings.owner else _git_info(settings.root))
 
 
 def resolve_owner(settings: Settings, git: GitInfo | None) -> str:
@@ -171,6 +183,18 @@ def backend_shown(settings: Settings, backend: Backend) -> str:
     from reconciler.backends.options import LocalOptions
 
     return f"local:{local_path(backend.url, LocalOptions(settings.root)).resolve()}"
+
+
+def print_plan(
+    plan: Plan, fmt: str, color: bool, backend: str | None, *, echo: Echo, write: Write | None
+) -> None:
+    """Print the plan in ``fmt``; JSON is written as it is rendered, change by change."""
+    if fmt == "json":
+        from reconciler.render.json import plan_json_chunks
+
+        (write or echo_chunks(echo))(plan_json_chunks(plan))
+    else:
+        echo(render_plan(plan, fmt, color, backend))
 
 
 def render_plan(plan: Plan, fmt: str, color: bool, backend: str | None = None) -> str:

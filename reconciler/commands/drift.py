@@ -13,13 +13,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.commands.common import Echo
+from reconciler.commands.common import Echo, Write, echo_chunks
 from reconciler.commands.planning import Planned, plan_or_refuse
 from reconciler.drift import AppliedBefore
 from reconciler.errors import EXIT_CHANGES, EXIT_OK
 from reconciler.gcpause import gc_paused
 from reconciler.model import ANNOTATION_COMMIT
-from reconciler.quoting import json_text
 
 if TYPE_CHECKING:
     from reconciler.config import Settings
@@ -33,6 +32,7 @@ def drift(
     *,
     github_issue: bool,
     echo: Echo,
+    write: Write | None = None,
 ) -> int:
     """Print the drift report (``text``, ``markdown`` or ``json``); with ``github_issue``,
     open, update or close the drift issue too."""
@@ -47,7 +47,9 @@ def drift(
     planned.backend.close()
     report = drifting.classify_drift(planned.plan, planned.live, applied_before(planned))
     if fmt == "json":
-        echo(json_text(report.to_dict()))
+        from reconciler.render.json import drift_json_chunks
+
+        (write or echo_chunks(echo))(drift_json_chunks(report))
     elif fmt == "markdown":
         echo(render_drift.render_drift_markdown(report))
     else:

@@ -6,11 +6,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from reconciler.backends.base import Backend
 from reconciler.commands.common import Echo, open_backend
 from reconciler.config import Settings
+from reconciler.descriptor_yaml import descriptor_yaml
 from reconciler.descriptors.spec_check import problem_summary, route_name_problem, spec_errors
 from reconciler.errors import EXIT_OK, BackendError, RoutesError, UsageError
 from reconciler.gcpause import gc_paused
@@ -42,8 +41,7 @@ def export(
         directory = DEFAULT_DIR
     backend = open_backend(settings)
     try:
-        routes, skipped = _select_routes(settings, backend, names, include_unmanaged)
-        owned = _owned(settings, backend, routes)
+        routes, skipped, owned = _select_routes(settings, backend, names, include_unmanaged)
         written = write_routes(backend, routes, Path(directory), form, force)
     finally:
         backend.close()
@@ -74,7 +72,7 @@ def export_routes(
     force: bool = False,
 ) -> list[Path]:
     """Write one file per live route (owned ones, unless ``include_unmanaged``)."""
-    routes, _ = _select_routes(settings, backend, names, include_unmanaged)
+    routes, _, _ = _select_routes(settings, backend, names, include_unmanaged)
     return write_routes(backend, routes, directory, form, force)
 
 
@@ -125,8 +123,8 @@ def _refuse_outside_repository(settings: Settings) -> None:
 
 def _select_routes(
     settings: Settings, backend: Backend, names: Sequence[str], include_unmanaged: bool
-) -> tuple[list[LiveRoute], int]:
-    """The routes to export, and how many unmanaged ones were left out."""
+) -> tuple[list[LiveRoute], int, set[str]]:
+    """The routes to export, how many unmanaged ones were left out, and the owned ones."""
     if names:
         found = backend.get_routes(names)
         missing = sorted(set(names) - set(found))
@@ -135,11 +133,12 @@ def _select_routes(
                 f"no live route named {', '.join(missing)} on {backend.url}",
                 hint="`routes export` without names exports every owned route",
             )
-        return [found[n] for n in sorted(found)], 0
+        chosen = [found[n] for n in sorted(found)]
+        return chosen, 0, _owned(settings, backend, chosen)
     live = backend.list_routes()
     owned = _owned(settings, backend, live)
     chosen = [r for r in live if include_unmanaged or r.name in owned]
-    return chosen, len(live) - len(chosen)
+    return chosen, len(live) - len(chosen), owned
 
 
 def _owned(settings: Settings, backend: Backend, routes: Sequence[LiveRoute]) -> set[str]:
@@ -198,9 +197,10 @@ def _refuse_unsafe_names(routes: Sequence[LiveRoute], backend_url: str) -> None:
 def _target(directory: Path, name: str, backend_url: str) -> Path:
     """The file for route ``name``: directly inside ``directory``, or a refusal."""
     path = directory / f"{name}.yaml"
-    # The parent is resolved, not the file: a symlinked descriptor stays a link (os.replace
-    # swaps the link itself), while any `..` or separator in the name is caught.
-    if path.name != f"{name}.yaml" or path.parent.resolve() != directory.resolve():
+    # Compared as paths, not resolved: a name with no separator and no `..` in it lands in
+    # ``directory`` itself, and a symlinked descriptor stays a link (os.replace swaps the
+    # link itself); ten thousand resolves were a tenth of an export.
+    if path.name != f"{name}.yaml" or path.parent != directory:
         raise BackendError(
             f"live route {_shown(name)} on {backend_url} would be written outside {directory}; "
             "nothing was written",
@@ -227,7 +227,7 @@ def _document(route: LiveRoute, form: str) -> dict[str, Any]:
 
 
 def _text(route: LiveRoute, form: str) -> str:
-    return yaml.safe_dump(_document(route, form), sort_keys=False, allow_unicode=True)
+    return descriptor_yaml(_document(route, form))
 
 
 def _read(path: Path) -> str | None:

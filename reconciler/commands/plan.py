@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from reconciler.apply.guards import guard_refusals
-from reconciler.commands.common import Echo, backend_shown, render_plan
+from reconciler.commands.common import Echo, Write, backend_shown, print_plan
 from reconciler.commands.planning import plan_or_refuse
 from reconciler.commands.traffic_tests import PLANNED_ORIGIN, plan_with_tests, summary
 from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, PlanError, UsageError
@@ -32,6 +32,7 @@ def plan(
     github_comment: bool,
     color: bool,
     echo: Echo,
+    write: Write | None = None,
     adopt: Sequence[str] = (),
     max_deletes: int | None = None,
     allow_empty: bool = False,
@@ -67,7 +68,8 @@ def plan(
         from reconciler.apply.saved_plan import write_plan_file
 
         write_plan_file(the_plan, saved)
-    echo(render_plan(the_plan, fmt, color, backend_shown(planned.settings, planned.backend)))
+    shown = backend_shown(planned.settings, planned.backend)
+    print_plan(the_plan, fmt, color, shown, echo=echo, write=write)
     if saved and fmt == "text":
         echo(f'\nSaved the plan to {out}. Apply exactly this plan with "routes apply {out}".')
     if github_comment:

@@ -132,7 +132,7 @@ def test_export_routes_writes_nothing_when_one_name_is_unsafe(
 
 @pytest.mark.parametrize("name", [TRAVERSAL, "/abs/x", "a/../b", "x/y"])
 def test_target_refuses_any_path_not_directly_inside_the_dir(tmp_path: Path, name: str) -> None:
-    # Defence in depth behind the name rule: the path itself is checked, resolved.
+    # Defence in depth behind the name rule: the path itself is checked.
     with pytest.raises(RoutesError, match="would be written outside"):
         _target(tmp_path / "out", name, "memory:hostile")
 

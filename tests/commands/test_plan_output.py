@@ -103,3 +103,27 @@ def test_show_names_the_store_the_saved_plan_was_made_against(tmp_path: Path) ->
     assert code == 0
     store = (repo / ".routes" / "state.db").resolve()
     assert out.splitlines()[:2] == [f"Backend: local:{store}", "Owner:   acme/shop"]
+
+
+def test_plan_json_on_stdout_in_the_file_and_from_show_is_one_text(tmp_path: Path) -> None:
+    import json
+    import stat
+
+    from reconciler.quoting import json_text
+
+    repo = _repo(tmp_path)
+    for index in range(30):
+        (repo / "routes" / f"r{index}.yaml").write_text(SHOP.replace("shop", f"r{index}"))
+    code, out, err = routes(repo, "plan", "--format", "json", "--out", "plan.json")
+    assert code == 0, err
+    saved = repo / "plan.json"
+    assert out == saved.read_text(encoding="utf-8")
+    assert out == json_text(json.loads(out)) + "\n"  # indented, ASCII, one trailing newline
+    assert len(json.loads(out)["changes"]) == 31
+    assert stat.S_IMODE(saved.stat().st_mode) & 0o077 == 0  # a saved plan is the user's only
+    assert not [p for p in repo.iterdir() if p.name.startswith(".plan.json")]  # no temp left
+    code, shown, err = routes(repo, "show", "--format", "json", "plan.json")
+    assert (code, shown) == (0, out), err
+    code, drifted, err = routes(repo, "drift", "--format", "json")
+    report = json.loads(drifted)
+    assert drifted == json_text(report) + "\n" and len(report["plan"]["changes"]) == 31

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from reconciler.apply.saved_plan import plan_schema_errors
 from reconciler.plan import Plan
-from reconciler.render.json import render_plan_json
+from reconciler.quoting import json_text
+from reconciler.render.json import drift_json_chunks, plan_json_chunks, render_plan_json
 from reconciler.render.markdown import render_plan_markdown
 from reconciler.render.text import render_plan_text
-from tests.render.plan_fixture import HASH_A, PLAN, build_plan, rules
+from tests.render.plan_fixture import HASH_A, PLAN, build_plan, many_changes, rules
 
 
 def test_a_saved_plan_renders_the_same_as_the_fresh_one() -> None:
@@ -90,3 +92,50 @@ def test_the_compiled_validator_and_jsonschema_agree_on_every_mutation() -> None
             checked += 1
     assert checked > 500
     assert isinstance(slow, jsonschema.Draft202012Validator)
+
+
+def _hostile_plan() -> Plan:
+    # Names and hosts that JSON must escape, a GitHub runner command, and text that looks
+    # like the stand-in the streamed renderer cuts at.
+    desired = {
+        name: {"host": f"h{i}.acme.org", "routes": rules(("/", "svc"))}
+        for i, name in enumerate(["a-b", "zz", "x1"])
+    }
+    plan = build_plan(desired, {})
+    odd = ["##[group]x", "\x00changes-00\x00", 'q"\\\n\u2028é😀', "::error::x"]
+    changes = tuple(replace(c, route=name) for c, name in zip(plan.changes, odd, strict=False))
+    return replace(plan, changes=changes + plan.changes[len(odd) :], source_paths=tuple(odd))
+
+
+@pytest.mark.parametrize(
+    "plan",
+    [PLAN, replace(PLAN, changes=()), replace(PLAN, changes=PLAN.changes[:1]), _hostile_plan()],
+    ids=["fixture", "no-changes", "one-change", "hostile"],
+)
+def test_the_streamed_json_is_the_whole_json_in_pieces(plan: Plan) -> None:
+    chunks = list(plan_json_chunks(plan))
+    assert "".join(chunks) == json_text(plan.to_dict()) + "\n" == render_plan_json(plan)
+    # One change (one host of traffic) a piece: a plan of 50,000 is never one string.
+    changes = len(plan.changes)
+    assert len(chunks) == changes + len(plan.traffic) + 5
+    for chunk, change in zip(chunks[1 : 1 + changes], plan.changes, strict=True):
+        assert json.loads(chunk[1:]) == change.to_dict()
+    for chunk, host in zip(chunks[3 + changes : -2], plan.traffic, strict=True):
+        assert json.loads(chunk[1:]) == dict(host)
+
+
+def test_a_big_plan_streams_change_by_change() -> None:
+    plan = many_changes(300, 40)
+    chunks = plan_json_chunks(plan)
+    head = next(chunks)
+    assert '"changes": ' in head and '"route": ' not in head
+    assert "".join([head, *chunks]) == json_text(plan.to_dict()) + "\n"
+
+
+def test_the_drift_report_streams_as_its_dict_renders() -> None:
+    from reconciler.drift import DriftReport, Finding
+
+    for plan in (PLAN, replace(PLAN, changes=()), _hostile_plan()):
+        report = DriftReport((Finding("shop", "changed", "##[x]", ()),), plan)
+        joined = "".join(drift_json_chunks(report))
+        assert joined == json_text(report.to_dict()) + "\n"
