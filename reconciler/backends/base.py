@@ -39,6 +39,9 @@ class Capabilities:
     conditional_writes: bool = True  # honours expected_version atomically
     batch_writes: bool = False  # implements BatchWriter.write_batch
     batch_size: int | None = None  # routes per write_batch the backend prefers; None: a phase
+    # get_routes of a batch's names is about one query; where it is not (a listing of every
+    # route), a batch's first attempt writes conditional on the plan's versions, unread.
+    cheap_batch_reads: bool = True
 
 
 @dataclass(frozen=True)
