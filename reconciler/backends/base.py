@@ -30,6 +30,7 @@ __all__ = [
     "StoreIdentity",
     "Write",
     "WriteOutcome",
+    "send",
 ]
 
 
@@ -200,3 +201,16 @@ class BaseBackend:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def send(backend: Backend, write: Write) -> LiveRoute | None:
+    """Perform one write with the backend's single-route methods."""
+    if write.kind == "delete":
+        backend.delete_route(write.name, expected_version=write.expected_version)
+        return None
+    assert write.spec is not None
+    if write.kind == "create":
+        return backend.create_route(write.name, write.spec, write.labels, write.annotations)
+    return backend.replace_route(
+        write.name, write.spec, write.labels, write.annotations, write.expected_version
+    )

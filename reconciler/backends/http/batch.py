@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from reconciler.backends.base import Backend, Write, WriteOutcome
+from reconciler.backends.base import Backend, Write, WriteOutcome, send
 from reconciler.backends.http import answers
 from reconciler.backends.http.errors import api_error
 from reconciler.errors import RoutesError
@@ -125,14 +125,6 @@ def write_each(backend: Backend, writes: Sequence[Write]) -> list[WriteOutcome]:
 
 def _write_one(backend: Backend, write: Write) -> WriteOutcome:
     try:
-        if write.kind == "delete":
-            backend.delete_route(write.name, write.expected_version)
-            return None
-        assert write.spec is not None
-        if write.kind == "create":
-            return backend.create_route(write.name, write.spec, write.labels, write.annotations)
-        return backend.replace_route(
-            write.name, write.spec, write.labels, write.annotations, write.expected_version
-        )
+        return send(backend, write)
     except RoutesError as exc:
         return exc
