@@ -3,7 +3,7 @@
 Both sides run the same creates (1,000 by default; the goal is stated at 10,000) at the same
 concurrency (10) against a fresh server in a child process on loopback. The bare loop sends
 one conditional PUT per route; the applier sends its writes through the batch endpoint
-(``POST /v1/routes:batchWrite``, 500 conditional writes a request, one store transaction
+(``POST /v1/routes:batchWrite``, 50 conditional writes a request, one store transaction
 each), which is how it gets past the server's per-request cost.
 
     python bench/http_apply.py [--routes 10000] [--parallelism 10]

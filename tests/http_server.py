@@ -78,3 +78,14 @@ def running_server(
         thread.join(timeout=10)
         sock.close()
         store.close()
+
+
+def without_batch_endpoint(app: Any) -> Any:
+    """An older ``routes serve``: the batch path answers as any unknown path does (404)."""
+
+    async def older(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == "/v1/routes:batchWrite":
+            scope = {**scope, "path": "/v1/routes:unknown", "raw_path": b"/v1/routes:unknown"}
+        await app(scope, receive, send)
+
+    return older

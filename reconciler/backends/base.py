@@ -193,6 +193,11 @@ class BaseBackend:
     def write_notes(self, name: str, spec: RouteSpec) -> list[str]:
         return []
 
+    def ready_to_write(self) -> None:
+        """Called once before an apply's first write: a backend whose capabilities depend on
+        the server (the http backend's batch endpoint) finds out here."""
+        return None
+
     def close(self) -> None:
         return None
 

@@ -77,9 +77,9 @@ def _item(raw: Any, where: str) -> BatchItem:
     except ApiError as exc:
         details = [{"pointer": f"{where}/name", "message": exc.message}]
         raise ApiError(400, exc.code, exc.message, details) from None
-    expected = _version(raw.get("ifMatch"), f"{where}/ifMatch")
+    expected = _version(raw, f"{where}/ifMatch")
     none_match = raw.get("ifNoneMatch")
-    if none_match is not None and none_match != "*":
+    if "ifNoneMatch" in raw and none_match != "*":
         raise _invalid(f"{where}/ifNoneMatch", '`ifNoneMatch` can only be "*"')
     if method == "DELETE":
         extra = sorted(set(raw) - {"method", "name", "ifMatch"})
@@ -102,9 +102,10 @@ def _item(raw: Any, where: str) -> BatchItem:
     return BatchItem("PUT", name, expected, write)
 
 
-def _version(raw: Any, where: str) -> str | None:
-    if raw is None:
+def _version(item: dict[str, Any], where: str) -> str | None:
+    if "ifMatch" not in item:
         return None
+    raw = item["ifMatch"]
     if (
         not isinstance(raw, str)
         or not 0 < len(raw) <= MAX_VERSION

@@ -20,7 +20,7 @@ from reconciler.errors import RoutesError
 from reconciler.quoting import quote
 
 PATH = "/v1/routes:batchWrite"
-MAX_ITEMS = 500  # the server takes 1,000; two requests of 500 cost about one of 1,000
+MAX_ITEMS = 500  # the server takes 1,000 (the applier sends 50 at a time: batch_size)
 MAX_BYTES = 4 * 1024 * 1024  # the server takes 8 MiB: room for JSON spacing and headers
 DOING = "write a batch of routes"
 FALLBACK_PARALLELISM = 10  # PUTs at once to a server without the batch endpoint

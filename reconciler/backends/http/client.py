@@ -37,16 +37,19 @@ LIMITS = httpx.Limits(max_connections=32, max_keepalive_connections=32)
 class HttpBackend(BaseBackend):
     """Routes over the control-plane REST API."""
 
-    # Batches of 1,000 routes: two requests to the batch endpoint, or one PUT each (ten at
-    # once) on a server without it. Reading many routes is a listing of them all, so a
-    # batch is first written conditional on the plan's versions and read only if refused.
-    capabilities = Capabilities(
+    # Batches of 50 routes, one request each to the batch endpoint: 50 already spread the
+    # server's cost per request thin, and a killed apply loses at most 50 unjournaled
+    # results. Reading many routes is a listing of them all, so a batch is first written
+    # conditional on the plan's versions and read only if refused. A server without the
+    # endpoint is written one route per request, as the applier does for any backend.
+    BATCHING = Capabilities(
         labels=True,
         conditional_writes=True,
         batch_writes=True,
-        batch_size=1000,
+        batch_size=50,
         cheap_batch_reads=False,
     )
+    PER_ROUTE = Capabilities(labels=True, conditional_writes=True)
 
     def __init__(
         self,
@@ -61,6 +64,7 @@ class HttpBackend(BaseBackend):
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
         self._batch_endpoint: bool | None = None  # None: not asked yet
+        self.capabilities = self.BATCHING
         self._owns_client = client is None
         self._client = client or httpx.Client(
             verify=_verify(ca_bundle), timeout=TIMEOUT, limits=LIMITS, follow_redirects=False
@@ -123,6 +127,21 @@ class HttpBackend(BaseBackend):
         response = self._send("DELETE", _route_path(name), doing, headers=headers)
         raise_for_api_error(response, self.url, doing)
 
+    def ready_to_write(self) -> None:
+        """Ask once, before the first write, whether the server has the batch endpoint: an
+        empty batch writes nothing, and an older server answers it 404 (or 405). When the
+        answer says neither (the server is down, say), the first batch asks again."""
+        if self._batch_endpoint is not None:
+            return
+        try:
+            response = self._send("POST", batch.PATH, batch.DOING, content=b'{"writes":[]}')
+        except TransientBackendError:
+            return
+        if _no_such_endpoint(response):
+            self._no_batch_endpoint()
+        elif response.status_code == 200:
+            self._batch_endpoint = True
+
     def write_batch(self, writes: Sequence[Write]) -> list[WriteOutcome]:
         """``writes`` through ``POST /v1/routes:batchWrite``, one store transaction per request
         (see ``BatchWriter``). A server that answers the first batch with 404 or 405 has no
@@ -175,11 +194,15 @@ class HttpBackend(BaseBackend):
             return batch.write_each(self, writes)
         response = self._send("POST", batch.PATH, batch.DOING, content=body)
         if self._batch_endpoint is None and _no_such_endpoint(response):
-            self._batch_endpoint = False
+            self._no_batch_endpoint()
             return batch.write_each(self, writes)
         raise_for_api_error(response, self.url, batch.DOING)
         self._batch_endpoint = True
         return batch.outcomes_of(self._json(response), writes, self.url)
+
+    def _no_batch_endpoint(self) -> None:
+        self._batch_endpoint = False
+        self.capabilities = self.PER_ROUTE  # the applier writes one route per request
 
     def _named(self, name: str, raw: Any) -> LiveRoute:
         """The route of an answer about route ``name``, which must be that route."""
