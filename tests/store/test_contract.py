@@ -223,7 +223,7 @@ def test_write_routes_decides_each_write_in_one_transaction(store: RouteStore) -
             RouteWrite("kept", "replace", spec, LABELS, {}, kept.version),
             RouteWrite("gone", "delete", expected_version=gone.version),
             RouteWrite("gone", "delete"),  # deleted by the write before it
-            RouteWrite("never", "replace", spec, LABELS, {}, "*"),
+            RouteWrite("never", "replace", spec, LABELS, {}, None),
         ]
     )
     kinds = [type(o).__name__ for o in outcomes]
@@ -242,5 +242,7 @@ def test_write_routes_decides_each_write_in_one_transaction(store: RouteStore) -
     assert store.get_route("kept") == replaced and replaced.created_at == kept.created_at
     assert store.get_route("gone") is None and store.get_route("never") is None
     assert int(kept.version) < int(new.version) < int(replaced.version)
+    later = store.create_route("later", simple_spec("later.example.com"), LABELS, ANNOTATIONS)
+    assert int(later.version) > int(replaced.version)  # one counter, only growing
     assert store.write_routes([]) == []
     store.close()
