@@ -1,10 +1,12 @@
 """Routes applied per second through ``routes serve``: the library applier vs a bare loop.
 
-Both sides run 1,000 creates at the same concurrency (10) against a fresh server in a child
-process on loopback. The applier reads each route before it writes it (that is what makes
-an apply idempotent), so it sends two requests per route where the bare loop sends one.
+Both sides run the same creates (1,000 by default; the goal is stated at 10,000) at the same
+concurrency (10) against a fresh server in a child process on loopback. The bare loop sends
+one conditional PUT per route; the applier sends its writes through the batch endpoint
+(``POST /v1/routes:batchWrite``, 50 conditional writes a request, one store transaction
+each), which is how it gets past the server's per-request cost.
 
-    python bench/http_apply.py [--routes 1000] [--parallelism 10]
+    python bench/http_apply.py [--routes 10000] [--parallelism 10]
 """
 
 from __future__ import annotations
@@ -130,7 +132,7 @@ def main() -> None:
         f"{_spread(read_then_put)}  (the applier's read-before-write, without the library)"
     )
     print(f"library apply_plan    : {lib:8.1f} routes/s  {_spread(library)}")
-    print(f"ratio                 : {lib / b:8.2f} (goal >= 0.8)")
+    print(f"ratio                 : {lib / b:8.2f} (goal >= 0.9)")
     print(f"ratio to GET + PUT    : {lib / statistics.median(read_then_put):8.2f}")
 
 

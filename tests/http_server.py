@@ -8,7 +8,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,11 +38,15 @@ def running_server(
     ssl_certfile: str | None = None,
     ssl_keyfile: str | None = None,
     faults: FaultPolicy | None = None,
+    wrap: Callable[[Any], Any] | None = None,
     **app_options: Any,
 ) -> Iterator[RunningServer]:
-    """Serve a fresh app over ``db`` on 127.0.0.1 (a free port) until the block ends."""
+    """Serve a fresh app over ``db`` on 127.0.0.1 (a free port) until the block ends;
+    ``wrap`` puts an ASGI middleware of the test's own around the app."""
     store = open_store(str(db))
     app: Any = create_app(store, token=token, rate_limit=rate_limit, **app_options)
+    if wrap is not None:
+        app = wrap(app)
     injector = FaultInjector(app, faults, token) if faults is not None else None
     # proto must say TCP, or asyncio leaves Nagle on and keep-alive requests stall 40 ms.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -74,3 +78,14 @@ def running_server(
         thread.join(timeout=10)
         sock.close()
         store.close()
+
+
+def without_batch_endpoint(app: Any) -> Any:
+    """An older ``routes serve``: the batch path answers as any unknown path does (404)."""
+
+    async def older(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == "/v1/routes:batchWrite":
+            scope = {**scope, "path": "/v1/routes:unknown", "raw_path": b"/v1/routes:unknown"}
+        await app(scope, receive, send)
+
+    return older

@@ -122,6 +122,7 @@ SURFACE = {
         "StoreIdentity",
         "Write",
         "WriteOutcome",
+        "send",
     ],
     "reconciler.apply.applier": ["ApplyOptions", "Progress", "apply_plan", "check_guards"],
     "reconciler.quoting": ["clean", "escape", "json_text", "quote", "unsafe_char"],

@@ -113,6 +113,9 @@ class _Run:
         self.plan, self.backend, self.options = plan, backend, options
         self.journal, self.progress, self.sleep, self.clock = journal, progress, sleep, clock
         policy = options.retry_policy(sleep)
+        ready = getattr(backend, "ready_to_write", None)  # BaseBackend's; optional for others
+        if ready is not None:
+            ready()
         self.writer = RouteWriter(backend, policy, journal)
         self.batch_writer: BatchRouteWriter | None = None
         if backend.capabilities.batch_writes and isinstance(backend, BatchWriter):

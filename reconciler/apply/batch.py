@@ -1,10 +1,13 @@
 """Many routes of an apply phase per request, on backends with ``batch_writes``.
 
 The decisions are ``verdict``'s, made for a batch at once: one read of the batch's routes,
-a verdict for each, one ``write_batch`` for those that need a write. A write refused as a
-conflict is read again and decided once more (another run may have written the very same
-thing); a transient failure retries whatever is still undecided, read included, with the
-one retry policy of single routes.
+a verdict for each, one ``write_batch`` for those that need a write. On backends with
+conditional writes where that read is dear (``cheap_batch_reads`` False: the http backend
+lists every route to read many) the first attempt skips it: each write is conditional on
+what the plan saw, and only the routes whose condition fails are read and decided (as
+single routes are). A write refused as a conflict is read again and decided once more
+(another run may have written the very same thing); a transient failure retries whatever
+is still undecided, read included, with the one retry policy of single routes.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from reconciler.retry import RetryPolicy, run_with_retries
 Item = tuple[Change, RouteSpec | None, Mapping[str, str]]  # a change, its spec and labels
 # One attempt's answer: final results, the items to try again, and why they are tried again.
 Attempt = tuple[list[RouteResult], list[Item], TransientBackendError | None]
+Lost = list[tuple[Item, ConflictError | NotFoundError]]  # writes their conditions refused
+Sent = tuple[list[RouteResult], list[Item], Lost, TransientBackendError | None]
 
 
 class BatchRouteWriter:
@@ -69,6 +74,36 @@ class BatchRouteWriter:
         return [results[change.route] for change, _, _ in items]
 
     def _attempt(self, items: list[Item], attempts: int) -> Attempt:
+        done: list[RouteResult] = []
+        capabilities = self.backend.capabilities
+        if attempts == 1 and capabilities.conditional_writes and not capabilities.cheap_batch_reads:
+            done, items, error = self._write_as_planned(items)
+            if error is not None or not items:
+                return done, items, error
+        more, retry, error = self._read_and_write(items, attempts)
+        return done + more, retry, error
+
+    def _write_as_planned(self, items: list[Item]) -> Attempt:
+        """The first attempt, where writes are conditional: each write carries the version the
+        plan saw (a create: that the route does not exist), so the condition does the read's
+        job (as for single routes). What the condition refuses is read and decided as usual."""
+        undecided: list[Item] = []
+        writes: list[tuple[Item, Write]] = []
+        for item in items:
+            change, spec, labels = item
+            if change.action != "create" and not change.live_version:
+                undecided.append(item)
+                continue
+            found = LiveRoute(change.route, RouteSpec("", ()), change.live_version or "")
+            writes.append(
+                (item, write_of(change, spec, labels, None if change.action == "create" else found))
+            )
+        if not writes:
+            return [], undecided, None
+        done, retry, lost, error = self._send(writes, 1)
+        return done, undecided + retry + [item for item, _ in lost], error
+
+    def _read_and_write(self, items: list[Item], attempts: int) -> Attempt:
         try:
             live = self.backend.get_routes([change.route for change, _, _ in items])
         except TransientBackendError as exc:
@@ -84,21 +119,35 @@ class BatchRouteWriter:
                 writes.append((item, write_of(change, spec, labels, live.get(change.route))))
         if not writes:
             return done, [], None
+        written_now, retry, lost, error = self._send(writes, attempts)
+        done += written_now
+        if lost:
+            try:
+                done += self._after_lost_races(lost, attempts)
+            except TransientBackendError as exc:
+                retry += [item for item, _ in lost]
+                error = exc
+        return done, retry, error
+
+    def _send(self, writes: list[tuple[Item, Write]], attempts: int) -> Sent:
+        """One ``write_batch``: the results it settled, the items to try again, the writes
+        their conditions refused, and the transient failure met, if any."""
         # Before the commit, so a run killed between the commit and its result lines still
         # names every route it may have written (a re-run reads them as already-applied).
         self.journal.event("writing", attempt=attempts, routes=[write.name for _, write in writes])
         try:
             outcomes = self.batcher.write_batch([write for _, write in writes])
         except TransientBackendError as exc:
-            return done, [item for item, _ in writes], exc
+            return [], [item for item, _ in writes], [], exc
         if len(outcomes) != len(writes):
             raise BackendError(
                 f"{self.backend.url} answered {len(outcomes)} results to {len(writes)} writes",
                 hint="this is a bug in the backend: report it",
             )
+        done: list[RouteResult] = []
         retry: list[Item] = []
-        error: TransientBackendError | None = None
         lost: list[tuple[Item, ConflictError | NotFoundError]] = []
+        error: TransientBackendError | None = None
         for (item, write), outcome in zip(writes, outcomes, strict=True):
             change = item[0]
             if isinstance(outcome, TransientBackendError):
@@ -110,17 +159,9 @@ class BatchRouteWriter:
                 done.append(failed(change, outcome, attempts))
             else:
                 done.append(result_of(change, written(write, outcome), attempts))
-        if lost:
-            try:
-                done += self._after_lost_races(lost, attempts)
-            except TransientBackendError as exc:
-                retry += [item for item, _ in lost]
-                error = exc
-        return done, retry, error
+        return done, retry, lost, error
 
-    def _after_lost_races(
-        self, lost: list[tuple[Item, ConflictError | NotFoundError]], attempts: int
-    ) -> list[RouteResult]:
+    def _after_lost_races(self, lost: Lost, attempts: int) -> list[RouteResult]:
         names = [change.route for (change, _, _), _ in lost]
         live: dict[str, LiveRoute] = self.backend.get_routes(names)
         return [

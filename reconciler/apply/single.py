@@ -22,7 +22,7 @@ from reconciler.apply.verdict import (
     write_of,
     written,
 )
-from reconciler.backends.base import Backend, Write
+from reconciler.backends.base import Backend, send
 from reconciler.errors import ConflictError, NotFoundError, TransientBackendError
 from reconciler.model import LiveRoute, RouteSpec
 from reconciler.plan import Change, RouteResult
@@ -41,19 +41,6 @@ def journal_retry(
         error=error.message,
         retry_after=error.retry_after,
         delay=round(pause, 3),
-    )
-
-
-def send(backend: Backend, write: Write) -> LiveRoute | None:
-    """Perform one write with the backend's single-route methods."""
-    if write.kind == "delete":
-        backend.delete_route(write.name, expected_version=write.expected_version)
-        return None
-    assert write.spec is not None
-    if write.kind == "create":
-        return backend.create_route(write.name, write.spec, write.labels, write.annotations)
-    return backend.replace_route(
-        write.name, write.spec, write.labels, write.annotations, write.expected_version
     )
 
 

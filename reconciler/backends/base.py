@@ -30,6 +30,7 @@ __all__ = [
     "StoreIdentity",
     "Write",
     "WriteOutcome",
+    "send",
 ]
 
 
@@ -39,6 +40,9 @@ class Capabilities:
     conditional_writes: bool = True  # honours expected_version atomically
     batch_writes: bool = False  # implements BatchWriter.write_batch
     batch_size: int | None = None  # routes per write_batch the backend prefers; None: a phase
+    # get_routes of a batch's names is about one query; where it is not (a listing of every
+    # route), a batch's first attempt writes conditional on the plan's versions, unread.
+    cheap_batch_reads: bool = True
 
 
 @dataclass(frozen=True)
@@ -189,6 +193,11 @@ class BaseBackend:
     def write_notes(self, name: str, spec: RouteSpec) -> list[str]:
         return []
 
+    def ready_to_write(self) -> None:
+        """Called once before an apply's first write: a backend whose capabilities depend on
+        the server (the http backend's batch endpoint) finds out here."""
+        return None
+
     def close(self) -> None:
         return None
 
@@ -197,3 +206,16 @@ class BaseBackend:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def send(backend: Backend, write: Write) -> LiveRoute | None:
+    """Perform one write with the backend's single-route methods."""
+    if write.kind == "delete":
+        backend.delete_route(write.name, expected_version=write.expected_version)
+        return None
+    assert write.spec is not None
+    if write.kind == "create":
+        return backend.create_route(write.name, write.spec, write.labels, write.annotations)
+    return backend.replace_route(
+        write.name, write.spec, write.labels, write.annotations, write.expected_version
+    )

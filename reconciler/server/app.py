@@ -27,6 +27,7 @@ from reconciler.errors import (
 )
 from reconciler.server.accesslog import AccessLog
 from reconciler.server.auth import OPEN_PATHS, BearerAuth
+from reconciler.server.batch import MAX_BATCH_BODY, batch_items, batch_results
 from reconciler.server.ratelimit import RateLimit, TokenBuckets
 from reconciler.server.wire import (
     MAX_BODY,
@@ -59,15 +60,17 @@ def create_app(
     *,
     access_log: bool = True,
     max_body: int = MAX_BODY,
+    max_batch_body: int = MAX_BATCH_BODY,
     clock: Callable[[], float] | None = None,
 ) -> Starlette:
     """The API app; ``token`` turns on bearer auth, ``rate_limit`` a per-client limit/s."""
-    api = _Api(store, max_body)
+    api = _Api(store, max_body, max_batch_body)
     # One Route per path, so a 405 lists every method the path allows.
     routes = [
         Route("/healthz", api.healthz, methods=["GET"]),
         Route("/v1/store", api.store_identity, methods=["GET"]),
         Route("/v1/routes", api.list_routes, methods=["GET"]),
+        Route("/v1/routes:batchWrite", api.batch_write, methods=["POST"]),
         Route("/v1/routes/{name}", api.route, methods=["GET", "PUT", "DELETE"]),
         Route("/v1/hostnames", api.hostnames, methods=["GET", "POST"]),
         Route("/v1/hostnames/{hostname}", api.remove_hostname, methods=["DELETE"]),
@@ -97,9 +100,10 @@ def create_app(
 
 
 class _Api:
-    def __init__(self, store: RouteStore, max_body: int) -> None:
+    def __init__(self, store: RouteStore, max_body: int, max_batch_body: int) -> None:
         self.store = store
         self.max_body = max_body
+        self.max_batch_body = max_batch_body
 
     async def healthz(self, request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -185,6 +189,16 @@ class _Api:
             raise await self._precondition_failed(name, expected) from None
         return Response(status_code=204)
 
+    async def batch_write(self, request: Request) -> Response:
+        """Many PUTs and DELETEs in one store transaction, answered one by one, in order."""
+        items = batch_items(await self._json_body(request, self.max_batch_body))
+        writes = [item.write for item in items if item.write is not None]
+        outcomes = await _run(self.store.write_routes, writes) if writes else []
+        by_name = {write.name: outcome for write, outcome in zip(writes, outcomes, strict=True)}
+        refused = [name for name, outcome in by_name.items() if isinstance(outcome, RoutesError)]
+        current = await _run(self.store.get_routes, refused) if refused else {}
+        return JSONResponse({"results": batch_results(items, by_name, current)})
+
     async def list_hostnames(self, request: Request) -> Response:
         hostnames = await _run(self.store.list_hostnames)
         mode = await _run(self.store.hostname_mode)
@@ -211,7 +225,8 @@ class _Api:
             ) from None
         return Response(status_code=204)
 
-    async def _json_body(self, request: Request) -> Any:
+    async def _json_body(self, request: Request, limit: int | None = None) -> Any:
+        max_body = limit or self.max_body
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media != "application/json" and not media.endswith("+json"):
             raise ApiError(
@@ -220,20 +235,20 @@ class _Api:
                 f"send the body as JSON with Content-Type: application/json (got {media!r})",
             )
         too_large = ApiError(
-            413, "payload_too_large", f"request bodies are limited to {self.max_body} bytes"
+            413, "payload_too_large", f"request bodies are limited to {max_body} bytes"
         )
         declared = request.headers.get("content-length")
         if declared is not None:
             if not declared.isdigit():
                 raise ApiError(400, "invalid_header", "Content-Length must be a whole number")
-            if int(declared) > self.max_body:
+            if int(declared) > max_body:
                 raise too_large
         chunks: list[bytes] = []
         size = 0
         try:
             async for chunk in request.stream():
                 size += len(chunk)
-                if size > self.max_body:  # a chunked body declares no length: count it
+                if size > max_body:  # a chunked body declares no length: count it
                     raise too_large
                 chunks.append(chunk)
         except ClientDisconnect:

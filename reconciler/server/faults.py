@@ -37,6 +37,7 @@ from reconciler.server.options import (
 __all__ = ["FAULT_KINDS", "STATS_PATH", "FaultInjector", "FaultPolicy", "parse_kinds"]
 
 _WRITE_OK = {"PUT": (200, 201), "DELETE": (204,)}
+BATCH_PATH = "/v1/routes:batchWrite"
 
 
 class FaultInjector:
@@ -101,7 +102,10 @@ class FaultInjector:
         else:
             if kind == "slow":
                 await asyncio.sleep(self.policy.slow_seconds)
-            await self.app(scope, receive, self._counting(send, method, path))
+            if path == BATCH_PATH and self.policy.failing_routes:
+                await self._batch_with_failing_routes(scope, receive, send)
+            else:
+                await self.app(scope, receive, self._counting(send, method, path))
 
     def _authorized(self, scope: Scope) -> bool:
         if self.token is None:
@@ -122,7 +126,49 @@ class FaultInjector:
         await self.app(scope, receive, self._counting(swallow, method, path))
         return status
 
+    async def _batch_with_failing_routes(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A batch whose items for ``failing_routes`` answer 503 each, the rest written."""
+        body = await _body_of(receive)
+        try:
+            writes = json.loads(body)["writes"]
+            failing = {
+                index
+                for index, item in enumerate(writes)
+                if item.get("name") in self.policy.failing_routes
+            }
+        except (ValueError, TypeError, KeyError, AttributeError):
+            failing = set()
+        if not failing:
+            await self.app(scope, _replay(body), self._counting(send, "POST", BATCH_PATH))
+            return
+        rest = [item for index, item in enumerate(writes) if index not in failing]
+        answer: list[Message] = []
+
+        async def keep(message: Message) -> None:
+            answer.append(message)
+
+        forwarded = json.dumps({"writes": rest}).encode("utf-8")
+        await self.app(scope, _replay(forwarded), self._counting(keep, "POST", BATCH_PATH))
+        start, chunks = answer[0], b"".join(m.get("body", b"") for m in answer[1:])
+        if start["status"] != 200:
+            await _send_json(send, start["status"], json.loads(chunks or b"{}"))
+            return
+        results = iter(json.loads(chunks)["results"])
+        merged = []
+        for index, item in enumerate(writes):
+            if index in failing:
+                self.faults["always"] += 1
+                error = {"code": "injected_fault", "details": []}
+                error["message"] = "injected fault: this route always fails"
+                merged.append({"name": item["name"], "status": 503, "error": error})
+            else:
+                merged.append(next(results))
+        await _send_json(send, 200, {"results": merged})
+
     def _counting(self, send: Send, method: str, path: str) -> Send:
+        if path == BATCH_PATH:
+            return self._counting_batch(send)
+
         async def counted(message: Message) -> None:
             if (
                 message["type"] == "http.response.start"
@@ -133,6 +179,49 @@ class FaultInjector:
             await send(message)
 
         return counted
+
+    def _counting_batch(self, send: Send) -> Send:
+        """Counts the writes of a batch from its answer: each item written, per route."""
+        status = 0
+        chunks: list[bytes] = []
+
+        async def counted(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            elif message["type"] == "http.response.body" and status == 200:
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body"):
+                    for result in json.loads(b"".join(chunks)).get("results", []):
+                        if result.get("status") in (200, 201, 204):
+                            self.writes[str(result.get("name"))] += 1
+            await send(message)
+
+        return counted
+
+
+async def _body_of(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes) -> Receive:
+    """A ``receive`` that hands the app ``body`` (already read), then waits as uvicorn's does."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.Event().wait()  # pragma: no cover - the app never asks twice
+        return {"type": "http.disconnect"}
+
+    return receive
 
 
 async def _drop(send: Send) -> None:

@@ -8,11 +8,12 @@ inside the database, and route status follows the store's hostname mode when rea
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
+from reconciler.errors import RoutesError
 from reconciler.model import RouteSpec
-from reconciler.store.records import Hostname, StoredRoute
+from reconciler.store.records import Hostname, RouteWrite, StoredRoute
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
@@ -96,6 +97,12 @@ class RouteStore(Protocol):
 
     def delete_route(self, name: str, expected_version: str | None = None) -> None:
         """Delete a route (``NotFoundError`` if none), if at ``expected_version``."""
+        ...
+
+    def write_routes(self, writes: Sequence[RouteWrite]) -> list[StoredRoute | RoutesError | None]:
+        """Many creates, replaces and deletes in one transaction, each decided on its own:
+        the new route, None for a delete, or the ``ConflictError`` / ``NotFoundError`` that
+        write met; any other failure rolls the whole transaction back and is raised."""
         ...
 
     def list_hostnames(self) -> list[Hostname]:

@@ -19,7 +19,7 @@ import psycopg
 import psycopg_pool
 
 from reconciler.canonical import canonical_host
-from reconciler.errors import ConflictError, NotFoundError, UsageError
+from reconciler.errors import ConflictError, NotFoundError, RoutesError, UsageError
 from reconciler.gcpause import gc_paused
 from reconciler.model import RouteSpec
 from reconciler.store.base import RouteWrites
@@ -27,6 +27,7 @@ from reconciler.store.pg_sql import connect_kwargs, location_of, migrate, transl
 from reconciler.store.records import (
     HOSTNAME_MODES,
     Hostname,
+    RouteWrite,
     StatusContext,
     StoredRoute,
     utc_now,
@@ -207,6 +208,60 @@ class PostgresStore(RouteWrites):
                 self._refuse(conn, name, expected_version, True, False)
 
         self._write(write)
+
+    def write_routes(self, writes: Sequence[RouteWrite]) -> list[StoredRoute | RoutesError | None]:
+        """Many creates, replaces and deletes in one transaction (as ``SqliteStore`` does).
+
+        Each write is one conditional statement, decided as the single-route method would
+        decide it and seeing the writes before it; its entry is the new route, None for a
+        delete, or the ``ConflictError`` / ``NotFoundError`` that write alone met. Any other
+        failure rolls the whole transaction back.
+        """
+        if not writes:
+            return []
+
+        def write(conn: Conn) -> list[StoredRoute | RoutesError | None]:
+            outcomes: list[StoredRoute | RoutesError | None] = []
+            with conn.transaction():
+                status = _status(conn)
+                now = utc_now()
+                for item in writes:
+                    try:
+                        outcomes.append(self._write_one(conn, item, status, now))
+                    except (ConflictError, NotFoundError) as exc:
+                        outcomes.append(exc)
+            return outcomes
+
+        return self._write(write)
+
+    def _write_one(
+        self, conn: Conn, item: RouteWrite, status: StatusContext, now: str
+    ) -> StoredRoute | None:
+        """One write of a batch, in the batch's transaction; its error when refused."""
+        at_version = item.expected_version not in (None, "*")
+        condition = _AT_VERSION if at_version else ""
+        if item.kind == "delete" or item.spec is None:
+            statement = f"DELETE FROM routes WHERE name = %(name)s{condition}"
+            deleted = conn.execute(statement, {"name": item.name, "version": item.expected_version})
+            if deleted.rowcount == 0:
+                self._refuse(conn, item.name, item.expected_version, True, False)
+            return None
+        values = {
+            "name": item.name,
+            "spec": item.spec.canonical_json(),
+            "labels": dumps(dict(item.labels)),
+            "annotations": dumps(dict(item.annotations)),
+            "now": now,
+            "version": item.expected_version,
+        }
+        creating = item.kind == "create"
+        statement = _CREATE if creating else f"{_REPLACE}{condition} RETURNING {COLUMNS}"
+        row = conn.execute(statement, values).fetchone()
+        if row is None:
+            expected = None if creating else item.expected_version
+            self._refuse(conn, item.name, expected, not creating, creating)
+        assert row is not None
+        return self._rows.stored(row[:_WIDTH], status)
 
     def _refuse(
         self,

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.backends.base import Backend, Capabilities
+from reconciler.backends.base import Backend, BatchWriter, Capabilities, Write
 from reconciler.errors import ConflictError, NotFoundError
 from reconciler.model import LiveRoute, RouteSpec
 
@@ -280,3 +280,48 @@ class BackendContract:
         assert final is not None
         assert final.version == winners[0].version
         assert final.spec == winners[0].spec
+
+
+class BatchWriterContract:
+    """What every backend with ``batch_writes`` does in ``write_batch``: each write decided
+    as its single-route method would decide it, seeing the writes before it, in order."""
+
+    def test_a_batch_answers_each_write_as_the_single_methods_would(self, backend: Backend) -> None:
+        assert backend.capabilities.batch_writes and isinstance(backend, BatchWriter)
+        kept = backend.create_route("kept", simple_spec("kept.example.com"), LABELS, ANNOTATIONS)
+        gone = backend.create_route("gone", simple_spec("gone.example.com"), LABELS, ANNOTATIONS)
+        spec = RouteSpec.from_dict(FULL_FEATURES)
+        outcomes = backend.write_batch(
+            [
+                Write("new", "create", spec, LABELS, ANNOTATIONS),
+                Write("kept", "replace", spec, LABELS, {}, "999999"),  # a stale version
+                Write("gone", "delete", expected_version=gone.version),
+                Write("missing", "delete"),
+            ]
+        )
+        assert [type(o).__name__ for o in outcomes] == [
+            "LiveRoute",
+            "ConflictError",
+            "NoneType",
+            "NotFoundError",
+        ]
+        new = outcomes[0]
+        assert isinstance(new, LiveRoute) and new.name == "new"
+        assert backend.get_route("new") == new  # what it answers is what a read gives back
+        assert backend.get_route("kept") == kept  # the refused write changed nothing
+        assert backend.get_route("gone") is None
+        assert int(new.version) > int(gone.version)
+
+    def test_a_batch_resent_after_its_answer_was_lost_writes_nothing_twice(
+        self, backend: Backend
+    ) -> None:
+        assert isinstance(backend, BatchWriter)
+        writes = [
+            Write(f"r{i}", "create", simple_spec(f"r{i}.example.com"), LABELS, ANNOTATIONS)
+            for i in range(3)
+        ]
+        first = backend.write_batch(writes)
+        assert all(isinstance(o, LiveRoute) for o in first)
+        again = backend.write_batch(writes)
+        assert [type(o).__name__ for o in again] == ["ConflictError"] * 3
+        assert backend.list_routes() == first

@@ -14,7 +14,7 @@ from reconciler.backends.local import LocalBackend, open_local
 from reconciler.backends.memory import MemoryBackend
 from reconciler.backends.options import LocalOptions
 from reconciler.config import Settings
-from tests.backends.contract import BackendContract
+from tests.backends.contract import BackendContract, BatchWriterContract
 
 
 class TestMemoryContract(BackendContract):
@@ -25,7 +25,7 @@ class TestMemoryContract(BackendContract):
         backend.close()
 
 
-class TestLocalContract(BackendContract):
+class TestLocalContract(BackendContract, BatchWriterContract):
     @pytest.fixture
     def backend(self, tmp_path: Path) -> Iterator[Backend]:
         backend = open_local("local:state/routes.db", LocalOptions(tmp_path))

@@ -24,7 +24,9 @@ BASE = "https://github.com/acme/routes/schemas/"
 TOKEN = "openapi-token"
 SPEC = {"host": "shop.acme.org", "routes": [{"prefix": "/", "route": {"service": "web"}}]}
 JSON = {"Content-Type": "application/json"}
-UNREACHED_OK = {("put", "503"), ("delete", "503")}  # a locked store: not provoked here
+# A locked store: not provoked here.
+UNREACHED_OK = {("put", "503"), ("delete", "503"), ("post", "503")}
+BATCH = "/v1/routes:batchWrite"
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +59,7 @@ GUARDED = [
     ("get", "/v1/routes/web"),
     ("put", "/v1/routes/web"),
     ("delete", "/v1/routes/web"),
+    ("post", BATCH),
     ("get", "/v1/hostnames"),
     ("post", "/v1/hostnames"),
     ("delete", "/v1/hostnames/a.org"),
@@ -89,6 +92,15 @@ def scenario() -> Iterator[tuple[str, Step]]:
         lambda c: c.put("/v1/routes/x", content=b"x", headers={"Content-Type": "text/plain"}),
     )
     yield "put huge", lambda c: c.put("/v1/routes/x", content=b" " * ((1 << 20) + 1), headers=JSON)
+    yield "batch", lambda c: c.post(BATCH, json={"writes": batch_items()})
+    yield "batch again", lambda c: c.post(BATCH, json={"writes": batch_items()})
+    yield "batch bad", lambda c: c.post(BATCH, json={"writes": [{"method": "GET"}]})
+    yield "batch bad json", lambda c: c.post(BATCH, content=b"[", headers=JSON)
+    yield (
+        "batch text",
+        lambda c: c.post(BATCH, content=b"x", headers={"Content-Type": "text/plain"}),
+    )
+    yield "batch huge", lambda c: c.post(BATCH, content=b" " * ((8 << 20) + 1), headers=JSON)
     yield "delete stale", lambda c: c.delete("/v1/routes/shop", headers={"If-Match": '"0"'})
     yield "delete", lambda c: c.delete("/v1/routes/shop")
     yield "delete missing", lambda c: c.delete("/v1/routes/shop")
@@ -109,6 +121,17 @@ def scenario() -> Iterator[tuple[str, Step]]:
     yield "remove hostname", lambda c: c.delete("/v1/hostnames/shop.acme.org")
     yield "remove missing", lambda c: c.delete("/v1/hostnames/shop.acme.org")
     yield "remove bad", lambda c: c.delete("/v1/hostnames/bad_host")
+
+
+def batch_items() -> list[dict[str, Any]]:
+    """A create, a bad spec, a stale replace and two deletes: every status an item can have."""
+    return [
+        {"method": "PUT", "name": "batched", "spec": SPEC, "ifNoneMatch": "*"},
+        {"method": "PUT", "name": "invalid", "spec": {"host": "a.org"}, "ifNoneMatch": "*"},
+        {"method": "PUT", "name": "web", "spec": SPEC, "ifMatch": "*"},
+        {"method": "PUT", "name": "shop", "spec": SPEC, "ifMatch": "0"},
+        {"method": "DELETE", "name": "nothing"},
+    ]
 
 
 def operation_of(document: dict[str, Any], method: str, path: str) -> tuple[str, dict[str, Any]]:
@@ -188,3 +211,21 @@ def test_real_answers_match_the_document(
     }
     unreached = {d for d in documented - seen if (d[1], d[2]) not in UNREACHED_OK}
     assert not unreached, f"documented answers no request reached: {sorted(unreached)}"
+
+
+def test_batch_items_reach_every_documented_item_status(
+    document: dict[str, Any], registry: Registry[Any], server: RunningServer
+) -> None:
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    with httpx.Client(base_url=server.url, headers=headers) as client:
+        for name in ("doomed", "web", "shop"):
+            client.put(f"/v1/routes/{name}", json={"spec": SPEC})
+        for name in ("batched", "invalid", "nothing"):
+            client.delete(f"/v1/routes/{name}")
+        items = [*batch_items(), {"method": "DELETE", "name": "doomed"}]
+        answer = client.post(BATCH, json={"writes": items})
+    check_answer(document, registry, answer)
+    schema = document["components"]["schemas"]["BatchWriteResult"]
+    assert {r["status"] for r in answer.json()["results"]} == set(
+        schema["properties"]["status"]["enum"]
+    )

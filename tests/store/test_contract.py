@@ -15,7 +15,7 @@ import pytest
 
 from reconciler.errors import ConflictError, NotFoundError, UsageError
 from reconciler.model import RouteSpec
-from reconciler.store import RouteStore
+from reconciler.store import RouteStore, RouteWrite, StoredRoute
 from tests.backends.contract import ANNOTATIONS, FULL_FEATURES, LABELS, simple_spec
 from tests.store.conftest import Opener
 
@@ -209,3 +209,40 @@ def test_the_store_id_is_a_uuid_that_stays(reopen: Opener) -> None:
     assert str(uuid.UUID(identity)) == identity
     first.create_route("shop", simple_spec(), LABELS, ANNOTATIONS)
     assert reopen().store_id == identity == first.store_id == first.ensure_store()
+
+
+def test_write_routes_decides_each_write_in_one_transaction(store: RouteStore) -> None:
+    kept = store.create_route("kept", simple_spec("kept.example.com"), LABELS, ANNOTATIONS)
+    gone = store.create_route("gone", simple_spec("gone.example.com"), LABELS, ANNOTATIONS)
+    spec = RouteSpec.from_dict(FULL_FEATURES)
+    outcomes = store.write_routes(
+        [
+            RouteWrite("new", "create", spec, LABELS, ANNOTATIONS),
+            RouteWrite("kept", "create", spec, LABELS, ANNOTATIONS),  # exists: refused alone
+            RouteWrite("kept", "replace", spec, LABELS, {}, "999999"),  # stale version
+            RouteWrite("kept", "replace", spec, LABELS, {}, kept.version),
+            RouteWrite("gone", "delete", expected_version=gone.version),
+            RouteWrite("gone", "delete"),  # deleted by the write before it
+            RouteWrite("never", "replace", spec, LABELS, {}, None),
+        ]
+    )
+    kinds = [type(o).__name__ for o in outcomes]
+    assert kinds == [
+        "StoredRoute",
+        "ConflictError",
+        "ConflictError",
+        "StoredRoute",
+        "NoneType",
+        "NotFoundError",
+        "NotFoundError",
+    ]
+    new, replaced = outcomes[0], outcomes[3]
+    assert isinstance(new, StoredRoute) and isinstance(replaced, StoredRoute)
+    assert store.get_route("new") == new  # what it answers is what a read gives back
+    assert store.get_route("kept") == replaced and replaced.created_at == kept.created_at
+    assert store.get_route("gone") is None and store.get_route("never") is None
+    assert int(kept.version) < int(new.version) < int(replaced.version)
+    later = store.create_route("later", simple_spec("later.example.com"), LABELS, ANNOTATIONS)
+    assert int(later.version) > int(replaced.version)  # one counter, only growing
+    assert store.write_routes([]) == []
+    store.close()

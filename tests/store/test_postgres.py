@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from reconciler.errors import BackendError, TransientBackendError, UsageError
-from reconciler.store import pg_sql
+from reconciler.store import RouteWrite, pg_sql
 from reconciler.store.postgres import PostgresStore
 from tests.backends.contract import ANNOTATIONS, LABELS, simple_spec
 from tests.pg_cluster import Cluster
@@ -172,3 +172,26 @@ def test_the_url_settings_win_over_the_store_defaults() -> None:
     assert pg_sql.location_of("postgresql://u:pw@/routes?host=/run/pg") == (
         "postgresql://u@/routes?host=/run/pg"
     )
+
+
+def test_a_failing_write_rolls_its_whole_batch_back(pg_url: str) -> None:
+    store = PostgresStore(pg_url)
+    sql(
+        pg_url,
+        "CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS"
+        " $$ BEGIN RAISE EXCEPTION 'disk on fire'; END $$",
+    )
+    sql(
+        pg_url,
+        "CREATE TRIGGER boom BEFORE INSERT ON routes FOR EACH ROW"
+        " WHEN (NEW.name = 'boom') EXECUTE FUNCTION refuse_boom()",
+    )
+    writes = [
+        RouteWrite("first", "create", simple_spec("first.example.com"), LABELS, ANNOTATIONS),
+        RouteWrite("boom", "create", simple_spec("boom.example.com"), LABELS, ANNOTATIONS),
+    ]
+    with pytest.raises(BackendError, match="disk on fire"):
+        store.write_routes(writes)
+    assert store.get_route("first") is None
+    assert [type(o).__name__ for o in store.write_routes(writes[:1])] == ["StoredRoute"]
+    store.close()

@@ -181,44 +181,6 @@ def test_a_labels_row_of_the_wrong_json_type_names_the_route_and_the_file(
 # -- many writes in one transaction ---------------------------------------------------------
 
 
-def test_write_routes_decides_each_write_and_commits_the_rest_together(
-    store: SqliteStore,
-) -> None:
-    kept = store.create_route("kept", simple_spec("kept.example.com"), LABELS, ANNOTATIONS)
-    gone = store.create_route("gone", simple_spec("gone.example.com"), LABELS, ANNOTATIONS)
-    spec = RouteSpec.from_dict(FULL_FEATURES)
-    outcomes = store.write_routes(
-        [
-            RouteWrite("new", "create", spec, LABELS, ANNOTATIONS),
-            RouteWrite("kept", "create", spec, LABELS, ANNOTATIONS),  # exists: refused alone
-            RouteWrite("kept", "replace", spec, LABELS, {}, "999"),  # stale version
-            RouteWrite("kept", "replace", spec, LABELS, {}, kept.version),
-            RouteWrite("gone", "delete", expected_version=gone.version),
-            RouteWrite("gone", "delete"),  # deleted by the write before it
-            RouteWrite("never", "replace", spec, LABELS, {}, None),
-        ]
-    )
-    kinds = [type(o).__name__ for o in outcomes]
-    assert kinds == [
-        "StoredRoute",
-        "ConflictError",
-        "ConflictError",
-        "StoredRoute",
-        "NoneType",
-        "NotFoundError",
-        "NotFoundError",
-    ]
-    new, replaced = outcomes[0], outcomes[3]
-    assert isinstance(new, StoredRoute) and isinstance(replaced, StoredRoute)
-    assert store.get_route("new") == new  # what it answers is what a read gives back
-    assert store.get_route("kept") == replaced and replaced.created_at == kept.created_at
-    assert store.get_route("gone") is None
-    assert int(kept.version) < int(new.version) < int(replaced.version)
-    later = store.create_route("later", simple_spec("later.example.com"), LABELS, ANNOTATIONS)
-    assert int(later.version) > int(replaced.version)  # one counter, only growing
-    store.close()
-
-
 def test_write_routes_into_a_new_file_creates_the_store(store: SqliteStore) -> None:
     assert not store.path.exists()
     outcomes = store.write_routes(

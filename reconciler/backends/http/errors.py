@@ -19,6 +19,7 @@ from reconciler.errors import (
     ConflictError,
     InvalidSpecError,
     NotFoundError,
+    RoutesError,
     TransientBackendError,
 )
 from reconciler.retry import parse_retry_after
@@ -34,44 +35,59 @@ _NOT_TLS_REASONS = frozenset({"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE"})
 
 def raise_for_api_error(response: httpx.Response, url: str, doing: str) -> None:
     """Raise the error for a 4xx/5xx answer; return quietly for anything below 400."""
-    status = response.status_code
-    if status < 400:
+    if response.status_code < 400:
         return
-    message = _error_message(response)
+    retry_after = response.headers.get("Retry-After")
+    reason = f"HTTP {response.status_code} {response.reason_phrase}".strip()
+    raise api_error(response.status_code, _error(response), url, doing, retry_after, reason)
+
+
+def api_error(
+    status: int,
+    error: Mapping[str, Any],
+    url: str,
+    doing: str,
+    retry_after: str | None = None,
+    reason: str = "",
+) -> RoutesError:
+    """The error for an answer of ``status`` (400 or more) whose ``{"error": …}`` is ``error``:
+    of a whole request, or of one item of a batch."""
+    message = _error_message(error, reason or f"HTTP {status}")
     where = f"{url}: cannot {doing}"
+    code = str(error.get("code", ""))
     if status == 401:
-        raise AuthError(
+        return AuthError(
             f"{where}: the server refused the token ({message})",
             hint="set ROUTES_TOKEN to the server's token",
         )
     if status == 403:
-        raise AuthError(f"{where}: forbidden ({message})", hint="check ROUTES_TOKEN")
-    if status == 404 and error_code(response) not in ("route_not_found", "hostname_not_found"):
-        raise BackendError(
+        return AuthError(f"{where}: forbidden ({message})", hint="check ROUTES_TOKEN")
+    if status == 404 and code not in ("route_not_found", "hostname_not_found"):
+        return BackendError(
             f"{where}: {url} has no such endpoint ({message})",
             hint="check that --backend is the base URL of `routes serve` (no path after it)",
         )
     if status == 404:
-        raise NotFoundError(f"{where}: {message}", hint=REPLAN_HINT)
+        return NotFoundError(f"{where}: {message}", hint=REPLAN_HINT)
     if status in (409, 412):
-        if _route_is_gone(response):
-            raise NotFoundError(f"{where}: {message}", hint=REPLAN_HINT)
-        raise ConflictError(f"{where}: {message}", hint="someone else changed it: plan again")
+        if _route_is_gone(status, error):
+            return NotFoundError(f"{where}: {message}", hint=REPLAN_HINT)
+        return ConflictError(f"{where}: {message}", hint="someone else changed it: plan again")
     if status == 422:
-        details = _details(response)
+        details = _details(error)
         problems = "; ".join(f"{d.get('pointer', '')}: {d.get('message', '')}" for d in details)
-        raise InvalidSpecError(
+        return InvalidSpecError(
             f"{where}: the server rejected the spec: {problems or message}",
             hint="fix the descriptor (`routes validate` shows where)",
             details=details,
         )
     if status in TRANSIENT_STATUS:
-        raise TransientBackendError(
+        return TransientBackendError(
             f"{where}: HTTP {status} ({message})",
             hint="routes retries this with backoff; if it persists, check the server",
-            retry_after=parse_retry_after(response.headers.get("Retry-After"), time.time()),
+            retry_after=parse_retry_after(retry_after, time.time()),
         )
-    raise BackendError(f"{where}: HTTP {status} ({message})")
+    return BackendError(f"{where}: HTTP {status} ({message})")
 
 
 def transport_error(exc: httpx.HTTPError, url: str, doing: str) -> BackendError:
@@ -136,23 +152,23 @@ def _error(response: httpx.Response) -> Mapping[str, Any]:
     return error if isinstance(error, dict) else {}
 
 
-def _error_message(response: httpx.Response) -> str:
-    message = _error(response).get("message")
+def _error_message(error: Mapping[str, Any], fallback: str) -> str:
+    message = error.get("message")
     if message:
         return str(message)[:500]
-    return f"HTTP {response.status_code} {response.reason_phrase}".strip()
+    return fallback
 
 
-def _details(response: httpx.Response) -> list[dict[str, str]]:
-    details = _error(response).get("details")
+def _details(error: Mapping[str, Any]) -> list[dict[str, str]]:
+    details = error.get("details")
     if not isinstance(details, list):
         return []
     return [{str(k): str(v) for k, v in d.items()} for d in details if isinstance(d, dict)]
 
 
-def _route_is_gone(response: httpx.Response) -> bool:
+def _route_is_gone(status: int, error: Mapping[str, Any]) -> bool:
     """A 412 whose details say the route does not exist (If-Match on a missing route)."""
-    details = _error(response).get("details")
-    if response.status_code != 412 or not isinstance(details, list):
+    details = error.get("details")
+    if status != 412 or not isinstance(details, list):
         return False
     return any(isinstance(d, dict) and d.get("currentVersion", "") is None for d in details)

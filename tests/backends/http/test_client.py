@@ -27,7 +27,7 @@ from reconciler.errors import (
     TransientBackendError,
     UsageError,
 )
-from tests.backends.contract import BackendContract, simple_spec
+from tests.backends.contract import BackendContract, BatchWriterContract, simple_spec
 from tests.http_server import RunningServer, running_server
 
 TOKEN = "s3cret-token-value"
@@ -47,7 +47,7 @@ def empty_server(server: RunningServer) -> RunningServer:
     return server
 
 
-class TestHttpContract(BackendContract):
+class TestHttpContract(BackendContract, BatchWriterContract):
     @pytest.fixture
     def backend(self, empty_server: RunningServer) -> Iterator[Backend]:
         backend = HttpBackend(empty_server.url, token=TOKEN)
