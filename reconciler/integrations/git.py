@@ -1,7 +1,10 @@
 """Git as a source of descriptors: repo facts for the plan, trees at a ref, changed files.
 
-Everything reads the object store or runs read-only git commands; nothing checks out,
-stages or writes. GitPython and git failures become ``GitError`` with advice.
+Everything runs read-only ``git`` commands (``git_process``: no shell, the repository's
+code-running settings off); nothing checks out, stages or writes. Git failures become
+``GitError`` with advice. ``git_info`` is one ``git status`` (with the top folder and the
+``origin`` URL asked at the same time); ``changed_since`` reuses that status, so the working
+tree is scanned once however many files the repository holds.
 
 How ``routes plan --changed-since BASE`` is meant to use this module (O(changed), not O(all)):
 
@@ -22,24 +25,45 @@ How ``routes plan --changed-since BASE`` is meant to use this module (O(changed)
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-import git
-from gitdb.exc import BadName, BadObject
+from reconciler.integrations.git_process import (
+    GitError,
+    GitMissing,
+    command_error,
+    path_text,
+    resolve_commit,
+    run,
+    split_z,
+    start,
+)
+from reconciler.integrations.git_tree import (
+    DESCRIPTOR_SUFFIXES,
+    Objects,
+    TreeAt,
+    repo_relative,
+)
 
-from reconciler.descriptors.loader import load_blobs
-from reconciler.errors import RoutesError
+__all__ = [
+    "DESCRIPTOR_SUFFIXES",
+    "ChangeSet",
+    "GitError",
+    "GitInfo",
+    "changed_since",
+    "git_info",
+    "newest_commit",
+    "parse_remote_slug",
+    "read_blobs_at",
+    "routes_defined_at",
+    "routes_described_at",
+]
 
-DESCRIPTOR_SUFFIXES = (".yaml", ".yml")
-_SYMLINK_MODE = 0o120000
-_MAX_LINK_HOPS = 8
-
-
-class GitError(RoutesError):
-    """Git could not answer: not a repository, an unknown ref, a missing path."""
+_FULL_DIFF_AT = 2000  # more candidate files than this: one unrestricted diff is cheaper
+_PATHS_PER_CALL = 500
+_NO_WORK_TREE = (b"not a git repository", b"must be run in a work tree")
 
 
 @dataclass(frozen=True)
@@ -51,6 +75,11 @@ class GitInfo:
     dirty: bool
     branch: str | None
     remote_slug: str | None
+    # What `git status` saw, so `changed_since` need not scan the working tree again:
+    # tracked paths whose HEAD, index and working-tree versions differ (with status's XY:
+    # index against HEAD, working tree against index), and untracked files.
+    touched: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
+    untracked: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     def to_plan_dict(self) -> dict[str, Any]:
         """The plan's ``source.git`` object."""
@@ -67,34 +96,57 @@ class ChangeSet:
 
 
 def git_info(path: Path) -> GitInfo | None:
-    """Describe the repository containing ``path``; None outside a git repository."""
-    try:
-        repo = git.Repo(path, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+    """Describe the repository containing ``path``; None outside a git working tree (or
+    without git installed: a plan needs no git facts)."""
+    if not path.is_dir():
         return None
-    with repo:
-        if repo.working_tree_dir is None:
+    # Three questions at once: each git start costs more than its answer.
+    try:
+        top = start(path, "rev-parse", "--show-toplevel")
+    except GitMissing:
+        return None
+    status = start(
+        path, "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all", "--no-renames"
+    )
+    remote = start(path, "config", "--get", "remote.origin.url")
+    code, out, err = top.finish()
+    status_code, status_out, status_err = status.finish()
+    remote_code, remote_out, _ = remote.finish()
+    if code != 0:
+        if any(marker in err for marker in _NO_WORK_TREE):
             return None
-        try:
-            commit: str | None = repo.head.commit.hexsha
-        except ValueError:  # a fresh repository without commits
-            commit = None
-        try:
-            branch: str | None = repo.active_branch.name
-        except TypeError:  # detached HEAD, as in CI checkouts of a pull request
-            branch = None
-        try:
-            dirty = repo.is_dirty(untracked_files=True)
-            url = repo.remote("origin").url if "origin" in repo.remotes else None
-        except git.GitCommandError as exc:
-            raise _command_error(exc, Path(repo.working_tree_dir)) from exc
-        return GitInfo(
-            root=Path(repo.working_tree_dir),
-            commit=commit,
-            dirty=dirty,
-            branch=branch,
-            remote_slug=parse_remote_slug(url) if url else None,
-        )
+        raise command_error(path, err)
+    root = Path(path_text(out.rstrip(b"\n")))
+    if status_code != 0:
+        raise command_error(root, status_err)
+    url = remote_out.decode("utf-8", "replace").strip() if remote_code == 0 else ""
+    head: dict[str, str] = {}
+    touched: list[tuple[str, str]] = []
+    untracked: list[str] = []
+    records = iter(split_z(status_out))
+    for record in records:
+        kind = record[:2]
+        if kind == b"# ":
+            key, _, value = record[2:].decode("utf-8", "replace").partition(" ")
+            head[key] = value
+        elif kind == b"? ":
+            untracked.append(path_text(record[2:]))
+        elif kind in (b"1 ", b"2 ", b"u "):
+            fields = {b"1 ": 8, b"2 ": 9, b"u ": 10}[kind]
+            xy = record[2:4].decode("ascii", "replace") if kind == b"1 " else "??"
+            touched.append((path_text(record.split(b" ", fields)[fields]), xy))
+            if kind == b"2 ":  # a rename (never asked for) names its source next
+                touched.append((path_text(next(records, b"")), xy))
+    oid, branch = head.get("branch.oid"), head.get("branch.head")
+    return GitInfo(
+        root=root,
+        commit=oid if oid and oid != "(initial)" else None,
+        dirty=bool(touched or untracked),
+        branch=branch if branch and branch != "(detached)" else None,
+        remote_slug=parse_remote_slug(url) if url else None,
+        touched=tuple(touched),
+        untracked=tuple(untracked),
+    )
 
 
 _REMOTE_PATTERNS = (
@@ -118,46 +170,62 @@ def parse_remote_slug(url: str) -> str | None:
 
 def read_blobs_at(root: Path, ref: str, paths: Sequence[str]) -> list[tuple[str, bytes]]:
     """Descriptor files under repo-relative ``paths`` in the tree at ``ref``, without checkout."""
-    with _open_repo(root) as repo:
-        tree = _commit(repo, ref).tree
-        found: dict[str, bytes] = {}
+    commit = resolve_commit(root, ref)
+    with Objects(root) as objects:
+        tree = TreeAt(root, commit, objects)
+        found: dict[str, str] = {}
         for raw in paths:
-            rel = _repo_relative(raw)
-            if rel == ".":
-                items: Iterable[tuple[str, git.Blob]] = _walk(tree, tree, "", 0)
-            else:
-                item = _lookup(tree, rel, ref)
-                items = _expand(tree, item, rel, 0, explicit=True)
-            for display, blob in items:
-                found.setdefault(display, blob.data_stream.read())
-        return sorted(found.items())
+            for display, entry in tree.read_scope(repo_relative(raw), ref):
+                found.setdefault(display, entry.sha)
+        contents = objects.read(list(found.values()))
+    return sorted((display, contents[sha]) for display, sha in found.items())
 
 
-def changed_since(root: Path, base: str, paths: Sequence[str]) -> ChangeSet:
-    """Descriptor files changed from merge-base(base, HEAD) to the working tree, in ``paths``."""
-    scopes = [_repo_relative(p) for p in paths]
-    with _open_repo(root) as repo:
-        base_commit = _commit(repo, base)
-        head = _commit(repo, "HEAD")
-        bases = repo.merge_base(base_commit, head)
-        if not bases:
-            raise GitError(
-                f"{base} and HEAD have no common ancestor",
-                hint="compare against a branch this one was created from",
-            )
-        merge_base = str(bases[0].hexsha)
-        try:
-            # --no-renames: a rename must plan the old route names for deletion too.
-            diff = repo.git.diff("--name-status", "-z", "--no-renames", merge_base, "--")
-            untracked = repo.git.ls_files("--others", "--exclude-standard", "-z")
-        except git.GitCommandError as exc:
-            raise _command_error(exc, root) from exc
-    changed: set[str] = set()
-    deleted: set[str] = set()
-    fields = diff.split("\0")
-    for status, name in zip(fields[0::2], fields[1::2], strict=False):
+def changed_since(
+    root: Path, base: str, paths: Sequence[str], *, info: GitInfo | None = None
+) -> ChangeSet:
+    """Descriptor files changed from merge-base(base, HEAD) to the working tree, in ``paths``.
+    ``info`` (from ``git_info``) saves scanning the working tree a second time."""
+    scopes = [repo_relative(p) for p in paths]
+    base_commit = resolve_commit(root, base)
+    if info is None:
+        info = git_info(root)
+    head = info.commit if info is not None and info.commit else resolve_commit(root, "HEAD")
+    code, out, err = start(root, "merge-base", base_commit, head).finish()
+    if code == 1 and not out.strip():
+        raise GitError(
+            f"{base} and HEAD have no common ancestor",
+            hint="compare against a branch this one was created from",
+        )
+    if code != 0:
+        raise command_error(root, err)
+    merge_base = out.split()[0].decode("ascii")
+    assert info is not None  # resolve_commit found a repository
+    # A file differs between the merge base and the working tree only if it differs between
+    # the merge base and HEAD (trees: no file is read) or git status lists it. Most are told
+    # by one of the two alone; only files both name (changed on the branch and again since)
+    # are asked about, so one changed file costs the same in 1,000 or 50,000.
+    committed: dict[str, str] = {}
+    if merge_base != head:
+        listing = _diff(root, "--name-status", merge_base, head, "--")
+        pairs = zip(listing[0::2], listing[1::2], strict=False)
+        committed = {name: status for status, name in pairs}
+    since_head = {name: xy for name, xy in info.touched if _in_scope(name, scopes)}
+    in_scope = {name: status for name, status in committed.items() if _in_scope(name, scopes)}
+    changed, deleted, unsure = _told_apart(in_scope, since_head)
+    if len(unsure) > _FULL_DIFF_AT:
+        unsure, changed, deleted = [], set(), set()
+        listing = _diff(root, "--name-status", merge_base, "--")
+    else:
+        unsure.sort()
+        listing = []
+        for begin in range(0, len(unsure), _PATHS_PER_CALL):
+            chunk = unsure[begin : begin + _PATHS_PER_CALL]
+            listing += _diff(root, "--name-status", merge_base, "--", *chunk)
+    # --no-renames: a rename must plan the old route names for deletion too.
+    for status, name in zip(listing[0::2], listing[1::2], strict=False):
         (deleted if status.startswith("D") else changed).add(name)
-    changed.update(name for name in untracked.split("\0") if name)
+    changed.update(info.untracked)
     deleted -= changed  # `git rm --cached` leaves the file in the working tree
     return ChangeSet(
         changed=tuple(sorted(f for f in changed if _in_scope(f, scopes))),
@@ -168,35 +236,30 @@ def changed_since(root: Path, base: str, paths: Sequence[str]) -> ChangeSet:
 
 def routes_defined_at(root: Path, commit: str, files: Iterable[str]) -> set[str]:
     """Names of the routes that ``files`` defined at ``commit``; files absent there add none."""
-    rels = sorted({_repo_relative(name) for name in files})
-    blobs: list[tuple[str, bytes]] = []
-    with _open_repo(root) as repo:
-        target = _commit(repo, commit)
+    rels = sorted({repo_relative(name) for name in files})
+    given = set(rels)
+    if not re.fullmatch(r"[0-9a-f]{40}", commit):
+        commit = resolve_commit(root, commit)
+    wanted: dict[str, str] = {}
+    with Objects(root) as objects:
+        tree = TreeAt(root, commit, objects)
         linked: list[str] = []
-        # One `ls-tree` per 500 paths: GitPython's `tree / path` re-parses every tree it
-        # passes through, which costs O(files in the folder) per changed file.
-        for start in range(0, len(rels), 500):
-            chunk = rels[start : start + 500]
-            try:
-                listing = repo.git.ls_tree("-z", "-r", target.hexsha, "--", *chunk)
-            except git.GitCommandError as exc:
-                raise _command_error(exc, root) from exc
-            for entry in filter(None, listing.split("\0")):
-                meta, path = entry.split("\t", 1)
-                mode, kind, sha = meta.split()
-                if kind != "blob":
-                    continue
-                if mode == oct(_SYMLINK_MODE)[2:]:
-                    linked.append(path)
-                elif path in chunk or path.endswith(DESCRIPTOR_SUFFIXES):
-                    blobs.append((path, repo.odb.stream(bytes.fromhex(sha)).read()))
+        for entry in tree.list_paths(rels):
+            if entry.kind != "blob":
+                continue
+            if entry.is_link:
+                linked.append(entry.path)
+            elif entry.path in given or entry.path.endswith(DESCRIPTOR_SUFFIXES):
+                wanted.setdefault(entry.path, entry.sha)
         for rel in linked:
-            tree = target.tree
-            blobs.extend(
-                (display, blob.data_stream.read())
-                for display, blob in _expand(tree, tree / rel, rel, 0, explicit=True)
-            )
-    return set(load_blobs(blobs).routes)
+            link = tree.lookup(rel)
+            assert link is not None  # ls-tree just listed it
+            for display, entry in tree.expand(link, rel, 0, explicit=True):
+                wanted.setdefault(display, entry.sha)
+        contents = objects.read(list(wanted.values()))
+    from reconciler.descriptors.loader import load_blobs
+
+    return set(load_blobs([(path, contents[sha]) for path, sha in wanted.items()]).routes)
 
 
 def newest_commit(root: Path, commits: Iterable[str]) -> str | None:
@@ -205,20 +268,18 @@ def newest_commit(root: Path, commits: Iterable[str]) -> str | None:
     shas = sorted({c for c in commits if re.fullmatch(r"[0-9a-f]{7,40}", c)})
     if not shas:
         return None
-    with _open_repo(root) as repo:
-        try:
-            # --ignore-missing skips commits the clone lacks; --topo-order lists every child
-            # before its parents, so the first commit listed descends from no other given one.
-            out = repo.git.rev_list("--ignore-missing", "--topo-order", "-n", "1", *shas)
-        except git.GitCommandError as exc:
-            raise _command_error(exc, root) from exc
-    newest = out.split()
+    # --ignore-missing skips commits the clone lacks; --topo-order lists every child
+    # before its parents, so the first commit listed descends from no other given one.
+    out = run(root, "rev-list", "--ignore-missing", "--topo-order", "-n", "1", *shas)
+    newest = out.decode("ascii", "replace").split()
     return newest[0] if newest else None
 
 
 def routes_described_at(root: Path, commit: str, paths: Sequence[str]) -> set[str]:
     """Names of the routes the descriptor ``paths`` (repo-relative) held at ``commit``; a path
     that did not exist there holds none."""
+    from reconciler.descriptors.loader import load_blobs
+
     blobs: list[tuple[str, bytes]] = []
     for path in paths:
         try:
@@ -228,107 +289,50 @@ def routes_described_at(root: Path, commit: str, paths: Sequence[str]) -> set[st
     return set(load_blobs(blobs).routes)
 
 
-def _open_repo(root: Path) -> git.Repo:
-    try:
-        return git.Repo(root, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
-        raise GitError(
-            f"not a git repository: {root}",
-            hint="run inside your descriptor repo or drop --ref / --changed-since",
-        ) from exc
+# Status pairs whose meaning for `git diff HEAD` is certain. Not ".D": status shows an
+# intent-to-add file missing from the working tree so, though HEAD never had it.
+def _told_apart(
+    committed: dict[str, str], since_head: dict[str, str]
+) -> tuple[set[str], set[str], list[str]]:
+    """Changed and deleted files, from the merge base to HEAD (``committed``: diff status)
+    and from HEAD to the working tree (``since_head``: status XY); and the files only git
+    can tell about, because both name them or status is not certain."""
+    changed: set[str] = set()
+    deleted: set[str] = set()
+    unsure: list[str] = []
+    for name, status in committed.items():
+        if name in since_head:
+            unsure.append(name)
+        else:  # the working tree has it as HEAD does
+            (deleted if status.startswith("D") else changed).add(name)
+    for name, xy in since_head.items():
+        if name in committed:
+            continue  # unsure already
+        verdict = _since_head(xy)  # the merge base has it as HEAD does
+        if verdict is None:
+            unsure.append(name)
+        else:
+            (deleted if verdict == "D" else changed).add(name)
+    return changed, deleted, unsure
 
 
-def _commit(repo: git.Repo, ref: str) -> git.Commit:
-    try:
-        return repo.commit(ref)
-    except (BadName, BadObject, ValueError, git.GitCommandError) as exc:
-        shallow = Path(repo.git_dir, "shallow").exists()
-        hint = (
-            "this is a shallow clone: fetch more history (actions/checkout with fetch-depth: 0)"
-            if shallow
-            else f"check the name with `git rev-parse {ref}`, or `git fetch` it first"
-        )
-        raise GitError(f"unknown git ref {ref!r}", hint=hint) from exc
+_SINCE_HEAD = {**dict.fromkeys((".M", ".T", "M.", "T.", "A."), "M"), "D.": "D"}
 
 
-def _command_error(exc: git.GitCommandError, root: Path) -> GitError:
-    stderr = str(exc.stderr or "").strip().removeprefix("stderr:").strip(" '\n")
-    return GitError(
-        f"git failed in {root}: {stderr or exc}",
-        hint="run the same git command yourself to see what git needs",
-    )
+def _since_head(xy: str) -> str | None:
+    """How ``git diff HEAD`` shows a path git status lists with ``xy`` (index against HEAD,
+    working tree against index): "D" deleted, "M" changed; None when only git can tell
+    (staged, then edited again; unmerged; intent to add; gone from the working tree)."""
+    return _SINCE_HEAD.get(xy)
 
 
-def _repo_relative(raw: str) -> str:
-    path = PurePosixPath(raw.replace("\\", "/"))
-    parts: list[str] = []
-    for part in path.parts:
-        if part == "..":
-            if not parts:
-                raise GitError(
-                    f"path {raw!r} leaves the repository",
-                    hint="give descriptor paths relative to the repository root",
-                )
-            parts.pop()
-        elif part not in (".", "/"):
-            parts.append(part)
-    if path.is_absolute():
-        raise GitError(
-            f"path {raw!r} is absolute",
-            hint="give descriptor paths relative to the repository root",
-        )
-    return "/".join(parts) or "."
+def _diff(root: Path, *args: str) -> list[str]:
+    """``git diff -z --no-renames ARGS`` without external diff programs, as path fields."""
+    out = run(root, "diff", "-z", "--no-renames", "--no-ext-diff", "--no-textconv", *args)
+    return [path_text(name) for name in split_z(out)]
 
 
 def _in_scope(name: str, scopes: Sequence[str]) -> bool:
     if not name.endswith(DESCRIPTOR_SUFFIXES):
         return False
     return any(s == "." or name == s or name.startswith(s + "/") for s in scopes)
-
-
-def _lookup(tree: git.Tree, rel: str, ref: str) -> git.Blob | git.Tree:
-    try:
-        item = tree / rel
-    except KeyError as exc:
-        raise GitError(
-            f"{rel} does not exist at git ref {ref!r}",
-            hint="check the descriptor path, or pick a ref that has it",
-        ) from exc
-    if not isinstance(item, git.Blob | git.Tree):
-        raise GitError(f"{rel} at {ref!r} is a submodule, not descriptor files")
-    return item
-
-
-def _expand(
-    top: git.Tree, item: Any, display: str, hops: int, *, explicit: bool
-) -> Iterator[tuple[str, git.Blob]]:
-    """Blobs for one tree entry, shown under ``display`` even when reached through a link."""
-    if isinstance(item, git.Tree):
-        yield from _walk(top, item, display, hops)
-    elif isinstance(item, git.Blob) and item.mode == _SYMLINK_MODE:
-        yield from _expand(
-            top, _follow(top, item, display, hops), display, hops + 1, explicit=explicit
-        )
-    elif isinstance(item, git.Blob) and (explicit or display.endswith(DESCRIPTOR_SUFFIXES)):
-        yield display, item
-
-
-def _walk(top: git.Tree, tree: git.Tree, display: str, hops: int) -> Iterator[tuple[str, git.Blob]]:
-    for entry in tree:
-        child = f"{display}/{entry.name}" if display else entry.name
-        yield from _expand(top, entry, child, hops, explicit=False)
-
-
-def _follow(top: git.Tree, link: git.Blob, display: str, hops: int) -> Any:
-    target = link.data_stream.read().decode("utf-8", "replace")
-    joined = str(PurePosixPath(link.path).parent / target)
-    if hops >= _MAX_LINK_HOPS or target.startswith("/"):
-        raise GitError(f"{display} is a symlink that leaves the repository ({target})")
-    try:
-        resolved = _repo_relative(joined)
-        return top / resolved
-    except (GitError, KeyError) as exc:
-        raise GitError(
-            f"{display} is a symlink to {target}, which is not in the repository",
-            hint="commit the file itself instead of a link outside the repository",
-        ) from exc
