@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from reconciler.descriptors.cache import DescriptorCache
     from reconciler.descriptors.loader import LoadResult
     from reconciler.integrations.git import GitInfo
+    from reconciler.integrations.git_status import GitFacts
     from reconciler.plan import Plan
 from reconciler.quoting import quote, unsafe_char
 
@@ -60,13 +61,15 @@ def load_source(
     ref: str | None = None,
     changed_since: str | None = None,
     cwd: Path | None = None,
+    git_facts: GitFacts | None = None,
 ) -> Source:
-    """Load the desired routes from the working tree, a git ref, or only changed files."""
+    """Load the desired routes from the working tree, a git ref, or only changed files
+    (``git_facts``: the repository's facts, if the caller started them already)."""
     from reconciler.descriptors import loader as descriptors
 
     here = (cwd or Path.cwd()).resolve()
     given = descriptor_paths(settings, paths)
-    git = _git_info(settings.root)
+    git = git_facts.for_root(settings.root) if git_facts else _git_info(settings.root)
     if ref is not None or changed_since is not None:
         if git is None:
             import shutil

@@ -26,13 +26,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from reconciler.integrations.git_process import (
     GitError,
-    GitMissing,
     command_error,
     path_text,
     resolve_commit,
@@ -40,6 +38,7 @@ from reconciler.integrations.git_process import (
     split_z,
     start,
 )
+from reconciler.integrations.git_status import GitInfo, git_info, parse_remote_slug
 from reconciler.integrations.git_tree import (
     DESCRIPTOR_SUFFIXES,
     Objects,
@@ -63,27 +62,6 @@ __all__ = [
 
 _FULL_DIFF_AT = 2000  # more candidate files than this: one unrestricted diff is cheaper
 _PATHS_PER_CALL = 500
-_NO_WORK_TREE = (b"not a git repository", b"must be run in a work tree")
-
-
-@dataclass(frozen=True)
-class GitInfo:
-    """Facts about the repository a plan was made from."""
-
-    root: Path
-    commit: str | None
-    dirty: bool
-    branch: str | None
-    remote_slug: str | None
-    # What `git status` saw, so `changed_since` need not scan the working tree again:
-    # tracked paths whose HEAD, index and working-tree versions differ (with status's XY:
-    # index against HEAD, working tree against index), and untracked files.
-    touched: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
-    untracked: tuple[str, ...] = field(default=(), compare=False, repr=False)
-
-    def to_plan_dict(self) -> dict[str, Any]:
-        """The plan's ``source.git`` object."""
-        return {"commit": self.commit, "dirty": self.dirty, "branch": self.branch}
 
 
 @dataclass(frozen=True)
@@ -93,79 +71,6 @@ class ChangeSet:
     changed: tuple[str, ...]
     deleted: tuple[str, ...]
     merge_base: str
-
-
-def git_info(path: Path) -> GitInfo | None:
-    """Describe the repository containing ``path``; None outside a git working tree (or
-    without git installed: a plan needs no git facts)."""
-    if not path.is_dir():
-        return None
-    # Three questions at once: each git start costs more than its answer.
-    try:
-        top = start(path, "rev-parse", "--show-toplevel")
-    except GitMissing:
-        return None
-    status = start(
-        path, "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all", "--no-renames"
-    )
-    remote = start(path, "config", "--get", "remote.origin.url")
-    code, out, err = top.finish()
-    status_code, status_out, status_err = status.finish()
-    remote_code, remote_out, _ = remote.finish()
-    if code != 0:
-        if any(marker in err for marker in _NO_WORK_TREE):
-            return None
-        raise command_error(path, err)
-    root = Path(path_text(out.rstrip(b"\n")))
-    if status_code != 0:
-        raise command_error(root, status_err)
-    url = remote_out.decode("utf-8", "replace").strip() if remote_code == 0 else ""
-    head: dict[str, str] = {}
-    touched: list[tuple[str, str]] = []
-    untracked: list[str] = []
-    records = iter(split_z(status_out))
-    for record in records:
-        kind = record[:2]
-        if kind == b"# ":
-            key, _, value = record[2:].decode("utf-8", "replace").partition(" ")
-            head[key] = value
-        elif kind == b"? ":
-            untracked.append(path_text(record[2:]))
-        elif kind in (b"1 ", b"2 ", b"u "):
-            fields = {b"1 ": 8, b"2 ": 9, b"u ": 10}[kind]
-            xy = record[2:4].decode("ascii", "replace") if kind == b"1 " else "??"
-            touched.append((path_text(record.split(b" ", fields)[fields]), xy))
-            if kind == b"2 ":  # a rename (never asked for) names its source next
-                touched.append((path_text(next(records, b"")), xy))
-    oid, branch = head.get("branch.oid"), head.get("branch.head")
-    return GitInfo(
-        root=root,
-        commit=oid if oid and oid != "(initial)" else None,
-        dirty=bool(touched or untracked),
-        branch=branch if branch and branch != "(detached)" else None,
-        remote_slug=parse_remote_slug(url) if url else None,
-        touched=tuple(touched),
-        untracked=tuple(untracked),
-    )
-
-
-_REMOTE_PATTERNS = (
-    # scheme://[user[:password]@]host[:port]/…/owner/repo[.git][/]
-    re.compile(
-        r"^[a-z][a-z0-9+.-]*://[^/]+/(?:.*/)?(?P<owner>[^/]+)/(?P<repo>[^/]+?)(?:\.git)?/?$"
-    ),
-    # scp-like ssh: [user@]host:[…/]owner/repo[.git]
-    re.compile(r"^(?:[^@/]+@)?[^:/]+:(?:.*/)?(?P<owner>[^/]+)/(?P<repo>[^/]+?)(?:\.git)?/?$"),
-)
-
-
-def parse_remote_slug(url: str) -> str | None:
-    """``owner/repo`` from an https, ssh or scp-like remote URL; None if it has no such form."""
-    for pattern in _REMOTE_PATTERNS:
-        match = pattern.match(url.strip())
-        if match:
-            return f"{match['owner']}/{match['repo']}"
-    return None
 
 
 def read_blobs_at(root: Path, ref: str, paths: Sequence[str]) -> list[tuple[str, bytes]]:

@@ -6,6 +6,7 @@ the plan, the error, or that nothing the repository names was run.
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
@@ -164,3 +165,21 @@ def test_without_git_a_plan_still_works_and_git_flags_say_why_not(
     assert run_routes(repo, "plan")[0] == 0
     code, out = run_routes(repo, "plan", "--changed-since", "main")
     assert code == 64 and "git, and it is not installed" in out
+
+
+def test_a_plan_made_from_another_repository_records_the_descriptors_one(
+    repo: Path, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    _git(elsewhere, "init", "-q", "-b", "other")
+    (repo / "routes" / "shop.yaml").write_text(_bare("shop.acme.org", "v2"))
+    config = str(repo / ".routes.yaml")
+    code, out = run_routes(elsewhere, "--config", config, "plan", "--format", "json")
+    assert code == 0, out
+    source = json.loads(out)["source"]
+    assert source["git"] == {
+        "commit": _git(repo, "rev-parse", "HEAD"),
+        "dirty": True,
+        "branch": "main",
+    }
