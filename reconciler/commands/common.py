@@ -95,9 +95,7 @@ def load_source(
         files = [str(git.root / f) for f in changes.changed if (git.root / f).exists()]
         # No cache: it would be read whole for a few files, and keep only those afterwards.
         load = descriptors.load_paths(files, root=git.root, display_base=here)
-        before = gitops.routes_defined_at(
-            git.root, changes.merge_base, (*changes.changed, *changes.deleted)
-        )
+        before = gitops.routes_before(git.root, changes)
         return Source(
             load=load,
             paths=given,

@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from reconciler.integrations.git_process import (
     GitError,
+    check_ref,
     command_error,
     path_text,
     resolve_commit,
@@ -56,12 +57,15 @@ __all__ = [
     "newest_commit",
     "parse_remote_slug",
     "read_blobs_at",
+    "routes_before",
     "routes_defined_at",
     "routes_described_at",
 ]
 
 _FULL_DIFF_AT = 2000  # more candidate files than this: one unrestricted diff is cheaper
 _PATHS_PER_CALL = 500
+_ABSENT = "000000"
+_PLAIN_MODES = (_ABSENT, "100644", "100755")
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,9 @@ class ChangeSet:
     changed: tuple[str, ...]
     deleted: tuple[str, ...]
     merge_base: str
+    # Each file's mode and blob id at the merge base, when all are plain files or absent
+    # (then ``routes_before`` reads them without listing a tree); None otherwise.
+    before: tuple[tuple[str, str, str], ...] | None = field(default=None, compare=False, repr=False)
 
 
 def read_blobs_at(root: Path, ref: str, paths: Sequence[str]) -> list[tuple[str, bytes]]:
@@ -92,30 +99,39 @@ def changed_since(
     """Descriptor files changed from merge-base(base, HEAD) to the working tree, in ``paths``.
     ``info`` (from ``git_info``) saves scanning the working tree a second time."""
     scopes = [repo_relative(p) for p in paths]
-    base_commit = resolve_commit(root, base)
+    check_ref(base)
     if info is None:
         info = git_info(root)
     head = info.commit if info is not None and info.commit else resolve_commit(root, "HEAD")
-    code, out, err = start(root, "merge-base", base_commit, head).finish()
+    # merge-base verifies the ref names a commit; only a failure asks why (rev-parse).
+    bases = ("--end-of-options", f"{base}^{{commit}}", head)
+    code, out, err = start(root, "merge-base", *bases).finish()
     if code == 1 and not out.strip():
         raise GitError(
             f"{base} and HEAD have no common ancestor",
             hint="compare against a branch this one was created from",
         )
     if code != 0:
+        resolve_commit(root, base)
         raise command_error(root, err)
     merge_base = out.split()[0].decode("ascii")
-    assert info is not None  # resolve_commit found a repository
+    assert info is not None  # merge-base found a repository
     # A file differs between the merge base and the working tree only if it differs between
     # the merge base and HEAD (trees: no file is read) or git status lists it. Most are told
     # by one of the two alone; only files both name (changed on the branch and again since)
     # are asked about, so one changed file costs the same in 1,000 or 50,000.
     committed: dict[str, str] = {}
+    at_base: dict[str, tuple[str, str]] = {}  # mode and blob id at the merge base
     if merge_base != head:
-        listing = _diff(root, "--name-status", merge_base, head, "--")
-        pairs = zip(listing[0::2], listing[1::2], strict=False)
-        committed = {name: status for status, name in pairs}
-    since_head = {name: xy for name, xy in info.touched if _in_scope(name, scopes)}
+        listing = _diff(root, "--raw", "--no-abbrev", merge_base, head, "--")
+        for meta, name in zip(listing[0::2], listing[1::2], strict=False):
+            mode, _, sha, _, status = meta.lstrip(":").split()
+            committed[name] = status
+            at_base[name] = (mode, sha)
+    for touched in info.touched:  # the merge base has these as HEAD does, unless committed
+        if touched.head_mode:
+            at_base.setdefault(touched.path, (touched.head_mode, touched.head_sha))
+    since_head = {t.path: t.xy for t in info.touched if _in_scope(t.path, scopes)}
     in_scope = {name: status for name, status in committed.items() if _in_scope(name, scopes)}
     changed, deleted, unsure = _told_apart(in_scope, since_head)
     if len(unsure) > _FULL_DIFF_AT:
@@ -132,11 +148,30 @@ def changed_since(
         (deleted if status.startswith("D") else changed).add(name)
     changed.update(info.untracked)
     deleted -= changed  # `git rm --cached` leaves the file in the working tree
-    return ChangeSet(
+    for name in info.untracked:  # neither in HEAD nor committed: not at the merge base
+        at_base.setdefault(name, (_ABSENT, ""))
+    change = ChangeSet(
         changed=tuple(sorted(f for f in changed if _in_scope(f, scopes))),
         deleted=tuple(sorted(f for f in deleted if _in_scope(f, scopes))),
         merge_base=merge_base,
     )
+    files = (*change.changed, *change.deleted)
+    if all(at_base.get(name, ("",))[0] in _PLAIN_MODES for name in files):
+        before = tuple((name, *at_base[name]) for name in files)
+        return replace(change, before=before)
+    return change
+
+
+def routes_before(root: Path, change: ChangeSet) -> set[str]:
+    """Names of the routes the changed and deleted files defined at the merge base."""
+    if change.before is None:
+        return routes_defined_at(root, change.merge_base, (*change.changed, *change.deleted))
+    from reconciler.descriptors.loader import load_blobs
+
+    present = [(name, sha) for name, mode, sha in change.before if mode != _ABSENT]
+    with Objects(root) as objects:
+        contents = objects.read([sha for _, sha in present])
+    return set(load_blobs([(name, contents[sha]) for name, sha in present]).routes)
 
 
 def routes_defined_at(root: Path, commit: str, files: Iterable[str]) -> set[str]:

@@ -12,7 +12,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from reconciler.integrations.git_process import (
     GitMissing,
@@ -27,6 +27,16 @@ _STATUS = ("status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all"
 _NO_WORK_TREE = (b"not a git repository", b"must be run in a work tree")
 
 
+class Touched(NamedTuple):
+    """A path git status lists: its XY (index against HEAD, working tree against index) and
+    its mode and blob id in HEAD ("" when status does not say)."""
+
+    path: str
+    xy: str
+    head_mode: str
+    head_sha: str
+
+
 @dataclass(frozen=True)
 class GitInfo:
     """Facts about the repository a plan was made from."""
@@ -37,9 +47,8 @@ class GitInfo:
     branch: str | None
     remote_slug: str | None
     # What `git status` saw, so `changed_since` need not scan the working tree again:
-    # tracked paths whose HEAD, index and working-tree versions differ (with status's XY:
-    # index against HEAD, working tree against index), and untracked files.
-    touched: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
+    # tracked paths whose HEAD, index and working-tree versions differ, and untracked files.
+    touched: tuple[Touched, ...] = field(default=(), compare=False, repr=False)
     untracked: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     def to_plan_dict(self) -> dict[str, Any]:
@@ -130,7 +139,7 @@ def _read_facts(path: Path, top: Running, status: Running, remote: Running) -> G
         raise command_error(root, status_err)
     url = remote_out.decode("utf-8", "replace").strip() if remote_code == 0 else ""
     head: dict[str, str] = {}
-    touched: list[tuple[str, str]] = []
+    touched: list[Touched] = []
     untracked: list[str] = []
     records = iter(split_z(status_out))
     for record in records:
@@ -140,12 +149,15 @@ def _read_facts(path: Path, top: Running, status: Running, remote: Running) -> G
             head[key] = value
         elif kind == b"? ":
             untracked.append(path_text(record[2:]))
-        elif kind in (b"1 ", b"2 ", b"u "):
-            fields = {b"1 ": 8, b"2 ": 9, b"u ": 10}[kind]
-            xy = record[2:4].decode("ascii", "replace") if kind == b"1 " else "??"
-            touched.append((path_text(record.split(b" ", fields)[fields]), xy))
-            if kind == b"2 ":  # a rename (never asked for) names its source next
-                touched.append((path_text(next(records, b"")), xy))
+        elif kind == b"1 ":  # 1 XY sub mH mI mW hH hI path
+            parts = record.split(b" ", 8)
+            xy, mode, sha = (parts[n].decode("ascii", "replace") for n in (1, 3, 6))
+            touched.append(Touched(path_text(parts[8]), xy, mode, sha))
+        elif kind in (b"2 ", b"u "):  # a rename (never asked for) names its source next
+            fields = 9 if kind == b"2 " else 10
+            touched.append(Touched(path_text(record.split(b" ", fields)[fields]), "??", "", ""))
+            if kind == b"2 ":
+                touched.append(Touched(path_text(next(records, b"")), "??", "", ""))
     oid, branch = head.get("branch.oid"), head.get("branch.head")
     return GitInfo(
         root=root,

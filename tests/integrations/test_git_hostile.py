@@ -19,6 +19,7 @@ from reconciler.integrations.git import (
     changed_since,
     git_info,
     read_blobs_at,
+    routes_before,
     routes_defined_at,
 )
 from tests.in_process import plain_environment, run_routes
@@ -183,3 +184,16 @@ def test_a_plan_made_from_another_repository_records_the_descriptors_one(
         "dirty": True,
         "branch": "main",
     }
+
+
+def test_routes_before_a_change_read_links_at_the_base_as_links(repo: Path) -> None:
+    os.symlink("shop.yaml", repo / "routes" / "alias.yaml")
+    base = _commit(repo, "an alias")
+    (repo / "routes" / "alias.yaml").unlink()
+    (repo / "routes" / "alias.yaml").write_text(_bare("alias.acme.org"))  # a file now
+    (repo / "routes" / "shop.yaml").write_text(_bare("shop.acme.org", "v2"))
+
+    change = changed_since(repo, base, ["routes"])
+    assert change.changed == ("routes/alias.yaml", "routes/shop.yaml")
+    expected = routes_defined_at(repo, base, change.changed)
+    assert routes_before(repo, change) == expected == {"alias", "shop"}
