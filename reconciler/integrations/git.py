@@ -2,9 +2,9 @@
 
 Everything runs read-only ``git`` commands (``git_process``: no shell, the repository's
 code-running settings off); nothing checks out, stages or writes. Git failures become
-``GitError`` with advice. ``git_info`` is one ``git status`` (with the top folder and the
-``origin`` URL asked at the same time); ``changed_since`` reuses that status, so the working
-tree is scanned once however many files the repository holds.
+``GitError`` with advice. ``git_info`` (``git_status``) is one ``git status``, with the top
+folder and the ``origin`` URL asked at the same time; ``changed_since`` reuses that status,
+so the working tree is scanned once however many files the repository holds.
 
 How ``routes plan --changed-since BASE`` is meant to use this module (O(changed), not O(all)):
 
@@ -12,9 +12,9 @@ How ``routes plan --changed-since BASE`` is meant to use this module (O(changed)
    between ``merge-base(BASE, HEAD)`` and the working tree (renames = deleted + changed).
 2. ``loaded = load_paths(change.changed, root=root)`` loads only the changed files as they
    are now; their routes are the desired side.
-3. ``before = routes_defined_at(root, change.merge_base, change.changed + change.deleted)``
-   names the routes those files defined at the merge base, so a route that was removed
-   from a changed file, or lived in a deleted file, is still a target.
+3. ``before = routes_before(root, change)`` (``routes_defined_at`` of the changed and
+   deleted files at the merge base) names the routes those files defined there, so a
+   route that was removed from a changed file, or lived in a deleted file, is a target.
 4. ``targets = set(loaded.routes) | before``; ``commands.planning.plan_against_backend``
    reads only those from the backend (``backend.get_routes(targets)``) and plans them. Targets
    that are gone from the descriptors become deletes only with ``--prune``; the planner decides.
