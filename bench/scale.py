@@ -232,6 +232,13 @@ def drift_row(folder: Path, routes: str, n: int, journals: int, runs: int) -> Ro
 
 def changed_since_rows(folder: Path, routes: str, sizes: Sequence[int], runs: int) -> list[Row]:
     """``routes plan --changed-since HEAD~1`` (one file changed) vs ``routes --version``."""
+    # Both sides mostly import: byte-compile the package first, as an install does (with
+    # PYTHONDONTWRITEBYTECODE set, every run would compile the whole plan path again).
+    import compileall
+
+    import reconciler
+
+    compileall.compile_dir(Path(reconciler.__file__).parent, quiet=1)
     rows: list[Row] = []
     for n in sizes:
         repo = folder / f"git-{n}"

@@ -215,9 +215,17 @@ def validate(g: Globals, paths: tuple[str, ...], fmt: str) -> int:
 @click.pass_obj
 def plan(g: Globals, /, paths: tuple[str, ...], **flags: Any) -> int:
     """Show what apply would change."""
+    from reconciler.integrations.git_status import GitFacts
+
+    git_facts = GitFacts.start()  # git scans the working tree while Python imports
     from reconciler.commands.plan import plan
 
-    return plan(g.settings, paths, color=g.color, echo=_echo, write=_write, **flags)
+    try:
+        return plan(
+            g.settings, paths, color=g.color, echo=_echo, write=_write, git_facts=git_facts, **flags
+        )
+    finally:
+        git_facts.close()
 
 
 @main_group.command()

@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC
-from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
 from reconciler.errors import TransientBackendError
@@ -76,6 +75,8 @@ def parse_retry_after(header_value: str | None, now: float) -> float | None:
         pass
     else:
         return seconds if math.isfinite(seconds) and seconds >= 0 else None
+    from email.utils import parsedate_to_datetime  # only an HTTP-date needs it (and socket)
+
     try:
         when = parsedate_to_datetime(raw)
     except (TypeError, ValueError, IndexError, OverflowError):

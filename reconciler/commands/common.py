@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from reconciler.descriptors.cache import DescriptorCache
     from reconciler.descriptors.loader import LoadResult
     from reconciler.integrations.git import GitInfo
+    from reconciler.integrations.git_status import GitFacts
     from reconciler.plan import Plan
 from reconciler.quoting import quote, unsafe_char
 
@@ -71,16 +72,24 @@ def load_source(
     ref: str | None = None,
     changed_since: str | None = None,
     cwd: Path | None = None,
+    git_facts: GitFacts | None = None,
 ) -> Source:
-    """Load the desired routes from the working tree, a git ref, or only changed files."""
+    """Load the desired routes from the working tree, a git ref, or only changed files
+    (``git_facts``: the repository's facts, if the caller started them already)."""
     from reconciler.descriptors import loader as descriptors
 
     here = (cwd or Path.cwd()).resolve()
     given = descriptor_paths(settings, paths)
-    git = _git_info(settings.root)
-    cache = descriptor_cache(settings)
+    git = git_facts.for_root(settings.root) if git_facts else _git_info(settings.root)
     if ref is not None or changed_since is not None:
         if git is None:
+            import shutil
+
+            if shutil.which("git") is None:
+                raise UsageError(
+                    "--ref / --changed-since need git, and it is not installed (or not on PATH)",
+                    hint="install git, or drop the flag",
+                )
             raise UsageError(
                 f"--ref / --changed-since need a git repository, and {settings.root} is not in one",
                 hint="run inside your descriptor repository, or drop the flag",
@@ -89,15 +98,15 @@ def load_source(
 
         rel = tuple(_repo_relative(git.root, here, p) for p in given)
         if ref is not None:
-            load = descriptors.load_blobs(gitops.read_blobs_at(git.root, ref, rel), cache=cache)
+            blobs = gitops.read_blobs_at(git.root, ref, rel)
+            load = descriptors.load_blobs(blobs, cache=descriptor_cache(settings))
             return Source(load=load, paths=given, git=git)
         assert changed_since is not None
-        changes = gitops.changed_since(git.root, changed_since, rel)
+        changes = gitops.changed_since(git.root, changed_since, rel, info=git)
         files = [str(git.root / f) for f in changes.changed if (git.root / f).exists()]
-        load = descriptors.load_paths(files, root=git.root, display_base=here, cache=cache)
-        before = gitops.routes_defined_at(
-            git.root, changes.merge_base, (*changes.changed, *changes.deleted)
-        )
+        # No cache: it would be read whole for a few files, and keep only those afterwards.
+        load = descriptors.load_paths(files, root=git.root, display_base=here)
+        before = gitops.routes_before(git.root, changes)
         return Source(
             load=load,
             paths=given,
@@ -105,6 +114,7 @@ def load_source(
             targets=tuple(sorted(set(load.routes) | before)),
             merge_base=changes.merge_base,
         )
+    cache = descriptor_cache(settings)
     load = descriptors.load_paths(list(given), root=settings.root, display_base=here, cache=cache)
     return Source(load=load, paths=given, git=git)
 
@@ -128,10 +138,8 @@ def _repo_relative(repo_root: Path, here: Path, path: str) -> str:
 
 
 def _git_info(root: Path) -> GitInfo | None:
-    try:
-        from reconciler.integrations.git import git_info
-    except ImportError:  # pragma: no cover - GitPython is a dependency
-        return None
+    from reconciler.integrations.git import git_info
+
     return git_info(root)
 
 

@@ -15,6 +15,7 @@ from reconciler.gcpause import gc_paused
 
 if TYPE_CHECKING:
     from reconciler.config import Settings
+    from reconciler.integrations.git_status import GitFacts
 
 
 @gc_paused()  # a command run builds thousands of routes and plan entries, no cycles
@@ -36,11 +37,13 @@ def plan(
     adopt: Sequence[str] = (),
     max_deletes: int | None = None,
     allow_empty: bool = False,
+    git_facts: GitFacts | None = None,
 ) -> int:
     """Plan, print the plan (and save it to ``out``); with ``detailed_exitcode``, 1 when
     ``apply`` would refuse it (its guards, with ``max_deletes`` and ``allow_empty``), else 2
     when live state differs from the descriptors (changes, or owned routes kept though no
-    longer described). Flags are checked before the config is read or anything planned."""
+    longer described). Flags are checked before the config is read or anything planned.
+    ``git_facts``: the repository's facts, started early by the caller."""
     if ref and changed_since:
         raise UsageError("--ref and --changed-since cannot be used together")
     if github_comment:
@@ -56,6 +59,7 @@ def plan(
         ref=ref,
         changed_since=changed_since,
         adopt=adopt,
+        git_facts=git_facts,
     )
     planned.backend.close()
     the_plan, tests = plan_with_tests(planned)

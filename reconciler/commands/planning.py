@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from reconciler.backends.base import Backend
     from reconciler.config import Settings
     from reconciler.descriptors.loader import LoadResult
+    from reconciler.integrations.git_status import GitFacts
 
 
 @dataclass(frozen=True)
@@ -54,10 +55,11 @@ def plan_or_refuse(
     ref: str | None = None,
     changed_since: str | None = None,
     adopt: Sequence[str] = (),
+    git_facts: GitFacts | None = None,
 ) -> Planned:
     """Load, open the backend and plan; descriptors or a plan with errors are printed (to
     stderr) and refused with ``PlanError``: a plan is never made from broken descriptors."""
-    source = load_source(settings, paths, ref=ref, changed_since=changed_since)
+    source = load_source(settings, paths, ref=ref, changed_since=changed_since, git_facts=git_facts)
     if source.load.has_errors:
         _refuse(
             source.load.diagnostics,
