@@ -137,32 +137,9 @@ def caddy_rows(sizes: Sequence[int]) -> list[Row]:
                 None,
             )
         )
-    exponent = growth_exponent(points)
-    rows.append(
-        Row(
-            "apply into Caddy growth: b in log t = a + b log n",
-            sizes[-1],
-            ", ".join(f"{t:.2f} s" for _, t in points),
-            "at N = " + ", ".join(f"{n:,}" for n, _ in points),
-            f"b = {exponent:.2f}",
-            "≤ 1.1",
-            exponent <= 1.1,
-            None,
-        )
-    )
+    rows.append(_growth_row("apply into Caddy growth: b in log t = a + b log n", points, 1.1))
     # Caddy's own load of the same configs: the part of the growth that is not ours.
-    rows.append(
-        Row(
-            "  Caddy's own: one POST /load, growth b",
-            sizes[-1],
-            ", ".join(f"{t:.2f} s" for _, t in loads),
-            "at N = " + ", ".join(f"{n:,}" for n, _ in loads),
-            f"b = {growth_exponent(loads):.2f}",
-            "—",
-            None,
-            None,
-        )
-    )
+    rows.append(_growth_row("  Caddy's own: one POST /load, growth b", loads, None))
     shrink = per_route / BYTES_BEFORE
     rows.append(
         Row(
@@ -177,6 +154,20 @@ def caddy_rows(sizes: Sequence[int]) -> list[Row]:
         )
     )
     return rows
+
+
+def _growth_row(label: str, points: list[tuple[int, float]], goal: float | None) -> Row:
+    exponent = growth_exponent(points)
+    return Row(
+        label,
+        points[-1][0],
+        ", ".join(f"{t:.2f} s" for _, t in points),
+        "at N = " + ", ".join(f"{n:,}" for n, _ in points),
+        f"b = {exponent:.2f}",
+        f"≤ {goal}" if goal is not None else "—",
+        exponent <= goal if goal is not None else None,
+        None,
+    )
 
 
 def main(sizes: Sequence[int]) -> None:
