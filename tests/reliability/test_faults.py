@@ -113,13 +113,18 @@ def test_300_routes_through_20_percent_faults_converge_in_one_run(
     again = run_routes(["plan", "--detailed-exitcode"], repo, routes_env(TOKEN))
     assert again.returncode == 0, again.stdout
     assert "No changes." in again.stdout
+    _record_converged("apply-300-routes-20pct-faults", counted, 300)
+
+
+def _record_converged(name: str, counted: dict[str, Any], routes: int) -> None:
+    """The figures of a run that survived every fault it met and lost nothing."""
     record(
-        "apply-300-routes-20pct-faults",
+        name,
         faults_injected=counted["faultsTotal"],
         faults_survived=counted["faultsTotal"],
         requests=counted["requests"],
-        routes_applied=300,
-        duplicate_writes=counted["writesTotal"] - 300,
+        routes_applied=routes,
+        duplicate_writes=counted["writesTotal"] - routes,
         data_lost=0,
     )
 
@@ -146,15 +151,7 @@ def test_300_routes_in_batches_through_faults_converge_and_nothing_is_written_tw
     assert counted["faults"].get("500", 0) + counted["faults"].get("drop", 0) >= 1
     assert live_specs(server) == canonical(desired)
     assert counted["writes"] == {name: 1 for name in desired}
-    record(
-        "apply-300-routes-in-batches-20pct-faults",
-        faults_injected=counted["faultsTotal"],
-        faults_survived=counted["faultsTotal"],
-        requests=counted["requests"],
-        routes_applied=300,
-        duplicate_writes=counted["writesTotal"] - 300,
-        data_lost=0,
-    )
+    _record_converged("apply-300-routes-in-batches-20pct-faults", counted, 300)
 
 
 def test_a_route_that_always_fails_gets_an_honest_report_and_a_clean_rerun(
