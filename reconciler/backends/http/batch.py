@@ -13,9 +13,11 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import httpx
+
 from reconciler.backends.base import Backend, Write, WriteOutcome, send
 from reconciler.backends.http import answers
-from reconciler.backends.http.errors import api_error
+from reconciler.backends.http.errors import api_error, error_code
 from reconciler.errors import RoutesError
 from reconciler.quoting import quote
 
@@ -30,6 +32,13 @@ _SUCCESS = {"create": 201, "replace": 200, "delete": 204}
 def doing(write: Write) -> str:
     """What a write does, for messages, as the single-route methods say it."""
     return f"{write.kind} route {write.name!r}"
+
+
+def no_such_endpoint(response: httpx.Response) -> bool:
+    """A 405, or a 404 that is not about a route: the server has no batch endpoint."""
+    if response.status_code == 405:
+        return True
+    return response.status_code == 404 and error_code(response) != "route_not_found"
 
 
 def item_of(write: Write) -> dict[str, Any]:

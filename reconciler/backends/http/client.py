@@ -10,18 +10,18 @@ nothing else: it never appears in a message, a log line or a ``repr``.
 from __future__ import annotations
 
 import json
-import ssl
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 import httpx
 
 from reconciler.backends.base import BaseBackend, Capabilities, StoreIdentity, Write, WriteOutcome
 from reconciler.backends.http import answers, batch
+from reconciler.backends.http.connection import check_url, tls_verification, without_userinfo
 from reconciler.backends.http.errors import error_code, raise_for_api_error, transport_error
 from reconciler.backends.options import HttpOptions
-from reconciler.errors import BackendError, ConfigError, TransientBackendError, UsageError
+from reconciler.errors import BackendError, TransientBackendError
 from reconciler.model import LiveRoute, RouteSpec
 from reconciler.quoting import quote as shown
 
@@ -58,7 +58,7 @@ class HttpBackend(BaseBackend):
         ca_bundle: str | None = None,
         client: httpx.Client | None = None,
     ) -> None:
-        self.url = _without_userinfo(base_url.rstrip("/"))
+        self.url = without_userinfo(base_url.rstrip("/"))
         self._base = base_url.rstrip("/")
         self._headers = {"Accept": "application/json"}
         if token:
@@ -67,7 +67,10 @@ class HttpBackend(BaseBackend):
         self.capabilities = self.BATCHING
         self._owns_client = client is None
         self._client = client or httpx.Client(
-            verify=_verify(ca_bundle), timeout=TIMEOUT, limits=LIMITS, follow_redirects=False
+            verify=tls_verification(ca_bundle),
+            timeout=TIMEOUT,
+            limits=LIMITS,
+            follow_redirects=False,
         )
 
     def __repr__(self) -> str:
@@ -137,7 +140,7 @@ class HttpBackend(BaseBackend):
             response = self._send("POST", batch.PATH, batch.DOING, content=b'{"writes":[]}')
         except TransientBackendError:
             return
-        if _no_such_endpoint(response):
+        if batch.no_such_endpoint(response):
             self._no_batch_endpoint()
         elif response.status_code == 200:
             self._batch_endpoint = True
@@ -193,7 +196,7 @@ class HttpBackend(BaseBackend):
         if self._batch_endpoint is False:
             return batch.write_each(self, writes)
         response = self._send("POST", batch.PATH, batch.DOING, content=body)
-        if self._batch_endpoint is None and _no_such_endpoint(response):
+        if self._batch_endpoint is None and batch.no_such_endpoint(response):
             self._no_batch_endpoint()
             return batch.write_each(self, writes)
         raise_for_api_error(response, self.url, batch.DOING)
@@ -277,41 +280,9 @@ class HttpBackend(BaseBackend):
 
 def open_http(url: str, options: HttpOptions | None = None) -> HttpBackend:
     """The http(s) backend for ``url``, with ``ROUTES_TOKEN`` and ``ROUTES_CA_BUNDLE``."""
-    if not httpx.URL(url).host:
-        raise UsageError(
-            f"backend URL {_without_userinfo(url)!r} names no host",
-            hint="use http://HOST:PORT or https://HOST:PORT, e.g. http://127.0.0.1:8900",
-        )
-    if "@" in urlsplit(url).netloc:
-        # Credentials in a URL end up in shell history and CI logs, and httpx would send them
-        # as Basic auth in place of the bearer token.
-        raise UsageError(
-            f"backend URL {_without_userinfo(url)!r} carries credentials",
-            hint="drop `user:password@` from the URL and put the token in ROUTES_TOKEN",
-        )
+    check_url(url)
     given = options or HttpOptions()
     return HttpBackend(url, token=given.token, ca_bundle=given.ca_bundle)
-
-
-def _verify(ca_bundle: str | None) -> ssl.SSLContext | bool:
-    """Verification on by default; ``ca_bundle`` (ROUTES_CA_BUNDLE) trusts a private CA."""
-    if not ca_bundle:
-        return True
-    try:
-        return ssl.create_default_context(cafile=ca_bundle)
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(
-            f"cannot read the CA bundle {ca_bundle} (ROUTES_CA_BUNDLE): "
-            f"{getattr(exc, 'strerror', None) or exc}",
-            hint="point ROUTES_CA_BUNDLE at a PEM file holding the CA certificate(s)",
-        ) from exc
-
-
-def _no_such_endpoint(response: httpx.Response) -> bool:
-    """A 405, or a 404 that is not about a route: the server has no batch endpoint."""
-    if response.status_code == 405:
-        return True
-    return response.status_code == 404 and error_code(response) != "route_not_found"
 
 
 def _route_path(name: str) -> str:
@@ -322,11 +293,3 @@ def _body(
     spec: RouteSpec, labels: Mapping[str, str], annotations: Mapping[str, str]
 ) -> dict[str, Any]:
     return {"spec": spec.to_dict(), "labels": dict(labels), "annotations": dict(annotations)}
-
-
-def _without_userinfo(url: str) -> str:
-    """``url`` without ``user:password@``, so credentials never reach a message."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
