@@ -206,7 +206,7 @@ def scale_rows(folder: Path, quick: bool, runs: int) -> list[Row]:
     git_sizes = (1000,) if quick else (1000, 10_000, 50_000)
     runs = min(runs, 3)  # the 50,000-route scenarios take minutes each
     rows = scale.local_rows(folder, routes, local_sizes, runs)
-    rows += caddy_apply.caddy_rows(caddy_sizes)
+    rows += caddy_apply.caddy_rows(caddy_sizes, runs)
     rows.append(scale.http_plan_row(folder, routes, local_sizes[0], runs))
     rows += scale.changed_since_rows(folder, routes, git_sizes, runs)
     rows.append(scale.drift_row(folder, routes, local_sizes[0], 20, runs))
