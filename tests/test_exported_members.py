@@ -90,6 +90,7 @@ SURFACE = {
         "load_blobs",
         "load_paths",
     ],
+    "reconciler.descriptors.parallel": ["MIN_FILES", "add_files", "workers"],
     "reconciler.descriptors.spec_check": [
         "SCHEMA_CODES",
         "SpecProblem",

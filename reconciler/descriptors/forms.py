@@ -68,18 +68,35 @@ class Collector:
         self.blobs.append((display, content))
         self.sources.contents[display] = content
         if self.cache is None:
-            _load_file(display, content, self)
+            load_file(display, content, self)
             return
         key = self.cache.key(content, _stem(display))
         entry = self.cache.get(key)
         if entry is not None:
-            self._replay(display, entry)
+            self._replay(display, entry, cached=True)
             return
         docs, diags = len(self.documents), len(self.diagnostics)
-        _load_file(display, content, self)
-        self.cache.put(key, self._recorded(docs, diags))
+        load_file(display, content, self)
+        self.cache.put(key, self.recorded(docs, diags))
 
-    def _recorded(self, docs: int, diags: int) -> Entry:
+    def is_cached(self, display: str, content: bytes) -> bool:
+        """Whether ``add`` would take this file from the cache."""
+        if self.cache is None:
+            return False
+        return self.cache.key(content, _stem(display)) in self.cache.entries
+
+    def add_loaded(self, display: str, content: bytes, entry: Entry) -> None:
+        """Keep one file whose load another process of this run made (``recorded`` there):
+        the same as ``add``, without parsing it here."""
+        self.blobs.append((display, content))
+        self.sources.contents[display] = content
+        self._replay(display, entry, cached=False)
+        if self.cache is not None:
+            self.cache.put(self.cache.key(content, _stem(display)), entry)
+
+    def recorded(self, docs: int, diags: int) -> Entry:
+        """What the files loaded since ``docs`` documents and ``diags`` diagnostics gave,
+        as the cache keeps it."""
         documents = []
         for doc in self.documents[docs:]:
             _, index, base = doc.locate.args  # type: ignore[attr-defined]
@@ -105,7 +122,9 @@ class Collector:
         ]
         return Entry(tuple(documents), tuple(diagnostics))
 
-    def _replay(self, display: str, entry: Entry) -> None:
+    def _replay(self, display: str, entry: Entry, *, cached: bool) -> None:
+        """Add what ``entry`` holds; ``cached``: it came from the cache file, which is not
+        trusted, so a plan checks again any of its specs it would write."""
         locate = self.sources.locate
         for name, spec, host, prefixes, index, base, line, column, broken in entry.documents:
             doc = RouteDocument(
@@ -118,7 +137,8 @@ class Collector:
                 locate=functools.partial(locate, display, index, tuple(base)),
             )
             self.documents.append(doc)
-            self.replayed.add(name)
+            if cached:
+                self.replayed.add(name)
             if broken:
                 self.broken.add(id(doc))
         self.diagnostics.extend(
@@ -134,7 +154,8 @@ class Collector:
         )
 
 
-def _load_file(display: str, content: bytes, collector: Collector) -> None:
+def load_file(display: str, content: bytes, collector: Collector) -> None:
+    """Parse and check one file's content into ``collector``."""
     report = functools.partial(_report, collector, display)
     try:
         content.decode("utf-8")

@@ -17,6 +17,7 @@ from reconciler.descriptors.cache import DescriptorCache
 from reconciler.descriptors.files import MAX_FILE_BYTES, SUFFIXES, read_files, too_big
 from reconciler.descriptors.forms import Collector
 from reconciler.descriptors.lint import lint_route_set
+from reconciler.descriptors.parallel import add_files
 from reconciler.descriptors.spec_check import remember
 from reconciler.diagnostics import Diagnostic, sort_key
 from reconciler.gcpause import gc_paused
@@ -53,10 +54,8 @@ def load_paths(
     with gc_paused():
         collector = Collector(cache=cache)
         report = collector.diagnostics.append
-        for display, content in read_files(
-            paths, root=root, display_base=display_base, report=report
-        ):
-            collector.add(display, content)
+        files = list(read_files(paths, root=root, display_base=display_base, report=report))
+        add_files(collector, files)
         return _result(collector)
 
 
@@ -66,11 +65,13 @@ def load_blobs(
     """Load already-read files (display path, content), e.g. from a git tree."""
     collector = Collector(cache=cache)
     with gc_paused():
+        files = []
         for display, content in sorted(blobs):
             if len(content) > MAX_FILE_BYTES:
                 collector.diagnostics.append(too_big(display, len(content)))
-                continue
-            collector.add(display, content)
+            else:
+                files.append((display, content))
+        add_files(collector, files)
         return _result(collector)
 
 

@@ -1,0 +1,122 @@
+"""Loading many descriptor files on every core the process may use.
+
+Parsing is most of a load and each file parses alone, so a load of many files that the
+descriptor cache does not hold hands slices of them to worker processes (forked, so they
+start with the files already read and the code already imported). Each worker loads its
+files exactly as the main process would and hands back, per file, what the cache keeps for
+it (``Collector.recorded``); meanwhile the main process loads the first slice itself, then
+adds the workers' results in file order. The result is the one a single process gives,
+diagnostics and all: the cache's own replay, which a property test holds equal to a parse.
+
+A worker that fails or dies costs nothing but time: its files are loaded here instead.
+``ROUTES_LOAD_WORKERS`` sets how many processes load (``1``: this one only); the default
+is every CPU this process may run on, at most ``MAX_WORKERS``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+
+from reconciler.descriptors.cache import Entry
+from reconciler.descriptors.forms import Collector, load_file
+
+__all__ = ["MIN_FILES", "add_files", "workers"]
+
+MIN_FILES = 256  # below this many files to parse, starting workers costs more than it saves
+MAX_WORKERS = 8
+
+Files = Sequence[tuple[str, bytes]]
+
+# The files of the load in progress: forked workers read them from here, not from a pipe.
+_files: Files = ()
+
+
+def workers() -> int:
+    """How many processes a large load uses: ``ROUTES_LOAD_WORKERS`` or the usable CPUs."""
+    wanted = os.environ.get("ROUTES_LOAD_WORKERS", "").strip()
+    if wanted.isdigit() and int(wanted) >= 1:
+        return min(int(wanted), MAX_WORKERS)
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        usable = os.cpu_count() or 1
+    return max(1, min(usable, MAX_WORKERS))
+
+
+def add_files(collector: Collector, files: Files) -> None:
+    """``collector.add`` every file, in order, parsing on several processes when many need it."""
+    global _files
+    count = workers()
+    to_parse = [
+        i for i, (display, content) in enumerate(files) if not collector.is_cached(display, content)
+    ]
+    if (
+        count < 2
+        or len(to_parse) < MIN_FILES
+        or "fork" not in multiprocessing.get_all_start_methods()
+    ):
+        for display, content in files:
+            collector.add(display, content)
+        return
+    # The main process also replays what the workers give, so it takes a smaller slice.
+    own = len(to_parse) * 4 // (5 * count)
+    slices = _split(to_parse[own:], count - 1)
+    _files = files
+    try:
+        with ProcessPoolExecutor(count - 1, mp_context=multiprocessing.get_context("fork")) as pool:
+            pending = {part[0]: (part, pool.submit(_load_slice, part)) for part in slices}
+            index = 0
+            while index < len(files):
+                if index in pending:
+                    part, future = pending.pop(index)
+                    _add_slice(collector, files, part, future)
+                    index = part[-1] + 1
+                    continue
+                collector.add(*files[index])
+                index += 1
+    finally:
+        _files = ()
+
+
+def _add_slice(
+    collector: Collector, files: Files, part: list[int], future: Future[list[Entry]]
+) -> None:
+    """Add files ``part[0]`` to ``part[-1]``: the worker's results for those it parsed."""
+    try:
+        loaded = dict(zip(part, future.result(), strict=True))
+    except Exception:  # a failed or dead worker: load its files here instead
+        loaded = {}
+    for index in range(part[0], part[-1] + 1):
+        display, content = files[index]
+        entry = loaded.get(index)
+        if entry is None:
+            collector.add(display, content)
+        else:
+            collector.add_loaded(display, content, entry)
+
+
+def _load_slice(indices: list[int]) -> list[Entry]:
+    """In a worker: load each file of ``indices`` alone, as the cache would record it."""
+    collector = Collector()
+    entries = []
+    for index in indices:
+        display, content = _files[index]
+        docs, diags = len(collector.documents), len(collector.diagnostics)
+        load_file(display, content, collector)
+        entries.append(collector.recorded(docs, diags))
+    return entries
+
+
+def _split(items: list[int], parts: int) -> list[list[int]]:
+    """``items`` in ``parts`` contiguous slices of nearly equal length (no empty one)."""
+    size, extra = divmod(len(items), parts)
+    slices, start = [], 0
+    for part in range(parts):
+        end = start + size + (part < extra)
+        if end > start:
+            slices.append(items[start:end])
+        start = end
+    return slices
