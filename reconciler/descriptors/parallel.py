@@ -8,7 +8,9 @@ it (``Collector.recorded``); meanwhile the main process loads the first slice it
 adds the workers' results in file order. The result is the one a single process gives,
 diagnostics and all: the cache's own replay, which a property test holds equal to a parse.
 
-A worker that fails or dies costs nothing but time: its files are loaded here instead.
+Only on Linux, where forking is the platform's own way to start a process (on macOS a
+forked child can hang in system libraries). A worker that fails or dies costs nothing but
+time: its files are loaded here instead.
 ``ROUTES_LOAD_WORKERS`` sets how many processes load (``1``: this one only); the default
 is every CPU this process may run on, at most ``MAX_WORKERS``.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 
@@ -53,11 +56,8 @@ def add_files(collector: Collector, files: Files) -> None:
     to_parse = [
         i for i, (display, content) in enumerate(files) if not collector.is_cached(display, content)
     ]
-    if (
-        count < 2
-        or len(to_parse) < MIN_FILES
-        or "fork" not in multiprocessing.get_all_start_methods()
-    ):
+    # Forked workers, where forking is the platform's own way (elsewhere it can hang).
+    if count < 2 or len(to_parse) < MIN_FILES or not sys.platform.startswith("linux"):
         for display, content in files:
             collector.add(display, content)
         return
