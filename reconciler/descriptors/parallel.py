@@ -40,7 +40,7 @@ _files: Files = ()
 def workers() -> int:
     """How many processes a large load uses: ``ROUTES_LOAD_WORKERS`` or the usable CPUs."""
     wanted = os.environ.get("ROUTES_LOAD_WORKERS", "").strip()
-    if wanted.isdigit() and int(wanted) >= 1:
+    if wanted.isascii() and wanted.isdigit() and int(wanted) >= 1:
         return min(int(wanted), MAX_WORKERS)
     try:
         usable = len(os.sched_getaffinity(0))

@@ -106,7 +106,7 @@ def test_the_environment_sets_how_many_processes_load(
     assert parallel.workers() == expected
 
 
-@pytest.mark.parametrize("value", ["", "0", "-2", "two"])
+@pytest.mark.parametrize("value", ["", "0", "-2", "two", "\u00b2", "1e3"])
 def test_a_missing_or_nonsense_setting_uses_the_usable_cpus(
     monkeypatch: pytest.MonkeyPatch, value: str
 ) -> None:
