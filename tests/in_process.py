@@ -28,5 +28,5 @@ def run_routes(cwd: Path, *args: str) -> tuple[int, str]:
 def plain_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """No colour and none of the user's ROUTES_* settings (call it from a fixture)."""
     monkeypatch.setenv("NO_COLOR", "1")
-    for name in ("ROUTES_BACKEND", "ROUTES_CONFIG", "ROUTES_TOKEN"):
+    for name in ("ROUTES_BACKEND", "ROUTES_CONFIG", "ROUTES_TOKEN", "ROUTES_LOAD_WORKERS"):
         monkeypatch.delenv(name, raising=False)

@@ -11,8 +11,9 @@ diagnostics and all: the cache's own replay, which a property test holds equal t
 Only on Linux, where forking is the platform's own way to start a process (on macOS a
 forked child can hang in system libraries). A worker that fails or dies costs nothing but
 time: its files are loaded here instead.
-``ROUTES_LOAD_WORKERS`` sets how many processes load (``1``: this one only); the default
-is every CPU this process may run on, at most ``MAX_WORKERS``.
+``ROUTES_LOAD_WORKERS`` sets how many processes load (``1``: this one only; anything but a
+whole number from 1 is an error); the default is every CPU this process may run on,
+at most ``MAX_WORKERS``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 
 from reconciler.descriptors.cache import Entry
 from reconciler.descriptors.forms import Collector, load_file
+from reconciler.errors import ConfigError
+from reconciler.quoting import quote
 
 __all__ = ["MIN_FILES", "add_files", "workers"]
 
@@ -40,7 +43,12 @@ _files: Files = ()
 def workers() -> int:
     """How many processes a large load uses: ``ROUTES_LOAD_WORKERS`` or the usable CPUs."""
     wanted = os.environ.get("ROUTES_LOAD_WORKERS", "").strip()
-    if wanted.isascii() and wanted.isdigit() and int(wanted) >= 1:
+    if wanted:
+        if not (wanted.isascii() and wanted.isdigit() and int(wanted) >= 1):
+            raise ConfigError(
+                f"ROUTES_LOAD_WORKERS={quote(wanted)} is not a number of processes",
+                hint=f"set it to 1 (this process only) up to {MAX_WORKERS}, or unset it",
+            )
         return min(int(wanted), MAX_WORKERS)
     try:
         usable = len(os.sched_getaffinity(0))

@@ -13,6 +13,7 @@ from reconciler.descriptors import parallel
 from reconciler.descriptors.cache import DescriptorCache
 from reconciler.descriptors.loader import LoadResult, load_blobs, load_paths
 from tests.descriptors.test_cache import BROKEN, PROJECT, SHADOW, SHOP, facts, trees, write_tree
+from tests.in_process import plain_environment, run_routes
 
 
 def many_files(count: int) -> dict[str, str | bytes]:
@@ -106,12 +107,23 @@ def test_the_environment_sets_how_many_processes_load(
     assert parallel.workers() == expected
 
 
-@pytest.mark.parametrize("value", ["", "0", "-2", "two", "\u00b2", "1e3"])
-def test_a_missing_or_nonsense_setting_uses_the_usable_cpus(
-    monkeypatch: pytest.MonkeyPatch, value: str
-) -> None:
-    monkeypatch.setenv("ROUTES_LOAD_WORKERS", value)
+def test_without_the_setting_every_usable_cpu_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROUTES_LOAD_WORKERS", " ")
     assert parallel.workers() == min(len(os.sched_getaffinity(0)), parallel.MAX_WORKERS)
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "two", "\u00b2", "1e3", "\x1b[31m"])
+def test_a_nonsense_setting_is_an_error_that_says_what_to_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    plain_environment(monkeypatch)
+    (tmp_path / "shop.yaml").write_text(SHOP)
+    monkeypatch.setenv("ROUTES_LOAD_WORKERS", value)
+    code, out = run_routes(tmp_path, "validate", "shop.yaml")
+    assert code == 1
+    assert "Error: ROUTES_LOAD_WORKERS=" in out and "is not a number of processes" in out
+    assert "Hint: set it to 1 (this process only) up to 8, or unset it" in out
+    assert "\x1b" not in out  # the value is shown escaped
 
 
 @settings(
