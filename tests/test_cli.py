@@ -477,6 +477,41 @@ def test_a_pull_request_that_only_deletes_a_file_can_prune(repo: Path) -> None:
     assert '  route "admin" (delete): deleted' in out and "1 deleted." in out
 
 
+def test_changed_since_sees_the_branch_and_the_working_tree_however_it_is_spelled(
+    repo: Path,
+) -> None:
+    # Committed, uncommitted and untracked changes count, whichever way the command line is
+    # spelled and from whichever folder it runs.
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+
+    git("init", "-q", "-b", "main")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "routes")
+    routes(repo, "apply", "--auto-approve")
+    git("checkout", "-q", "-b", "pr")
+    (repo / "routes" / "shop.yaml").write_text(SHOP.replace("shopping-cart", "cart"))
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-am", "cart")
+    (repo / "routes" / "admin.yaml").write_text(ADMIN.replace("service: admin", "service: adm"))
+    (repo / "routes" / "new.yaml").write_text(SHOP.replace("ecommerce", "new"))
+    shown = []
+    for cwd, args in [
+        (repo, ("plan", "--changed-since", "main")),
+        (repo, ("--config", ".routes.yaml", "plan", "--changed-since=main")),
+        (repo / "routes", ("--no-color", "plan", "--changed-since", "main", "-v")),
+        (repo, ("plan", "--changed-since", "main", "--changed-since", "pr")),
+    ]:
+        code, out, err = routes(cwd, *args)
+        assert code == 0, err
+        shown.append(plan_body(out))
+    assert shown[0] == shown[1] == shown[2], shown
+    assert 'route "shop" will be updated' in shown[0] and 'route "admin"' in shown[0]
+    assert 'route "new" will be created' in shown[0]
+    assert 'route "shop"' not in shown[3] and 'route "admin"' in shown[3]
+    code, _, err = routes(repo, "plan", "--changed-since", "-x")
+    assert code == 64 and "starts with '-'" in err
+
+
 def test_a_name_taken_by_an_unmanaged_route_is_an_error_not_a_takeover(repo: Path) -> None:
     from reconciler.backends.local import SqliteStore
     from reconciler.model import RouteSpec

@@ -23,7 +23,10 @@ from reconciler.integrations.git_process import (
     start,
 )
 
-_STATUS = ("status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all", "--no-renames")
+_STATUS = (
+    *("status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all", "--no-renames"),
+    "--no-ahead-behind",  # not read; counting commits against an upstream can take long
+)
 _NO_WORK_TREE = (b"not a git repository", b"must be run in a work tree")
 
 
