@@ -13,7 +13,7 @@ from typing import Any
 from reconciler.model import LABEL_MANAGED_BY, LABEL_OWNER, SENSITIVE
 from reconciler.plan import KEPT_CODES
 from reconciler.quoting import clean, quote
-from reconciler.render.traffic import traffic_risk_notes, traffic_text
+from reconciler.render.traffic import traffic_text_and_notes
 
 __all__ = [
     "NO_CHANGES",
@@ -57,10 +57,11 @@ def render_plan_text(plan: Mapping[str, Any], *, color: bool = False) -> str:
     # Notes go on top so the last block sits right above the summary (README, "Plans");
     # what apply will refuse goes first of all.
     sections = [refusal_section(plan), _diagnostics_section(plan), _unmanaged_section(plan)]
-    notes = risk_notes(plan) + traffic_risk_notes(plan)
+    traffic, traffic_notes = traffic_text_and_notes(plan)
+    notes = risk_notes(plan) + traffic_notes
     if notes:
         sections.append("\n".join(["Risks:", *(f"  ! {note}" for note in notes)]))
-    sections.append(traffic_text(plan))
+    sections.append(traffic)
     sections += [render_change_text(change, color=color) for change in plan["changes"]]
     sections.append(summary_line(plan))
     return "\n\n".join(section for section in sections if section)
