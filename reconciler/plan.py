@@ -218,6 +218,11 @@ class Plan:
         changes = [change.to_dict() for change in self.changes]
         return self.to_dict_with(changes, [dict(host) for host in self.traffic])
 
+    def to_view(self) -> dict[str, Any]:
+        """``to_dict()`` for the text and Markdown renderers, which only read it: the traffic
+        hosts are shared, not copied, so a host's moves and rules are made only if shown."""
+        return self.to_dict_with([change.to_dict() for change in self.changes], list(self.traffic))
+
     def to_dict_with(self, changes: object, traffic: object) -> dict[str, Any]:
         """``to_dict`` with ``changes`` and ``traffic`` in place of those two lists, the long
         ones (a renderer that writes them item by item passes stand-ins)."""

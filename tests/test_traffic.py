@@ -174,6 +174,8 @@ def test_a_new_host_of_one_route_has_the_traffic_of_the_full_comparison() -> Non
     assert [dict(host) for host in plan.traffic] == [host.to_dict() for host in expected]
     assert plan.traffic[0]["moves"][0]["except"] == ["/a", "/b"]
     assert plan.to_dict()["traffic"] == [host.to_dict() for host in expected]
+    # What the text and Markdown renderers read is the plan file's structure.
+    assert plan.to_view() == plan.to_dict()
 
 
 def test_an_unchanged_plan_has_no_traffic() -> None:
