@@ -70,21 +70,21 @@ def _risk_note(host: str, move: Mapping[str, Any]) -> str:
 
 
 def _move(move: Mapping[str, Any], show: Show, word: Show) -> str:
-    where = show(move["prefix"])
-    if move["except"]:
-        where += " (not " + ", ".join(show(p) for p in move["except"]) + ")"
+    prefix, excluding = move["prefix"], move["except"]
+    where = show(prefix)
+    if excluding:
+        where += " (not " + ", ".join([show(p) for p in excluding]) + ")"
     before, after = move["before"], move["after"]
     routes_differ = bool(before and after and before["route"] != after["route"])
-    shown = [_destination(d, move["prefix"], routes_differ, show, word) for d in (before, after)]
+    was = _destination(before, prefix, routes_differ, show, word) if before is not None else "404"
+    now = _destination(after, prefix, routes_differ, show, word) if after is not None else "404"
     why = _WHY[move["kind"]] + (", falls through" if move["risk"] else "")
-    return f"{where}: {shown[0]} => {shown[1]} ({word(why)})"
+    return f"{where}: {was} => {now} ({word(why)})"
 
 
 def _destination(
-    destination: Mapping[str, Any] | None, prefix: str, with_route: bool, show: Show, word: Show
+    destination: Mapping[str, Any], prefix: str, with_route: bool, show: Show, word: Show
 ) -> str:
-    if destination is None:
-        return "404"
     out = word(destination["service"])
     if destination["prefix"] != prefix:
         out += f" via {show(destination['prefix'])}"
