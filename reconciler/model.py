@@ -300,7 +300,11 @@ def digest_of(value: Any) -> str:
 
 
 def _canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(value)
+
+
+# json.dumps with these options, made once: it runs for every route loaded or read back.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _cors_from(raw: Mapping[str, Any] | None) -> CorsPolicy | None:
