@@ -162,6 +162,8 @@ class RouteSpec:
     # The canonical JSON text, made on first use: a spec is immutable, and an apply of
     # 10,000 routes would otherwise serialise each one three times (plan, verdict, store).
     _json: str | None = field(default=None, init=False, repr=False, compare=False)
+    # Its ``fingerprint()``, made on first use: the loader's digest and the plan both ask.
+    _fingerprint: str | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def from_dict(cls, descriptor: Mapping[str, Any]) -> RouteSpec:
@@ -195,6 +197,7 @@ class RouteSpec:
         of a plan reads its fields, so none is ever written unchecked)."""
         spec = object.__new__(cls)
         object.__setattr__(spec, "_json", text)
+        object.__setattr__(spec, "_fingerprint", None)
         object.__setattr__(spec, "host", host)
         return spec
 
@@ -261,6 +264,13 @@ class RouteSpec:
         """A digest of the canonical spec with its secrets hidden: what plans, journals,
         annotations and versions carry. It cannot test a password guess offline, so two specs
         that differ only in a password hash share it (``private_digest`` tells them apart)."""
+        found = self._fingerprint
+        if found is None:
+            found = self._redacted_digest()
+            object.__setattr__(self, "_fingerprint", found)
+        return found
+
+    def _redacted_digest(self) -> str:
         text = self._json
         if text is not None and '"httpBasic"' not in text:
             return self.private_digest()  # nothing to hide, and no field parsed to see it
@@ -290,7 +300,11 @@ def digest_of(value: Any) -> str:
 
 
 def _canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(value)
+
+
+# json.dumps with these options, made once: it runs for every route loaded or read back.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _cors_from(raw: Mapping[str, Any] | None) -> CorsPolicy | None:

@@ -9,6 +9,7 @@ the plan from the descriptors, so the file needs no secret to prove anything.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -204,19 +205,25 @@ class Plan:
         return self.has_changes or bool(self.kept)
 
     def summary(self) -> dict[str, int]:
+        actions = Counter(change.action for change in self.changes)
         counts = {
-            "add": self.count("create"),
-            "change": self.count("update"),
-            "destroy": self.count("delete"),
+            "add": actions["create"],
+            "change": actions["update"],
+            "destroy": actions["delete"],
             "unchanged": self.unchanged,
         }
-        if self.count("adopt"):  # only then: plans without adoption keep their four counts
-            counts["adopt"] = self.count("adopt")
+        if actions["adopt"]:  # only then: plans without adoption keep their four counts
+            counts["adopt"] = actions["adopt"]
         return counts
 
     def to_dict(self) -> dict[str, Any]:
         changes = [change.to_dict() for change in self.changes]
         return self.to_dict_with(changes, [dict(host) for host in self.traffic])
+
+    def to_view(self) -> dict[str, Any]:
+        """``to_dict()`` for the text and Markdown renderers, which only read it: the traffic
+        hosts are shared, not copied, so a host's moves and rules are made only if shown."""
+        return self.to_dict_with([change.to_dict() for change in self.changes], list(self.traffic))
 
     def to_dict_with(self, changes: object, traffic: object) -> dict[str, Any]:
         """``to_dict`` with ``changes`` and ``traffic`` in place of those two lists, the long
@@ -337,22 +344,41 @@ class ApplyResult:
     def summary(self) -> dict[str, int]:
         """The totals as the journal and ``--format json`` have always had them (``applied``
         counts every write, deletes too); ``counts`` tells them apart."""
-        return {
-            "applied": self.count("applied"),
-            "already-applied": self.count("already-applied"),
-            "failed": self.count("failed") + self.count("conflict"),
-            "not-attempted": self.count("not-attempted"),
-        }
+        return _summary(self._tally())
 
     def counts(self) -> dict[str, int]:
         """How many routes ended in each result: created, updated, deleted, already-applied,
         conflict, failed, not-attempted."""
-        return {name: sum(1 for r in self.results if r.result == name) for name in RESULTS}
+        return _counts(self._tally())
+
+    def _tally(self) -> Counter[tuple[str, str]]:
+        """How many results have each (outcome, action): one pass over 10,000 of them."""
+        return Counter((r.outcome, r.action) for r in self.results)
 
     def to_dict(self) -> dict[str, Any]:
+        tally = self._tally()
         return {
-            "summary": self.summary(),
-            "counts": self.counts(),
+            "summary": _summary(tally),
+            "counts": _counts(tally),
             "results": [r.to_dict() for r in self.results],
             "journal": self.journal,
         }
+
+
+def _summary(tally: Counter[tuple[str, str]]) -> dict[str, int]:
+    outcomes: Counter[str] = Counter()
+    for (outcome, _), n in tally.items():
+        outcomes[outcome] += n
+    return {
+        "applied": outcomes["applied"],
+        "already-applied": outcomes["already-applied"],
+        "failed": outcomes["failed"] + outcomes["conflict"],
+        "not-attempted": outcomes["not-attempted"],
+    }
+
+
+def _counts(tally: Counter[tuple[str, str]]) -> dict[str, int]:
+    results: Counter[str] = Counter()
+    for (outcome, action), n in tally.items():  # as RouteResult.result names each
+        results[_APPLIED_AS.get(action, outcome) if outcome == "applied" else outcome] += n
+    return {name: results[name] for name in RESULTS}

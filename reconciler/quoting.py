@@ -49,7 +49,12 @@ def escape(text: str) -> str:
 
 def quote(text: object) -> str:
     """``text`` as a double-quoted, escaped string: ``"a\\nb"``."""
-    return f'"{escape(str(text))}"'
+    return _quoted(text if type(text) is str else str(text))
+
+
+@functools.lru_cache(maxsize=4096)
+def _quoted(text: str) -> str:
+    return f'"{escape(text)}"'
 
 
 def clean(text: object) -> str:

@@ -4,13 +4,14 @@ For every host a plan touches, the routing table before (live) and after (live w
 plan applied) is compared region by region: the requests whose longest matching prefix is
 ``P`` among the prefixes of both tables go to one destination before and one after
 (``reconciler.matching``'s rules), so each prefix whose two destinations differ is one
-move. The dict form is the ``traffic`` list of ``schemas/plan.schema.json``.
+move. The dict form is the ``traffic`` list of ``schemas/plan.schema.json``; a plan's host
+that one new route alone will serve (all of a first apply's) is a mapping made when read.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,8 +114,9 @@ def traffic_impact(
 
 def plan_traffic(
     desired: Mapping[str, DesiredRoute], live: Mapping[str, LiveRoute], changes: Iterable[Change]
-) -> tuple[dict[str, Any], ...]:
-    """The ``traffic`` of a plan: every live route serves before, and after the changes too."""
+) -> tuple[Mapping[str, Any], ...]:
+    """The ``traffic`` of a plan (``HostTraffic.to_dict()`` forms): every live route serves
+    before, and after the changes too."""
     changes = list(changes)
     if not changes:
         return ()
@@ -123,8 +125,20 @@ def plan_traffic(
     # Only the touched hosts: a plan of 100 changes among 10,000 routes looks at 100 hosts.
     nearby = {name: route for name, route in live.items() if route.spec.host in hosts}
     before = {name: route.spec for name, route in nearby.items()}
-    moved = traffic_impact(before, applied(desired, nearby, changes), [c.route for c in changes])
-    return tuple(host.to_dict() for host in moved)
+    old, new = _on_hosts(before, hosts), _on_hosts(applied(desired, nearby, changes), hosts)
+    found: list[Mapping[str, Any]] = []
+    for host in sorted(hosts):
+        routes = new.get(host, [])
+        if host not in old and len(routes) == 1:
+            # A new host of one route (most of a first apply): nothing to compare, and its
+            # moves and rules are made only when shown.
+            if routes[0][1].paths:
+                found.append(_NewHost(host, *routes[0]))
+            continue
+        entry = _host_traffic(host, _winners(old.get(host, []), host), _winners(routes, host))
+        if entry.rules:
+            found.append(entry.to_dict())
+    return tuple(found)
 
 
 def applied(
@@ -138,6 +152,52 @@ def applied(
         else:
             after[change.route] = desired[change.route].spec
     return after
+
+
+class _NewHost(Mapping[str, Any]):
+    """``HostTraffic.to_dict()`` of a host no live route serves and one new route will:
+    every prefix of the route is "added", from 404 to the route itself."""
+
+    __slots__ = ("_host", "_route", "_spec")
+    _KEYS = ("host", "moves", "rules")
+
+    def __init__(self, host: str, route: str, spec: RouteSpec) -> None:
+        self._host, self._route, self._spec = host, route, spec
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "host":
+            return self._host
+        if key not in self._KEYS:
+            raise KeyError(key)
+        served = {rule.prefix: rule.service for rule in self._spec.paths}  # as _winners
+        prefixes = sorted(served)
+        route = self._route
+        if key == "moves":
+            return [
+                {
+                    "kind": "added",
+                    "prefix": prefix,
+                    "except": list(_longer(prefix, prefixes)),
+                    "before": None,
+                    "after": {"route": route, "prefix": prefix, "service": served[prefix]},
+                    "risk": False,
+                }
+                for prefix in prefixes
+            ]
+        return [
+            {
+                "prefix": prefix,
+                "before": None,
+                "after": {"route": route, "prefix": prefix, "service": served[prefix]},
+            }
+            for prefix in prefixes
+        ]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._KEYS)
+
+    def __len__(self) -> int:
+        return len(self._KEYS)
 
 
 def _on_hosts(specs: Mapping[str, RouteSpec], hosts: set[str]) -> dict[str, list[Any]]:

@@ -184,7 +184,7 @@ SURFACE = {
         "HEADLINE",
         "traffic_markdown_lines",
         "traffic_risk_notes",
-        "traffic_text",
+        "traffic_text_and_notes",
     ],
     "reconciler.render.mermaid": [
         "MAX_EDGES",

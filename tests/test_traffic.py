@@ -160,6 +160,24 @@ def test_a_plan_shows_the_fall_through_as_a_risk_in_every_format() -> None:
     assert 'p4 -.->|"removed"| s5\n  linkStyle 3 stroke:#cf222e' in markdown
 
 
+def test_a_new_host_of_one_route_has_the_traffic_of_the_full_comparison() -> None:
+    # The planner skips the comparison there (every prefix is new): it must agree with it.
+    live = {"old": spec(STORE)}
+    desired = {
+        **live,
+        "new": spec(("/b", "y"), ("/", "x"), ("/a/b", "z"), ("/a", "w"), host="n.acme.org"),
+        "pair-1": spec(("/", "p"), host="pair.acme.org"),
+        "pair-2": spec(("/q", "q"), host="pair.acme.org"),
+    }
+    plan = _plan(live, desired)
+    expected = traffic_impact(live, desired, ["new", "pair-1", "pair-2"])
+    assert [dict(host) for host in plan.traffic] == [host.to_dict() for host in expected]
+    assert plan.traffic[0]["moves"][0]["except"] == ["/a", "/b"]
+    assert plan.to_dict()["traffic"] == [host.to_dict() for host in expected]
+    # What the text and Markdown renderers read is the plan file's structure.
+    assert plan.to_view() == plan.to_dict()
+
+
 def test_an_unchanged_plan_has_no_traffic() -> None:
     plan = _plan({"shop": spec(STORE)}, {"shop": spec(STORE)}).to_dict()
     assert plan["traffic"] == []

@@ -20,6 +20,9 @@ from typing import IO, Any
 from reconciler.errors import PlanError
 from reconciler.regular_files import read_regular
 
+# json.dumps(ensure_ascii=True, default=str), made once: a line per route of an apply.
+_LINE = json.JSONEncoder(ensure_ascii=True, default=str)
+
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
@@ -69,9 +72,7 @@ class Journal:
         now = _utc_now().isoformat(timespec="milliseconds")
         # ASCII only: a value holding ESC, C1 or U+2028 is escaped, never raw in a terminal.
         text = "".join(
-            json.dumps({"event": kind, "time": now, **fields}, ensure_ascii=True, default=str)
-            + "\n"
-            for kind, fields in events
+            _LINE.encode({"event": kind, "time": now, **fields}) + "\n" for kind, fields in events
         )
         with self._lock:
             if self._file is None:

@@ -212,7 +212,7 @@ def render_plan(plan: Plan, fmt: str, color: bool, backend: str | None = None) -
         from reconciler.render.json import render_plan_json
 
         return render_plan_json(plan)
-    data = plan.to_dict()
+    data = plan.to_view()
     if fmt == "markdown":
         from reconciler.render.markdown import render_plan_markdown
 

@@ -8,7 +8,7 @@ must never miss.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from reconciler.quoting import clean
@@ -77,7 +77,8 @@ def render_plan_markdown(plan: Mapping[str, Any], *, limit: int = COMMENT_LIMIT)
         [_unmanaged_line(u) for u in plan["unmanaged"]], min(budget, limit // 16)
     )
     budget -= _size(unmanaged)
-    shown, changes_left = _take([_details(c) for c in others], budget)
+    # Each block is made only while they fit: 10,000 creates' blocks are not all shown.
+    shown, changes_left = _take_first((_details(c) for c in others), len(others), budget)
 
     parts = [summary]
     notes = delete_notes + other_notes
@@ -226,6 +227,12 @@ def _size(parts: Sequence[str]) -> int:
 
 
 def _take(items: Sequence[str], budget: int) -> tuple[list[str], int]:
+    return _take_first(items, len(items), budget)
+
+
+def _take_first(items: Iterable[str], total: int, budget: int) -> tuple[list[str], int]:
+    """The first of ``total`` ``items`` that fit in ``budget``, and how many are left out;
+    none is made after the first that does not fit."""
     taken: list[str] = []
     used = 0
     for item in items:
@@ -233,7 +240,7 @@ def _take(items: Sequence[str], budget: int) -> tuple[list[str], int]:
             break
         taken.append(item)
         used += len(item) + 2
-    return taken, len(items) - len(taken)
+    return taken, total - len(taken)
 
 
 def _more(count: int, what: str) -> list[str]:

@@ -6,6 +6,7 @@ from ever disagreeing, and lets ``routes show plan.json`` render a saved plan un
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 from reconciler.model import LABEL_MANAGED_BY, LABEL_OWNER, SENSITIVE
 from reconciler.plan import KEPT_CODES
 from reconciler.quoting import clean, quote
-from reconciler.render.traffic import traffic_risk_notes, traffic_text
+from reconciler.render.traffic import traffic_text_and_notes
 
 __all__ = [
     "NO_CHANGES",
@@ -57,10 +58,11 @@ def render_plan_text(plan: Mapping[str, Any], *, color: bool = False) -> str:
     # Notes go on top so the last block sits right above the summary (README, "Plans");
     # what apply will refuse goes first of all.
     sections = [refusal_section(plan), _diagnostics_section(plan), _unmanaged_section(plan)]
-    notes = risk_notes(plan) + traffic_risk_notes(plan)
+    traffic, traffic_notes = traffic_text_and_notes(plan)
+    notes = risk_notes(plan) + traffic_notes
     if notes:
         sections.append("\n".join(["Risks:", *(f"  ! {note}" for note in notes)]))
-    sections.append(traffic_text(plan))
+    sections.append(traffic)
     sections += [render_change_text(change, color=color) for change in plan["changes"]]
     sections.append(summary_line(plan))
     return "\n\n".join(section for section in sections if section)
@@ -124,7 +126,7 @@ def render_change_text(change: Mapping[str, Any], *, color: bool = False) -> str
         body = _update_lines(change) + _label_lines(change)
     else:
         body = _spec_lines(change["spec"], _SIGNS[action])
-    lines += [_body_line(line, color) for line in body]
+    lines += _body_lines(body, color)
     lines.append("    }")
     return "\n".join(lines)
 
@@ -187,18 +189,35 @@ def _sign(sign: str, color: bool) -> str:
     return f"{_COLORS[sign]}{sign}{_RESET}" if color and sign in _COLORS else sign
 
 
-def _body_line(line: _Line, color: bool) -> str:
-    sign, text, depth = line
-    indent = "      " + "    " * depth
-    return f"{indent}  {text}" if sign == " " else f"{indent}{_sign(sign, color)} {text}"
+def _body_lines(body: list[_Line], color: bool) -> list[str]:
+    shown = []
+    for sign, text, depth in body:  # one loop, not a call per line: a plan has 100,000s
+        indent = "      " + "    " * depth
+        if sign == " ":
+            shown.append(f"{indent}  {text}")
+        else:
+            shown.append(f"{indent}{_sign(sign, color) if color else sign} {text}")
+    return shown
 
 
 def _path_text(rule: Mapping[str, Any]) -> str:
-    text = f"path {quote(rule['prefix'])} -> {clean(rule['route']['service'])}"
-    options = {k: v for k, v in rule.items() if k not in ("prefix", "route")}
-    if options:
-        text += " { " + ", ".join(f"{clean(k)} = {_value(k, v)}" for k, v in options.items()) + " }"
+    prefix, service = rule["prefix"], rule["route"]["service"]
+    if isinstance(prefix, str) and isinstance(service, str):
+        text = _prefix_to_service(prefix, service)
+    else:  # a hand-edited saved plan
+        text = f"path {quote(prefix)} -> {clean(service)}"
+    if len(rule) > 2:  # options beside the prefix and the route (most paths have none)
+        options = {k: v for k, v in rule.items() if k not in ("prefix", "route")}
+        if options:
+            shown = ", ".join(f"{clean(k)} = {_value(k, v)}" for k, v in options.items())
+            text += " { " + shown + " }"
     return text
+
+
+# 10,000 routes' paths are a few thousand (prefix, service) pairs, each shown many times.
+@functools.lru_cache(maxsize=4096)
+def _prefix_to_service(prefix: str, service: str) -> str:
+    return f"path {quote(prefix)} -> {clean(service)}"
 
 
 def _spec_lines(spec: Mapping[str, Any], sign: str) -> list[_Line]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from reconciler.quoting import clean, quote
 
-__all__ = ["HEADLINE", "traffic_markdown_lines", "traffic_risk_notes", "traffic_text"]
+__all__ = ["HEADLINE", "traffic_markdown_lines", "traffic_risk_notes", "traffic_text_and_notes"]
 
 _SIGNS = {"retargeted": "~", "removed": "-", "added": "+", "captured": "+"}
 _WHY = {
@@ -25,14 +25,20 @@ HEADLINE = "Traffic (requests whose path starts with the prefix go elsewhere):"
 Show = Callable[[str], str]
 
 
-def traffic_text(plan: Mapping[str, Any]) -> str:
-    """The plan's traffic moves as a text section, or "" when no request moves."""
-    lines = []
+def traffic_text_and_notes(plan: Mapping[str, Any]) -> tuple[str, list[str]]:
+    """The plan's traffic moves as a text section ("" when no request moves), and its
+    ``traffic_risk_notes``: both from one reading of each host's moves."""
+    lines, notes = [], []
     for host in plan.get("traffic") or ():
-        if host["moves"]:
-            lines.append(f"  host {quote(host['host'])}")
-            lines += [f"    {_SIGNS[m['kind']]} {_move(m, quote, clean)}" for m in host["moves"]]
-    return "\n".join([HEADLINE, *lines]) if lines else ""
+        moves = host["moves"]
+        if moves:
+            name = host["host"]
+            lines.append(f"  host {quote(name)}")
+            for move in moves:
+                lines.append(f"    {_SIGNS[move['kind']]} {_move(move, quote, clean)}")
+                if move["risk"]:
+                    notes.append(_risk_note(name, move))
+    return ("\n".join([HEADLINE, *lines]) if lines else ""), notes
 
 
 def traffic_markdown_lines(plan: Mapping[str, Any], code: Show, text: Show) -> list[str]:
@@ -46,35 +52,39 @@ def traffic_markdown_lines(plan: Mapping[str, Any], code: Show, text: Show) -> l
 
 def traffic_risk_notes(plan: Mapping[str, Any]) -> list[str]:
     """A risk note per removed prefix whose requests now reach another service."""
-    notes = []
-    for host in plan.get("traffic") or ():
-        for move in host["moves"]:
-            if move["risk"]:
-                before, after = move["before"] or {}, move["after"]
-                notes.append(
-                    f"requests under {quote(host['host'] + move['prefix'])} fall through to "
-                    f"{quote(after['prefix'])} and reach {clean(after['service'])} instead of "
-                    f"{clean(before.get('service', '404'))}"
-                )
-    return notes
+    return [
+        _risk_note(host["host"], move)
+        for host in plan.get("traffic") or ()
+        for move in host["moves"]
+        if move["risk"]
+    ]
+
+
+def _risk_note(host: str, move: Mapping[str, Any]) -> str:
+    before, after = move["before"] or {}, move["after"]
+    return (
+        f"requests under {quote(host + move['prefix'])} fall through to "
+        f"{quote(after['prefix'])} and reach {clean(after['service'])} instead of "
+        f"{clean(before.get('service', '404'))}"
+    )
 
 
 def _move(move: Mapping[str, Any], show: Show, word: Show) -> str:
-    where = show(move["prefix"])
-    if move["except"]:
-        where += " (not " + ", ".join(show(p) for p in move["except"]) + ")"
+    prefix, excluding = move["prefix"], move["except"]
+    where = show(prefix)
+    if excluding:
+        where += " (not " + ", ".join([show(p) for p in excluding]) + ")"
     before, after = move["before"], move["after"]
     routes_differ = bool(before and after and before["route"] != after["route"])
-    shown = [_destination(d, move["prefix"], routes_differ, show, word) for d in (before, after)]
+    was = _destination(before, prefix, routes_differ, show, word) if before is not None else "404"
+    now = _destination(after, prefix, routes_differ, show, word) if after is not None else "404"
     why = _WHY[move["kind"]] + (", falls through" if move["risk"] else "")
-    return f"{where}: {shown[0]} => {shown[1]} ({word(why)})"
+    return f"{where}: {was} => {now} ({word(why)})"
 
 
 def _destination(
-    destination: Mapping[str, Any] | None, prefix: str, with_route: bool, show: Show, word: Show
+    destination: Mapping[str, Any], prefix: str, with_route: bool, show: Show, word: Show
 ) -> str:
-    if destination is None:
-        return "404"
     out = word(destination["service"])
     if destination["prefix"] != prefix:
         out += f" via {show(destination['prefix'])}"

@@ -8,7 +8,7 @@ import os
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -191,4 +191,20 @@ def write_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
 
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _COMPACT.encode(value)
+
+
+# json.dumps with these options, made once: dumps runs twice per route written.
+_COMPACT = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+Encoded = dict[tuple[tuple[str, str], ...], str]  # the items of a mapping -> its dumps()
+
+
+def dumps_once(mapping: Mapping[str, str], done: Encoded) -> str:
+    """``dumps(mapping)``, from ``done`` when a mapping of the same items was encoded."""
+    key = tuple(mapping.items())
+    found = done.get(key)
+    if found is None:
+        found = done[key] = dumps(mapping)
+    return found

@@ -24,7 +24,9 @@ from reconciler.store.rows import COLUMNS, RouteRows, check_precondition, status
 from reconciler.store.sql import (
     STORE_ID,
     ConnectionPool,
+    Encoded,
     dumps,
+    dumps_once,
     ensure_schema,
     read_meta,
     schema_version,
@@ -203,6 +205,8 @@ class SqliteStore(RouteWrites):
             status = status_of(conn)
             version = int(read_meta(conn, "version_seq") or 0)
             now = utc_now()
+            # A batch's routes mostly have the same labels and annotations: each is encoded once.
+            encoded: Encoded = {}
             for item in writes:
                 name = item.name
                 row = conn.execute(
@@ -228,7 +232,11 @@ class SqliteStore(RouteWrites):
                 labels, annotations = dict(item.labels), dict(item.annotations)
                 created_at = row[1] if row else now
                 # The store's JSON form of a spec is its canonical JSON (same dumps options).
-                values = (item.spec.canonical_json(), dumps(labels), dumps(annotations))
+                values = (
+                    item.spec.canonical_json(),
+                    dumps_once(labels, encoded),
+                    dumps_once(annotations, encoded),
+                )
                 conn.execute(
                     f"INSERT OR REPLACE INTO routes ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (name, *values, version, created_at, now),

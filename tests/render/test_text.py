@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reconciler.plan import ApplyResult, RouteResult
+from reconciler.plan import RESULTS, ApplyResult, RouteResult
 from reconciler.planner import PlanOptions
 from reconciler.render.markdown import render_plan_markdown
 from reconciler.render.text import render_apply_text, render_plan_text
@@ -124,3 +124,27 @@ def test_apply_report_lists_every_route_and_counts_deletes_as_deletes() -> None:
         "failed": 0,
         "not-attempted": 0,
     }
+
+
+def test_apply_totals_count_every_outcome_of_every_action() -> None:
+    outcomes = ("applied", "already-applied", "conflict", "failed", "not-attempted")
+    actions = ("create", "update", "adopt", "delete")
+    result = ApplyResult(
+        tuple(
+            RouteResult(f"{action}-{outcome}-{n}", action, outcome)
+            for n, (action, outcome) in enumerate(
+                (a, o) for i, a in enumerate(actions) for o in outcomes for _ in range(i + 1)
+            )
+        )
+    )
+    results = [r.result for r in result.results]
+    assert result.counts() == {name: results.count(name) for name in RESULTS}
+    assert result.counts()["adopted"] == 3 and result.counts()["conflict"] == 10
+    assert result.summary() == {
+        "applied": 10,
+        "already-applied": 10,
+        "failed": 20,
+        "not-attempted": 10,
+    }
+    assert result.to_dict()["summary"] == result.summary()
+    assert result.to_dict()["counts"] == result.counts()

@@ -246,3 +246,24 @@ def test_write_routes_decides_each_write_in_one_transaction(store: RouteStore) -
     assert int(later.version) > int(replaced.version)  # one counter, only growing
     assert store.write_routes([]) == []
     store.close()
+
+
+def test_write_routes_keeps_each_routes_own_labels_and_annotations(store: RouteStore) -> None:
+    # Most of a batch shares its labels; each route still reads back exactly its own.
+    own = {**LABELS, "team": "a"}
+    store.write_routes(
+        [
+            RouteWrite("one", "create", simple_spec("one.example.com"), LABELS, ANNOTATIONS),
+            RouteWrite("two", "create", simple_spec("two.example.com"), own, {}),
+            RouteWrite("three", "create", simple_spec("three.example.com"), dict(LABELS), {}),
+            RouteWrite("four", "create", simple_spec("four.example.com"), own, ANNOTATIONS),
+        ]
+    )
+    read = {name: store.get_route(name) for name in ("one", "two", "three", "four")}
+    assert {name: (r.labels, r.annotations) for name, r in read.items() if r} == {
+        "one": (LABELS, ANNOTATIONS),
+        "two": (own, {}),
+        "three": (LABELS, {}),
+        "four": (own, ANNOTATIONS),
+    }
+    store.close()
