@@ -62,15 +62,16 @@ class Collector:
     cache: DescriptorCache | None = None
     replayed: set[str] = field(default_factory=set)  # names of routes the cache gave
 
-    def add(self, display: str, content: bytes) -> None:
+    def add(self, display: str, content: bytes, key: str | None = None) -> None:
         """Keep one file's content and load the route documents it holds (from the cache
-        when this very content, under this file name's stem, was loaded before)."""
+        when this very content, under this file name's stem, was loaded before); ``key``:
+        its ``cache_key``, when already made."""
         self.blobs.append((display, content))
         self.sources.contents[display] = content
         if self.cache is None:
             load_file(display, content, self)
             return
-        key = self.cache.key(content, _stem(display))
+        key = key or self.cache.key(content, _stem(display))
         entry = self.cache.get(key)
         if entry is not None:
             self._replay(display, entry, cached=True)
@@ -79,20 +80,22 @@ class Collector:
         load_file(display, content, self)
         self.cache.put(key, self.recorded(docs, diags))
 
-    def is_cached(self, display: str, content: bytes) -> bool:
-        """Whether ``add`` would take this file from the cache."""
-        if self.cache is None:
-            return False
-        return self.cache.key(content, _stem(display)) in self.cache.entries
+    def cache_key(self, display: str, content: bytes) -> str | None:
+        """The file's key in the cache (None without one)."""
+        return None if self.cache is None else self.cache.key(content, _stem(display))
 
-    def add_loaded(self, display: str, content: bytes, entry: Entry) -> None:
+    def is_cached(self, key: str | None) -> bool:
+        """Whether ``add`` would take the file of this ``cache_key`` from the cache."""
+        return self.cache is not None and key in self.cache.entries
+
+    def add_loaded(self, display: str, content: bytes, entry: Entry, key: str | None) -> None:
         """Keep one file whose load another process of this run made (``recorded`` there):
         the same as ``add``, without parsing it here."""
         self.blobs.append((display, content))
         self.sources.contents[display] = content
         self._replay(display, entry, cached=False)
-        if self.cache is not None:
-            self.cache.put(self.cache.key(content, _stem(display)), entry)
+        if self.cache is not None and key is not None:
+            self.cache.put(key, entry)
 
     def recorded(self, docs: int, diags: int) -> Entry:
         """What the files loaded since ``docs`` documents and ``diags`` diagnostics gave,

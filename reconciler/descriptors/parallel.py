@@ -36,7 +36,7 @@ MAX_WORKERS = 8
 
 Files = Sequence[tuple[str, bytes]]
 
-# The files of the load in progress: forked workers read them from here, not from a pipe.
+# In a worker, the files of the load it serves (``_receive``).
 _files: Files = ()
 
 
@@ -59,38 +59,38 @@ def workers() -> int:
 
 def add_files(collector: Collector, files: Files) -> None:
     """``collector.add`` every file, in order, parsing on several processes when many need it."""
-    global _files
     count = workers()
-    to_parse = [
-        i for i, (display, content) in enumerate(files) if not collector.is_cached(display, content)
-    ]
+    keys = [collector.cache_key(display, content) for display, content in files]
+    to_parse = [i for i, key in enumerate(keys) if not collector.is_cached(key)]
     # Forked workers, where forking is the platform's own way (elsewhere it can hang).
     if count < 2 or len(to_parse) < MIN_FILES or not sys.platform.startswith("linux"):
-        for display, content in files:
-            collector.add(display, content)
+        for (display, content), key in zip(files, keys, strict=True):
+            collector.add(display, content, key)
         return
     # The main process also replays what the workers give, so it takes a smaller slice.
     own = len(to_parse) * 4 // (5 * count)
     slices = _split(to_parse[own:], count - 1)
-    _files = files
-    try:
-        with ProcessPoolExecutor(count - 1, mp_context=multiprocessing.get_context("fork")) as pool:
-            pending = {part[0]: (part, pool.submit(_load_slice, part)) for part in slices}
-            index = 0
-            while index < len(files):
-                if index in pending:
-                    part, future = pending.pop(index)
-                    _add_slice(collector, files, part, future)
-                    index = part[-1] + 1
-                    continue
-                collector.add(*files[index])
-                index += 1
-    finally:
-        _files = ()
+    fork = multiprocessing.get_context("fork")
+    # A forked worker gets the files with its memory: handed to the initializer, not pickled.
+    with ProcessPoolExecutor(count - 1, fork, initializer=_receive, initargs=(files,)) as pool:
+        pending = {part[0]: (part, pool.submit(_load_slice, part)) for part in slices}
+        index = 0
+        while index < len(files):
+            if index in pending:
+                part, future = pending.pop(index)
+                _add_slice(collector, files, keys, part, future)
+                index = part[-1] + 1
+                continue
+            collector.add(*files[index], keys[index])
+            index += 1
 
 
 def _add_slice(
-    collector: Collector, files: Files, part: list[int], future: Future[list[Entry]]
+    collector: Collector,
+    files: Files,
+    keys: list[str | None],
+    part: list[int],
+    future: Future[list[Entry]],
 ) -> None:
     """Add files ``part[0]`` to ``part[-1]``: the worker's results for those it parsed."""
     try:
@@ -101,9 +101,15 @@ def _add_slice(
         display, content = files[index]
         entry = loaded.get(index)
         if entry is None:
-            collector.add(display, content)
+            collector.add(display, content, keys[index])
         else:
-            collector.add_loaded(display, content, entry)
+            collector.add_loaded(display, content, entry, keys[index])
+
+
+def _receive(files: Files) -> None:
+    """In a worker, once: keep the files of the load."""
+    global _files
+    _files = files
 
 
 def _load_slice(indices: list[int]) -> list[Entry]:
