@@ -18,16 +18,18 @@ at most ``MAX_WORKERS``.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import sys
 from collections.abc import Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from typing import TYPE_CHECKING
 
 from reconciler.descriptors.cache import Entry
 from reconciler.descriptors.forms import Collector, load_file
 from reconciler.errors import ConfigError
 from reconciler.quoting import quote
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 __all__ = ["MIN_FILES", "add_files", "workers"]
 
@@ -70,6 +72,10 @@ def add_files(collector: Collector, files: Files) -> None:
     # The main process also replays what the workers give, so it takes a smaller slice.
     own = len(to_parse) * 4 // (5 * count)
     slices = _split(to_parse[own:], count - 1)
+    # Imported here: about 10 ms that a load of a few files (`--changed-since`) never needs.
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     fork = multiprocessing.get_context("fork")
     # A forked worker gets the files with its memory: handed to the initializer, not pickled.
     with ProcessPoolExecutor(count - 1, fork, initializer=_receive, initargs=(files,)) as pool:
