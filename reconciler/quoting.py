@@ -38,23 +38,35 @@ def unsafe_char(text: str) -> str | None:
     return None
 
 
-# A plan of 10,000 routes shows the same few services and prefixes 100,000 times.
-@functools.lru_cache(maxsize=4096)
+# A plan of 10,000 routes shows the same few services and prefixes 100,000 times, so short
+# texts are remembered; long ones are not, so the memory kept stays small whatever a
+# long-running ``routes serve`` is sent to quote.
+_REMEMBERED = 256
+
+
 def escape(text: str) -> str:
     """``text`` with backslash, double quote and every unsafe character escaped."""
+    return _escape_remembered(text) if len(text) <= _REMEMBERED else _escape(text)
+
+
+def quote(text: object) -> str:
+    """``text`` as a double-quoted, escaped string: ``"a\\nb"``."""
+    text = text if type(text) is str else str(text)
+    return _quoted(text) if len(text) <= _REMEMBERED else f'"{_escape(text)}"'
+
+
+def _escape(text: str) -> str:
     if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
         return _no_runner_commands(text)
     return _no_runner_commands("".join(_escape_char(char) for char in text))
 
 
-def quote(text: object) -> str:
-    """``text`` as a double-quoted, escaped string: ``"a\\nb"``."""
-    return _quoted(text if type(text) is str else str(text))
+_escape_remembered = functools.lru_cache(maxsize=4096)(_escape)
 
 
 @functools.lru_cache(maxsize=4096)
 def _quoted(text: str) -> str:
-    return f'"{escape(text)}"'
+    return f'"{_escape(text)}"'
 
 
 def clean(text: object) -> str:

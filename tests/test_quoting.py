@@ -105,3 +105,11 @@ def test_no_github_runner_command_survives(raw: str) -> None:
 def test_ordinary_colons_are_left_alone() -> None:
     assert clean("listening on [::1]:8900") == "listening on [::1]:8900"
     assert clean("std::string") == "std::string"
+
+
+def test_a_long_text_is_escaped_as_a_short_one_is() -> None:
+    # Texts past 256 characters take the path that is not remembered: same escaping.
+    hostile = "a\x1b[31m\n::error::x\u202e"
+    long = hostile * 40
+    assert quote(long) == '"' + escape(hostile) * 40 + '"'
+    assert escape(long) == escape(hostile) * 40
