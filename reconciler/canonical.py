@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import re
 
-import idna
-
 __all__ = ["canonical_host", "canonical_origin"]
 
 
@@ -18,6 +16,8 @@ def canonical_host(host: str) -> str:
     lowered = host.strip().rstrip(".").lower()
     if lowered.isascii():
         return lowered
+    import idna  # about 2 ms of imports that an ASCII host never needs
+
     try:
         return idna.encode(lowered, uts46=True).decode("ascii")
     except idna.IDNAError:

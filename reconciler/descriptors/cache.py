@@ -27,10 +27,10 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from reconciler.descriptors.schema import PACKAGE
 from reconciler.diagnostics import CODES
 from reconciler.regular_files import read_regular, write_atomic
 
@@ -131,10 +131,9 @@ def rules_digest() -> str:
     import reconciler
 
     digest = hashlib.sha256(reconciler.__version__.encode())
-    package = resources.files("reconciler")
     for name in _RULES:
         digest.update(name.encode() + b"\0")
-        digest.update(package.joinpath(name).read_bytes())
+        digest.update((PACKAGE / name).read_bytes())
     return digest.hexdigest()
 
 

@@ -8,19 +8,21 @@ through the jsonschema validator, whose errors are mapped to stable codes.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import jsonschema
 
 SCHEMA_FILE = "route-descriptor.schema.json"
+# The installed package's folder (an install or a checkout, never a zip): importing
+# importlib.resources costs more than a plan of one changed file spends on its own work.
+PACKAGE = Path(__file__).resolve().parent.parent
 
 _TOP = frozenset({"host", "tls", "validation", "corsPolicy", "routes"})
 _TLS = frozenset({"clientValidationCa", "serverCertificate"})
@@ -70,7 +72,7 @@ DESCRIPTOR = Wording()
 
 def load_schema(name: str = SCHEMA_FILE) -> dict[str, Any]:
     """A schema as packaged with ``reconciler`` (by default the route descriptor's)."""
-    text = resources.files("reconciler").joinpath("schemas", name).read_text("utf-8")
+    text = (PACKAGE / "schemas" / name).read_text("utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
 
@@ -261,6 +263,8 @@ def _shown(value: Any, wording: Wording) -> str:
 
 def unknown_field_message(field: str, where: str, known: list[str], noun: str = "field") -> str:
     """'unknown field `x` (did you mean `y`?)', or the allowed fields when nothing is close."""
+    import difflib  # only an unknown field asks for a close match
+
     close = difflib.get_close_matches(field, known, n=1, cutoff=0.6)
     place = f" in `{where}`" if where else ""
     if close:

@@ -9,8 +9,6 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-import idna
-
 from reconciler.canonical import canonical_host
 from reconciler.descriptors.schema import SchemaProblem as SpecProblem
 from reconciler.quoting import quote, unsafe_char
@@ -64,6 +62,10 @@ def host_problem(host: str) -> tuple[str, str] | None:
 
 
 def _punycode_ok(labels: list[str]) -> bool:
+    if not any(label.startswith("xn--") for label in labels):
+        return True
+    import idna  # imported only for a host that has punycode labels
+
     try:
         for label in labels:
             if label.startswith("xn--"):
