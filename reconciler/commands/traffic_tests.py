@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler.commands.common import Echo
+from reconciler.descriptors.files import TESTS_FILE
 from reconciler.diagnostics import Diagnostic, diagnostic
 from reconciler.errors import EXIT_ERROR, EXIT_OK, UsageError
 from reconciler.matching import RoutingTable
@@ -39,8 +40,6 @@ class Outcome:
 def tests_file(settings: Settings, given: str | None) -> tuple[Path, str]:
     """The expectations file (given, else ``.routes-tests.yaml`` next to the config) and
     how to show it."""
-    from reconciler.descriptors.expectations import TESTS_FILE
-
     path = Path(given) if given else settings.root / TESTS_FILE
     try:
         shown = str(path.resolve().relative_to(Path.cwd().resolve()))

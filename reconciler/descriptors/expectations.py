@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from reconciler.canonical import canonical_host
-from reconciler.descriptors.files import MAX_FILE_BYTES, too_big
+from reconciler.descriptors.files import MAX_FILE_BYTES, TESTS_FILE, too_big
 from reconciler.descriptors.spec_rules import host_problem
 from reconciler.descriptors.yaml_nodes import locate, parse_documents, position
 from reconciler.diagnostics import Diagnostic, diagnostic
@@ -34,7 +34,6 @@ __all__ = [
     "parse_url",
 ]
 
-TESTS_FILE = ".routes-tests.yaml"  # next to .routes.yaml; hidden, so never read as a descriptor
 _SERVICE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _PATH_CHARS = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/]|%[0-9A-Fa-f]{2})*")
 

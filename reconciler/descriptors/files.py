@@ -17,6 +17,7 @@ from reconciler.regular_files import NotRegularFileError, open_regular
 
 MAX_FILE_BYTES = 1024 * 1024
 SUFFIXES = (".yaml", ".yml")
+TESTS_FILE = ".routes-tests.yaml"  # next to .routes.yaml; hidden, so never read as a descriptor
 
 Report = Callable[[Diagnostic], None]
 
