@@ -124,7 +124,7 @@ def _format_option(*choices: str) -> Callable[[FC], FC]:
 
 
 def _echo(text: str, *, err: bool = False) -> None:
-    click.echo(text.rstrip("\n"), err=err)
+    _print(text.rstrip("\n"), err=err)
 
 
 def _write(chunks: Iterable[str]) -> None:
@@ -136,9 +136,28 @@ def _write(chunks: Iterable[str]) -> None:
         block.append(chunk)
         size += len(chunk)
         if size >= _WRITE_BLOCK:
-            click.echo("".join(block), nl=False)
+            if not _print("".join(block), nl=False):
+                return  # nobody reads the rest
             block, size = [], 0
-    click.echo("".join(block), nl=False)
+    _print("".join(block), nl=False)
+
+
+def _print(text: str, *, err: bool = False, nl: bool = True) -> bool:
+    """``click.echo``; False once the reader has gone (``routes plan | head``). A closed
+    pipe stops nothing: the rest of the output is dropped, the command (an apply among
+    them) runs to its end and exits with its own code, whatever click's version does."""
+    try:
+        click.echo(text, err=err, nl=nl)
+    except BrokenPipeError:
+        stream = sys.stderr if err else sys.stdout
+        try:  # what is still buffered, and all that follows, goes nowhere
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):  # not a file descriptor: nothing to point elsewhere
+            pass
+        return False
+    return True
 
 
 _WRITE_BLOCK = 1 << 16

@@ -629,3 +629,44 @@ def test_a_fifo_or_device_as_a_plan_path_is_refused_at_once(repo: Path, command:
     if os.path.exists("/dev/null"):
         code, _, err = routes(repo, "show", "/dev/null")
         assert code == 1 and "/dev/null is a character device, not a plan file" in err
+
+
+def _many_routes(repo: Path, count: int) -> None:
+    for index in range(count):
+        (repo / "routes" / f"svc-{index:03d}.yaml").write_text(
+            f"host: svc-{index}.acme.org\nroutes:\n"
+            + "".join(f"- prefix: /p{n}\n  route: {{service: s{n}}}\n" for n in range(6))
+        )
+
+
+def _read_a_little(repo: Path, *args: str) -> tuple[int, str]:
+    """Run the CLI, read 10 bytes of its output and close the pipe, as `| head -c 10` does;
+    the exit code and what it printed to stderr."""
+    env = {**os.environ, "NO_COLOR": "1"}
+    env.pop("ROUTES_BACKEND", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", *args],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert len(proc.stdout.read(10)) == 10
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    return proc.wait(timeout=60), err
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "json"])
+def test_a_reader_that_stops_reading_changes_no_exit_code(repo: Path, fmt: str) -> None:
+    _many_routes(repo, 300)  # a plan far bigger than a pipe holds
+    assert _read_a_little(repo, "plan", "--format", fmt) == (0, "")
+    assert _read_a_little(repo, "plan", "--format", fmt, "--detailed-exitcode") == (2, "")
+
+
+def test_an_apply_piped_into_head_still_writes_every_route(repo: Path) -> None:
+    _many_routes(repo, 300)
+    assert _read_a_little(repo, "apply", "--auto-approve") == (0, "")
+    code, out, _ = routes(repo, "plan", "--detailed-exitcode")
+    assert code == 0, out
