@@ -7,6 +7,7 @@ Command modules are imported inside the commands so ``routes --version`` starts 
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 import sys
@@ -407,6 +408,7 @@ def graph(g: Globals, /, paths: tuple[str, ...], **flags: Any) -> int:
 )
 def serve(**flags: Any) -> int:
     """Serve the route control-plane API over a SQLite file or a PostgreSQL database."""
+    gc.enable()  # main paused it for the imports
     from reconciler.commands.serve import serve
 
     return serve(echo=_echo, **flags)
@@ -461,6 +463,12 @@ def github_drift_issue(report_file: str) -> int:
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     """Entry point: run the command and map every error to a message and an exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
+    # A command imports its modules as it starts: thousands of functions and classes that
+    # live as long as the process, which the cyclic collector would only rescan (2 % of
+    # the instructions of a short plan). Commands that build thousands of routes pause it
+    # anyway; `serve`, which runs for days, turns it back on.
+    collecting = gc.isenabled()
+    gc.disable()
     verbose = any(a in ("-v", "--verbose") or a.startswith("-vv") for a in args)
     try:
         code = main_group.main(args=args, prog_name="routes", standalone_mode=False)
@@ -481,6 +489,9 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         _echo(f"Error: internal error: {type(exc).__name__}: {clean(exc)}", err=True)
         _echo("Hint: run again with -v for details and report it as a bug.", err=True)
         sys.exit(EXIT_ERROR)
+    finally:  # as it was for whoever called main (a test, in-process)
+        if collecting:
+            gc.enable()
     sys.exit(code if isinstance(code, int) else EXIT_OK)  # --help, --version: None or 0
 
 

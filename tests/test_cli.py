@@ -670,3 +670,22 @@ def test_an_apply_piped_into_head_still_writes_every_route(repo: Path) -> None:
     assert _read_a_little(repo, "apply", "--auto-approve") == (0, "")
     code, out, _ = routes(repo, "plan", "--detailed-exitcode")
     assert code == 0, out
+
+
+def test_main_leaves_the_garbage_collector_as_it_found_it_and_serve_collects(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import gc
+
+    from reconciler import cli
+    from reconciler.commands import serve as serve_command
+
+    seen: list[bool] = []
+    monkeypatch.setattr(serve_command, "serve", lambda **_: seen.append(gc.isenabled()) or 0)
+    assert gc.isenabled()
+    for args in (["--version"], ["serve"]):
+        with pytest.raises(SystemExit) as exit_:
+            cli.main(args)
+        assert exit_.value.code == 0
+        assert gc.isenabled()
+    assert seen == [True]  # a server running for days collects as any process does
