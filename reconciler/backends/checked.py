@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from reconciler.backends.base import Backend
-from reconciler.descriptors.spec_check import is_known, route_problems
+from reconciler.descriptors.spec_check import is_known, remember, route_problems
 from reconciler.errors import BackendError
 from reconciler.model import LABEL_MANAGED_BY, LABEL_MANAGED_BY_VALUE, LiveRoute
 from reconciler.quoting import quote
@@ -67,4 +67,6 @@ class CheckedBackend:
                 hint="fix or delete that route on the backend (its spec could not come from a "
                 "descriptor), then run the command again; nothing was written",
             )
+        if judged:  # it passed the one validation: export, say, need not run it again
+            remember((route.spec,))
         return route

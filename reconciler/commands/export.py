@@ -10,7 +10,12 @@ from reconciler.backends.base import Backend
 from reconciler.commands.common import Echo, open_backend
 from reconciler.config import Settings
 from reconciler.descriptor_yaml import descriptor_yaml
-from reconciler.descriptors.spec_check import problem_summary, route_name_problem, spec_errors
+from reconciler.descriptors.spec_check import (
+    is_known,
+    problem_summary,
+    route_name_problem,
+    spec_errors,
+)
 from reconciler.errors import EXIT_OK, BackendError, RoutesError, UsageError
 from reconciler.gcpause import gc_paused
 from reconciler.model import LiveRoute
@@ -158,9 +163,10 @@ def _owned(settings: Settings, backend: Backend, routes: Sequence[LiveRoute]) ->
 
 def _refuse_invalid_specs(routes: Sequence[LiveRoute], backend_url: str) -> None:
     # A foreign route (a hand-made Caddy site, say) may hold what no descriptor can: writing
-    # it out would leave a file `routes validate` refuses. Nothing is written.
+    # it out would leave a file `routes validate` refuses. Nothing is written. A spec the
+    # backend's answer was already judged by (an owned route's) is not judged twice.
     for route in routes:
-        problems = spec_errors(route.spec.to_dict())
+        problems = [] if is_known(route.spec) else spec_errors(route.spec.to_dict())
         if problems:
             raise BackendError(
                 f"live route {_shown(route.name)} on {backend_url} cannot be written as a "

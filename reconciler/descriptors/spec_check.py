@@ -6,12 +6,13 @@ spec that one door refuses, every door refuses, with the same code. First the JS
 (shape and types), then what the schema cannot say but the platform refuses. Messages
 quote values escaped (``reconciler.quoting``): a refused value is often hostile.
 
-The specs the loader gave are remembered by canonical JSON text (``remember``): every one
-has passed this validation (or was replayed from the descriptor cache, which holds only
-what it gave). A route a backend answers whose spec text is, byte for byte, the canonical
-text of one of them is that very spec (``known_spec``, ``is_known``): it needs no second
-parse and no second validation, and the plan compares it by identity. Any other text is
-parsed and validated. The table holds its specs weakly, so it forgets a spec as soon as
+The specs the loader gave, and those a backend answered that passed it (``CheckedBackend``),
+are remembered by canonical JSON text (``remember``): every one has passed this validation
+(or was replayed from the descriptor cache, which holds only what it gave). A route a
+backend answers whose spec text is, byte for byte, the canonical text of one of them is
+that very spec (``known_spec``, ``is_known``): it needs no second parse and no second
+validation, and the plan compares it by identity. Any other text is parsed and
+validated. The table holds its specs weakly, so it forgets a spec as soon as
 nothing else holds it and a long-running process never grows with it.
 """
 
@@ -131,5 +132,5 @@ def known_spec(text: str) -> RouteSpec | None:
 
 
 def is_known(spec: RouteSpec) -> bool:
-    """Whether ``spec`` is itself one of the loaded specs (not merely equal to one)."""
+    """Whether ``spec`` is itself one of the remembered specs (not merely equal to one)."""
     return _BY_TEXT.get(spec.canonical_json()) is spec
