@@ -11,10 +11,12 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from bench.gen import change_routes, generate_repo
 from bench.measure import Row, Run, median_seconds, peak, run_child
+from reconciler.integrations.git_status import _STATUS as GIT_STATUS  # what a plan runs
 
 # Parse every file (libyaml) and insert one row per route in a single SQLite transaction:
 # the least an apply of creates into the local store can do.
@@ -256,8 +258,25 @@ def changed_since_rows(folder: Path, routes: str, sizes: Sequence[int], runs: in
         )
         label = "`routes plan --changed-since HEAD~1`, 1 file changed"
         rows.append(ratio_row(label, n, mine, base, "`routes --version`", 2.0))
+        # What no plan of a working tree can skip, each alone against the same floor: git
+        # scanning the tree (the very status the plan runs), and Python importing what a
+        # plan of one file needs. Informational: they show where the time above goes.
+        for label, args in (
+            ("`git status` of the same tree (the plan runs it)", ["git", *GIT_STATUS]),
+            ("importing what that plan needs, nothing run", [sys.executable, "-c", IMPORTS]),
+        ):
+            alone, base = alternate((nothing, args), (nothing, [routes, "--version"]), repo, runs)
+            row = ratio_row(label, n, alone, base, "`routes --version`", 2.0)
+            rows.append(replace(row, goal="—", met=None))
         shutil.rmtree(repo)
     return rows
+
+
+IMPORTS = (
+    "import reconciler.cli, reconciler.config, reconciler.commands.plan, "
+    "reconciler.integrations.git, reconciler.descriptors.loader, reconciler.backends.local, "
+    "reconciler.store.sqlite, reconciler.planner, reconciler.render.text"
+)
 
 
 # List every route through the API, page by page, and parse the descriptor files: the least
