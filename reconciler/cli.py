@@ -28,7 +28,7 @@ from reconciler.server.options import FAULT_KINDS, TOKEN_ENV
 if TYPE_CHECKING:
     from reconciler.apply.applier import Progress
     from reconciler.config import Settings
-    from reconciler.plan import RouteResult
+    from reconciler.results import RouteResult
 
 PROGRESS_MIN_CHANGES = 5  # a bar only for applies of more than a moment
 

@@ -39,16 +39,14 @@ SURFACE = {
     "reconciler.canonical": ["canonical_host", "canonical_origin"],
     "reconciler.descriptor_yaml": ["descriptor_yaml", "libyaml_text"],
     "reconciler.plan": [
-        "ApplyResult",
         "Change",
         "FORMAT_VERSION",
         "KEPT_CODES",
         "Operation",
         "Plan",
-        "RESULTS",
         "Refusal",
-        "RouteResult",
     ],
+    "reconciler.results": ["ApplyResult", "RESULTS", "RouteResult"],
     "reconciler.diagnostics": [
         "CODES",
         "CODE_ADOPT_UNMATCHED",

@@ -21,6 +21,7 @@ SHARED = (
     "reconciler.canonical",
     "reconciler.matching",
     "reconciler.plan",
+    "reconciler.results",
     "reconciler.diagnostics",
     "reconciler.errors",
     "reconciler.quoting",

@@ -23,7 +23,8 @@ from reconciler.apply.wait import wait_until_ready
 from reconciler.backends.base import Backend, BatchWriter
 from reconciler.errors import PlanError
 from reconciler.model import LABEL_MANAGED_BY, LABEL_MANAGED_BY_VALUE, LABEL_OWNER, RouteSpec
-from reconciler.plan import ApplyResult, Change, Plan, RouteResult
+from reconciler.plan import Change, Plan
+from reconciler.results import ApplyResult, RouteResult
 from reconciler.retry import RetryPolicy
 
 # check_guards is the apply command's too: it refuses a plan before asking for `yes`.

@@ -28,7 +28,8 @@ from reconciler.apply.verdict import (
 from reconciler.backends.base import Backend, BatchWriter, Write
 from reconciler.errors import BackendError, ConflictError, NotFoundError, TransientBackendError
 from reconciler.model import LiveRoute, RouteSpec
-from reconciler.plan import Change, RouteResult
+from reconciler.plan import Change
+from reconciler.results import RouteResult
 from reconciler.retry import RetryPolicy, run_with_retries
 
 Item = tuple[Change, RouteSpec | None, Mapping[str, str]]  # a change, its spec and labels

@@ -25,7 +25,8 @@ from reconciler.apply.verdict import (
 from reconciler.backends.base import Backend, send
 from reconciler.errors import ConflictError, NotFoundError, TransientBackendError
 from reconciler.model import LiveRoute, RouteSpec
-from reconciler.plan import Change, RouteResult
+from reconciler.plan import Change
+from reconciler.results import RouteResult
 from reconciler.retry import RetryPolicy, run_with_retries
 
 

@@ -20,7 +20,8 @@ from reconciler.model import (
     LiveRoute,
     RouteSpec,
 )
-from reconciler.plan import Change, RouteResult
+from reconciler.plan import Change
+from reconciler.results import RouteResult
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,9 @@ from reconciler.errors import (
 )
 from reconciler.gcpause import gc_paused
 from reconciler.model import RouteSpec
-from reconciler.plan import ApplyResult, Plan
+from reconciler.plan import Plan
 from reconciler.quoting import clean, json_text, quote
+from reconciler.results import ApplyResult
 from reconciler.retry import retry_transient
 
 if TYPE_CHECKING:

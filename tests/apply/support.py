@@ -18,7 +18,8 @@ from reconciler.model import (
     RouteSpec,
     SourceLocation,
 )
-from reconciler.plan import ApplyResult, Change, Plan
+from reconciler.plan import Change, Plan
+from reconciler.results import ApplyResult
 
 OWNER = "acme/gitops"
 SECRET_HASH = "sha256:c2VjcmV0LWhhc2gtdGhhdC1tdXN0LW5ldmVyLWxlYWs="

@@ -11,8 +11,8 @@ from reconciler.apply.applier import ApplyOptions, apply_plan
 from reconciler.backends.local import open_local
 from reconciler.errors import InvalidSpecError, PlanError
 from reconciler.model import LABEL_OWNER, DesiredRoute, RouteSet, SourceLocation
-from reconciler.plan import RouteResult
 from reconciler.planner import PlanOptions, make_plan
+from reconciler.results import RouteResult
 from tests.apply.support import (
     OWNER,
     RecordingBackend,

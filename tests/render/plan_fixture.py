@@ -9,11 +9,12 @@ from typing import Any
 from reconciler.apply.saved_plan import plan_schema_errors
 from reconciler.diagnostics import Diagnostic
 from reconciler.model import DesiredRoute, LiveRoute, RouteSet, RouteSpec, SourceLocation
-from reconciler.plan import ApplyResult, Plan, RouteResult
+from reconciler.plan import Plan
 from reconciler.planner import PlanOptions, make_plan
 from reconciler.render.json import render_plan_json
 from reconciler.render.markdown import render_plan_markdown
 from reconciler.render.text import render_apply_text, render_plan_text
+from reconciler.results import ApplyResult, RouteResult
 
 GOLDEN = Path(__file__).parents[1] / "golden"
 

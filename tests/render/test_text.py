@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from reconciler.plan import RESULTS, ApplyResult, RouteResult
 from reconciler.planner import PlanOptions
 from reconciler.render.markdown import render_plan_markdown
 from reconciler.render.text import render_apply_text, render_plan_text
+from reconciler.results import RESULTS, ApplyResult, RouteResult
 from tests.render.plan_fixture import (
     APPLY,
     DESIGN_EXAMPLE,

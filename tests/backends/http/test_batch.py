@@ -24,8 +24,8 @@ from reconciler.errors import (
     TransientBackendError,
 )
 from reconciler.model import DesiredRoute, LiveRoute, RouteSet, RouteSpec, SourceLocation
-from reconciler.plan import ApplyResult
 from reconciler.planner import PlanOptions, make_plan
+from reconciler.results import ApplyResult
 from tests.backends.contract import LABELS, BatchWriterContract, simple_spec
 from tests.http_server import RunningServer, running_server, without_batch_endpoint
 
