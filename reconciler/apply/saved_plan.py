@@ -11,10 +11,10 @@ import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from reconciler.descriptors.schema import load_schema
 from reconciler.descriptors.spec_check import route_problems, spec_errors
 from reconciler.errors import PlanError
 from reconciler.model import SENSITIVE, RouteSpec
@@ -242,10 +242,7 @@ def _fast_plan_validator() -> Any:
 @lru_cache(maxsize=1)
 def _plan_schema() -> dict[str, Any]:
     # Read once: the packaged schema does not change while the process runs.
-    schema: dict[str, Any] = json.loads(
-        resources.files("reconciler").joinpath("schemas", "plan.schema.json").read_text("utf-8")
-    )
-    return schema
+    return load_schema("plan.schema.json")
 
 
 @lru_cache(maxsize=1)
